@@ -1,0 +1,79 @@
+#include "flatclr/train/checkpoint.h"
+
+#include <torch/serialize.h>
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "flatclr/core/atomic_file.h"
+#include "flatclr/core/error.h"
+
+namespace flatclr::train {
+
+std::string checkpoint_file_name(int64_t epoch) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "checkpoint_%04lld.pth.tar", static_cast<long long>(epoch));
+  return buf;
+}
+
+void save_checkpoint(const std::string& path, const Checkpoint& c) {
+  c10::impl::GenericDict dict(c10::StringType::get(), c10::AnyType::get());
+  dict.insert("batch_size", c.batch_size);
+  dict.insert("epoch", c.epoch);
+  dict.insert("model", c.model);
+  dict.insert("model_state_dict", c.model_state_dict);
+  dict.insert("optimizer", c.optimizer);
+  dict.insert("scheduler", c.scheduler);
+  dict.insert("global_step", c.global_step);
+  dict.insert("config", c.config_json);
+  dict.insert("flatclr_format", kCheckpointFormat);
+  core::write_file_atomic(path, torch::pickle_save(c10::IValue(dict)));
+}
+
+namespace {
+
+c10::IValue field(const c10::impl::GenericDict& d, const std::string& key, const std::string& path) {
+  auto it = d.find(key);
+  if (it == d.end()) fail(path, ": not a flatclr pretraining checkpoint: the field '", key, "' is missing");
+  return it->value();
+}
+
+}  // namespace
+
+Checkpoint load_checkpoint(const std::string& path) {
+  if (!std::filesystem::exists(path)) fail("checkpoint ", path, " does not exist");
+  const auto bytes = core::read_file(path);
+  if (bytes.size() < 4 || bytes[0] != 'P' || bytes[1] != 'K') {
+    fail(path, ": not a checkpoint: expected a torch.save zip archive (", bytes.size(),
+         " bytes, no zip header); is the file truncated or of another kind?");
+  }
+  c10::IValue root;
+  try {
+    root = torch::pickle_load(bytes);
+  } catch (const c10::Error& e) {
+    fail(path, ": corrupt checkpoint, the torch.save archive cannot be read (", e.what_without_backtrace(), ")");
+  }
+  if (!root.isGenericDict()) fail(path, ": expected a dict at the top of the checkpoint, found ", root.tagKind());
+  const auto d = root.toGenericDict();
+  Checkpoint c;
+  auto as_int = [&](const std::string& key) {
+    auto v = field(d, key, path);
+    if (!v.isInt()) fail(path, ": field '", key, "' should be an int, found ", v.tagKind());
+    return v.toInt();
+  };
+  c.epoch = as_int("epoch");
+  c.batch_size = as_int("batch_size");
+  c.global_step = as_int("global_step");
+  const auto model = field(d, "model", path);
+  if (!model.isString()) fail(path, ": field 'model' should be a string");
+  c.model = model.toStringRef();
+  c.model_state_dict = to_state_dict(field(d, "model_state_dict", path), path + " model_state_dict");
+  c.optimizer = field(d, "optimizer", path);
+  c.scheduler = field(d, "scheduler", path);
+  const auto config = field(d, "config", path);
+  c.config_json = config.isString() ? config.toStringRef() : "";
+  return c;
+}
+
+}  // namespace flatclr::train

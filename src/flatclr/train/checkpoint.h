@@ -1,0 +1,40 @@
+// Pretraining checkpoints (reference §8, decision §13.5): a torch.save-compatible file (LibTorch's pickle
+// format, a zip archive) holding a dict that Python's torch.load reads directly:
+//   batch_size (int), epoch (int: epochs completed, also the number in the file name), model (arch str),
+//   model_state_dict (torchvision-style keys + normalize.* + fc.linear_layers.net.*), optimizer (PyTorch
+//   optimizer.state_dict() layout), scheduler (dict), global_step (int), config (JSON string of the run's
+//   resolved configuration), flatclr_format (int, this layout's version).
+// The reference stores the *total* epochs in `epoch`; flatclr stores the epochs completed, which is what
+// resuming needs. Files are written atomically.
+#pragma once
+
+#include <ATen/core/ivalue.h>
+
+#include <string>
+
+#include "flatclr/train/state_dict.h"
+
+namespace flatclr::train {
+
+constexpr int64_t kCheckpointFormat = 1;
+
+struct Checkpoint {
+  int64_t epoch = 0;
+  int64_t batch_size = 0;
+  int64_t global_step = 0;
+  std::string model;
+  StateDict model_state_dict;
+  c10::IValue optimizer;
+  c10::IValue scheduler;
+  std::string config_json;
+};
+
+// "checkpoint_0002.pth.tar"
+std::string checkpoint_file_name(int64_t epoch);
+
+void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
+
+// UserError naming the path when the file is missing, is not a torch.save archive, or lacks a field.
+Checkpoint load_checkpoint(const std::string& path);
+
+}  // namespace flatclr::train

@@ -1,0 +1,164 @@
+// Checkpoints: round trip, atomicity, clear errors, and Python's torch.load / torchvision reading them.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "../test_paths.h"
+#include "flatclr/core/error.h"
+#include "flatclr/models/resnet.h"
+#include "flatclr/train/checkpoint.h"
+
+using namespace flatclr;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temp_dir(const std::string& name) {
+  auto d = fs::temp_directory_path() / ("flatclr_test_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+models::ResNet small_model(bool imagenet) {
+  models::ResNetOptions o;
+  o.arch = "res18";
+  o.imagenet_stem = imagenet;
+  return models::ResNet(o);
+}
+
+train::Checkpoint make_checkpoint(models::ResNet& m) {
+  train::Checkpoint c;
+  c.epoch = 3;
+  c.batch_size = 32;
+  c.global_step = 42;
+  c.model = "res18";
+  c.model_state_dict = train::module_state_dict(*m);
+  c10::impl::GenericDict sched(c10::StringType::get(), c10::AnyType::get());
+  sched.insert("step", int64_t{42});
+  c.scheduler = sched;
+  c.optimizer = c10::impl::GenericDict(c10::StringType::get(), c10::AnyType::get());
+  c.config_json = R"({"lr": 0.5})";
+  return c;
+}
+
+}  // namespace
+
+TEST(Checkpoint, RoundTripRestoresEveryTensorExactly) {
+  auto dir = temp_dir("ckpt_rt");
+  torch::manual_seed(3);
+  auto m = small_model(false);
+  m->forward(torch::rand({4, 3, 8, 8}));  // move BN running stats away from their init
+  auto path = (dir / train::checkpoint_file_name(3)).string();
+  EXPECT_EQ(train::checkpoint_file_name(3), "checkpoint_0003.pth.tar");
+  train::save_checkpoint(path, make_checkpoint(m));
+  auto c = train::load_checkpoint(path);
+  EXPECT_EQ(c.epoch, 3);
+  EXPECT_EQ(c.batch_size, 32);
+  EXPECT_EQ(c.global_step, 42);
+  EXPECT_EQ(c.model, "res18");
+  EXPECT_EQ(c.config_json, R"({"lr": 0.5})");
+  torch::manual_seed(4);
+  auto m2 = small_model(false);
+  train::load_module_state_dict(*m2, c.model_state_dict, /*strict=*/true, path);
+  auto a = train::module_state_dict(*m), b = train::module_state_dict(*m2);
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& e : a) EXPECT_TRUE(torch::equal(e.value(), b.at(e.key()))) << e.key();
+  // No temporary file left beside it.
+  int files = 0;
+  for (auto& f : fs::directory_iterator(dir)) files += f.is_regular_file() ? 1 : 0;
+  EXPECT_EQ(files, 1);
+  fs::remove_all(dir);
+}
+
+TEST(Checkpoint, StateDictOrderIsPyTorchOrder) {
+  auto m = small_model(false);
+  auto sd = train::module_state_dict(*m);
+  std::vector<std::string> keys;
+  for (const auto& e : sd) keys.push_back(e.key());
+  ASSERT_GE(keys.size(), 8u);
+  EXPECT_EQ(keys[0], "normalize.mean");
+  EXPECT_EQ(keys[2], "conv1.weight");
+  EXPECT_EQ(keys[3], "bn1.weight");
+  EXPECT_EQ(keys[5], "bn1.running_mean");
+  EXPECT_EQ(keys[7], "bn1.num_batches_tracked");
+  EXPECT_EQ(keys.back(), "fc.linear_layers.net.2.bias");
+}
+
+TEST(Checkpoint, MissingTruncatedAndForeignFilesAreClearErrors) {
+  auto dir = temp_dir("ckpt_bad");
+  auto missing = (dir / "checkpoint_0009.pth.tar").string();
+  try {
+    train::load_checkpoint(missing);
+    FAIL() << "no error";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("checkpoint_0009.pth.tar"), std::string::npos) << e.what();
+  }
+  auto m = small_model(false);
+  auto good = (dir / "good.pth.tar").string();
+  train::save_checkpoint(good, make_checkpoint(m));
+  // Truncated copy.
+  auto bytes = std::vector<char>(fs::file_size(good));
+  std::ifstream(good, std::ios::binary).read(bytes.data(), bytes.size());
+  auto truncated = (dir / "truncated.pth.tar").string();
+  std::ofstream(truncated, std::ios::binary).write(bytes.data(), bytes.size() / 2);
+  EXPECT_THROW(train::load_checkpoint(truncated), UserError);
+  // Not a zip at all.
+  auto text = (dir / "text.pth.tar").string();
+  std::ofstream(text) << "hello";
+  try {
+    train::load_checkpoint(text);
+    FAIL() << "no error";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("zip"), std::string::npos) << e.what();
+  }
+  // A state dict for another model: shape mismatch names the key.
+  auto c = train::load_checkpoint(good);
+  models::ResNetOptions o;
+  o.arch = "res18";
+  o.width_multiplier = 0.5;
+  models::ResNet other(o);
+  try {
+    train::load_module_state_dict(*other, c.model_state_dict, true, good);
+    FAIL() << "no error";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("conv1.weight"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+}
+
+TEST(Checkpoint, ModulePrefixIsStripped) {
+  auto m = small_model(false);
+  auto sd = train::module_state_dict(*m);
+  train::StateDict prefixed;
+  for (const auto& e : sd) prefixed.insert("module." + e.key(), e.value() + 0);
+  auto m2 = small_model(false);
+  auto report = train::load_module_state_dict(*m2, prefixed, true, "prefixed");
+  EXPECT_TRUE(report.missing.empty());
+}
+
+TEST(Checkpoint, PythonTorchLoadAndTorchvisionReadIt) {
+  if (std::system("/usr/bin/python3 -c 'import torch, torchvision' >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "/usr/bin/python3 with torch and torchvision not installed (scripts/setup.sh --test installs them)";
+  }
+  auto dir = temp_dir("ckpt_py");
+  torch::manual_seed(5);
+  auto m = small_model(/*imagenet=*/true);
+  auto path = (dir / "checkpoint_0003.pth.tar").string();
+  train::save_checkpoint(path, make_checkpoint(m));
+  // Python prints the sum of conv1.weight; torchvision's resnet18 must accept the backbone.
+  const std::string script = flatclr::testing::source_path("tests/train/read_checkpoint.py");
+  const std::string out = (dir / "py.txt").string();
+  const int rc = std::system(("/usr/bin/python3 " + script + " " + path + " > " + out + " 2>&1").c_str());
+  std::ifstream in(out);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(rc, 0) << text;
+  const double ours = m->conv1->weight.sum().item<double>();
+  const double theirs = std::stod(text.substr(text.find("conv1_sum=") + 10));
+  EXPECT_NEAR(ours, theirs, 1e-4 * std::max(1.0, std::abs(ours))) << text;
+  EXPECT_NE(text.find("torchvision_ok"), std::string::npos) << text;
+  fs::remove_all(dir);
+}
