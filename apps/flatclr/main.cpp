@@ -1,0 +1,33 @@
+// flatclr: parse -> validate -> print the configuration -> run; errors are caught once, here.
+#include <c10/util/Exception.h>
+
+#include <iostream>
+
+#include "flatclr/cli/args.h"
+#include "flatclr/core/error.h"
+#include "flatclr/train/pretrain.h"
+
+int main(int argc, char** argv) {
+  auto args = flatclr::cli::parse_args(argc, argv, std::cout, std::cerr);
+  if (args.exit_now) return args.exit_code;
+  try {
+    std::cout << "configuration:\n" << args.config.to_json() << std::endl;
+    flatclr::train::pretrain(args.config);
+    return 0;
+  } catch (const flatclr::UsageError& e) {
+    std::cerr << "flatclr: error: " << e.what() << std::endl;
+    return 2;
+  } catch (const flatclr::UserError& e) {
+    std::cerr << "flatclr: error: " << e.what() << std::endl;
+    return 1;
+  } catch (const flatclr::InternalError& e) {
+    std::cerr << "flatclr: internal error (a bug, please report it): " << e.what() << std::endl;
+    return 3;
+  } catch (const c10::Error& e) {
+    std::cerr << "flatclr: error from LibTorch: " << e.what_without_backtrace() << std::endl;
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "flatclr: error: " << e.what() << std::endl;
+    return 1;
+  }
+}

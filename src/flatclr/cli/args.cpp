@@ -1,0 +1,115 @@
+#include "flatclr/cli/args.h"
+
+#include <CLI/CLI.hpp>
+
+#include <map>
+#include <ostream>
+
+#include "flatclr/core/error.h"
+
+namespace flatclr::cli {
+namespace {
+
+// Booleans are parsed by hand: CLI11 would also take yes/no/on/off, and the reference took any
+// non-empty string as True (its defect 4). Only these six spellings are accepted.
+struct BoolFlags {
+  std::map<std::string, std::pair<std::string, bool*>> values;
+
+  void add(CLI::App& app, const std::string& name, bool* target, const std::string& help) {
+    auto& slot = values[name];
+    slot = {*target ? "True" : "False", target};
+    app.add_option("--" + name, slot.first, help + " (true/false)")
+        ->check(CLI::Validator(
+            [](std::string& v) -> std::string {
+              if (v == "true" || v == "false" || v == "True" || v == "False" || v == "1" || v == "0") return "";
+              return "expected true, false, True, False, 1 or 0, got '" + v + "'";
+            },
+            "BOOL"))
+        ->capture_default_str();
+  }
+  void apply() {
+    for (auto& [name, slot] : values) *slot.second = slot.first == "true" || slot.first == "True" || slot.first == "1";
+  }
+};
+
+}  // namespace
+
+ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  ParsedArgs result;
+  auto& c = result.config;
+  CLI::App app{
+      "flatclr: SimCLR / FlatCLR contrastive pretraining (arXiv 2107.01152) in C++ on LibTorch.\n"
+      "Flags follow the paper's main.py; e.g.\n"
+      "  flatclr --dataset_name=cifar10 --clr=flatclr --faster_version=True\n",
+      "flatclr"};
+  app.option_defaults()->always_capture_default();
+  // As argparse: a flag given twice takes its last value.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.get_formatter()->column_width(34);
+  BoolFlags bools;
+
+  // data
+  app.add_option("--data", c.data, "dataset root folder (holds cifar-10-batches-bin/, cifar-100-binary/)");
+  app.add_option("--dataset_name", c.dataset_name, "cifar10 | cifar100");
+  bools.add(app, "faster_version", &c.faster_version,
+            "batched augmentation on the training device (False: the per-image SimCLR pipeline)");
+  app.add_option("--workers", c.workers, "data loading workers (per-image pipeline)");
+  app.add_option("--data_fraction", c.data_fraction, "class-stratified fraction of the training set, (0, 1]");
+  bools.add(app, "download", &c.download, "download missing CIFAR archives (MD5-checked)");
+  // method
+  app.add_option("--clr", c.clr, "simclr (InfoNCE loss) | flatclr (FlatNCE loss)");
+  app.add_option("--temperature", c.temperature, "softmax temperature tau of both losses");
+  app.add_option("--n_views", c.n_views, "views per image (only 2)");
+  // model
+  app.add_option("--model", c.model, "res10 | res18 | res34 | res50 | res101 | res152");
+  app.add_option("--width_multiplier", c.width_multiplier, "scales every ResNet width (CPU-sized runs: 0.125-0.5)");
+  app.add_option("--proj_head_mode", c.proj_head_mode, "nonlinear | linear | none");
+  app.add_option("--num_proj_layers", c.num_proj_layers, "Linear layers of the nonlinear projection head");
+  app.add_option("--proj_out_dim", c.proj_out_dim, "projection output dimension");
+  // optimisation
+  app.add_option("--batch_size", c.batch_size, "images per step (2x views)");
+  app.add_option("--epochs", c.epochs, "pretraining epochs");
+  app.add_option("--lr", c.lr, "base learning rate (see --learning_rate_scaling)");
+  app.add_option("--learning_rate_scaling", c.learning_rate_scaling,
+                 "none: lr as given | linear: lr*batch_size/256 | sqrt: lr*sqrt(batch_size)");
+  app.add_option("--optimizer", c.optimizer, "lars | sgd | adam");
+  app.add_option("--weight_decay", c.weight_decay, "weight decay (LARS: not on biases and batch-norm parameters)");
+  app.add_option("--momentum", c.momentum, "SGD momentum");
+  app.add_option("--scheduler", c.scheduler, "cosine (linear warmup, then cosine to 1e-6, per step) | constant");
+  app.add_option("--warmup_epochs", c.warmup_epochs, "linear warmup epochs (cosine scheduler)");
+  app.add_flag("--fp16_precision", c.fp16_precision, "mixed precision (GPU; not implemented yet)");
+  // run
+  app.add_option("--train_mode", c.train_mode, "ssl (pretraining)");
+  app.add_option("--device", c.device, "auto | cpu | cuda | cuda:N (auto: cuda when available)");
+  app.add_flag("--disable_cuda", c.disable_cuda, "force the CPU");
+  app.add_option("--seed", c.seed, "seed of model init, data order and augmentation");
+  app.add_option("--threads", c.threads, "CPU threads (0 = all cores)");
+  app.add_option("--save_every_n_epochs", c.save_every_n_epochs, "checkpoint period in epochs (and at the end)");
+  app.add_option("--save_dir", c.save_dir, "root of new run folders: <save_dir>/<dataset>/<bs>_<Method>/<date>/");
+  app.add_option("--log_dir", c.log_dir, "existing run folder to resume into (with --train_from)");
+  app.add_option("--train_from", c.train_from, "checkpoint in --log_dir to resume from, e.g. checkpoint_0004.pth.tar");
+  app.add_option("--log_every_n_steps", c.log_every_n_steps, "progress/log period in steps");
+  app.add_option("--progress", c.progress, "auto (bar on a terminal, lines otherwise) | bar | lines | none");
+
+  try {
+    app.parse(argc, argv);
+    bools.apply();
+    c.validate();
+    c.resolve();
+  } catch (const CLI::CallForHelp&) {
+    out << app.help();
+    result.exit_now = true;
+    result.exit_code = 0;
+  } catch (const CLI::ParseError& e) {
+    err << "flatclr: error: " << e.what() << "\n(run flatclr --help for every flag and its default)\n";
+    result.exit_now = true;
+    result.exit_code = 2;
+  } catch (const UsageError& e) {
+    err << "flatclr: error: " << e.what() << "\n";
+    result.exit_now = true;
+    result.exit_code = 2;
+  }
+  return result;
+}
+
+}  // namespace flatclr::cli

@@ -1,0 +1,21 @@
+// The command line of `flatclr`: the reference main.py's flag names (reference §2, decisions §13.1-2),
+// as --name=value or --name value. Booleans accept true/false/True/False/1/0 and nothing else. The only
+// place in flatclr that knows flag names.
+#pragma once
+
+#include <iosfwd>
+
+#include "flatclr/train/pretrain_config.h"
+
+namespace flatclr::cli {
+
+struct ParsedArgs {
+  bool exit_now = false;  // --help or an error: exit with exit_code
+  int exit_code = 0;      // 0 for --help, 2 for a bad flag or value
+  train::PretrainConfig config;
+};
+
+// Parses, validates and resolves. Messages go to `out` (help) or `err` (errors, naming the flag).
+ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
+
+}  // namespace flatclr::cli

@@ -1,0 +1,256 @@
+#include "flatclr/train/pretrain.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "flatclr/core/atomic_file.h"
+#include "flatclr/core/device.h"
+#include "flatclr/core/error.h"
+#include "flatclr/core/progress.h"
+#include "flatclr/core/rng.h"
+#include "flatclr/core/threads.h"
+#include "flatclr/data/augment_batch.h"
+#include "flatclr/data/cifar.h"
+#include "flatclr/data/subset.h"
+#include "flatclr/losses/flat_nce.h"
+#include "flatclr/losses/info_nce.h"
+#include "flatclr/losses/pair_accuracy.h"
+#include "flatclr/models/resnet.h"
+#include "flatclr/optim/make_optimizer.h"
+#include "flatclr/optim/optimizer_state.h"
+#include "flatclr/optim/schedule.h"
+#include "flatclr/train/checkpoint.h"
+#include "flatclr/train/metrics_log.h"
+#include "flatclr/train/run_dir.h"
+
+namespace flatclr::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr uint64_t kOrderStream = 0x6f72646572ull;  // "order": the data-order stream of hash_key
+
+// The training set as the trainer uses it: uint8 images on the training device plus the dataset
+// indices of the selected (--data_fraction) subset.
+struct TrainData {
+  at::Tensor images;             // [N_all, 3, H, W] uint8 on the device
+  std::vector<int64_t> indices;  // selected indices into images, sorted
+};
+
+TrainData load_train_data(const PretrainConfig& c, const c10::Device& device) {
+  if (c.download) data::ensure_cifar(c.data, c.dataset_name, data::default_cifar_source(c.dataset_name));
+  auto ds = data::load_cifar(c.data, c.dataset_name, /*train=*/true);
+  TrainData td;
+  td.indices = data::stratified_subset(ds.labels, ds.num_classes, c.data_fraction, static_cast<uint64_t>(c.seed));
+  td.images = ds.images.to(device);
+  return td;
+}
+
+// Epoch order: a Fisher-Yates shuffle keyed by (seed, epoch) only.
+std::vector<int64_t> epoch_order(const std::vector<int64_t>& indices, uint64_t seed, int64_t epoch) {
+  std::vector<int64_t> order = indices;
+  core::Rng rng(core::hash_key({seed, static_cast<uint64_t>(epoch), kOrderStream}));
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+  return order;
+}
+
+models::ResNet build_model(const PretrainConfig& c) {
+  models::ResNetOptions o;
+  o.arch = c.model;
+  o.imagenet_stem = c.dataset_name == "imagenet";
+  o.width_multiplier = c.width_multiplier;
+  o.normalize_dataset = c.dataset_name;
+  o.head.mode = c.proj_head_mode;
+  o.head.num_layers = c.num_proj_layers;
+  o.head.out_dim = c.proj_out_dim;
+  return models::ResNet(o);
+}
+
+c10::IValue schedule_state(const optim::LrSchedule& s, int64_t step) {
+  c10::impl::GenericDict d(c10::StringType::get(), c10::AnyType::get());
+  d.insert("kind", s.kind);
+  d.insert("base_lr", s.base_lr);
+  d.insert("warmup_steps", s.warmup_steps);
+  d.insert("total_steps", s.total_steps);
+  d.insert("final_lr", s.final_lr);
+  d.insert("last_epoch", step);  // LambdaLR's name for the number of scheduler steps taken
+  return d;
+}
+
+// Prints the fields of the checkpoint's stored config that differ from this run's flags.
+void warn_config_differences(const std::string& stored_json, const PretrainConfig& now) {
+  auto stored = nlohmann::json::parse(stored_json, nullptr, false);
+  auto current = nlohmann::json::parse(now.to_json());
+  if (stored.is_discarded() || !stored.is_object()) return;
+  for (auto& [key, value] : current.items()) {
+    if (key == "log_dir" || key == "train_from" || key == "progress" || key == "threads") continue;
+    if (stored.contains(key) && stored[key] != value) {
+      std::cout << "warning: resuming with --" << key << "=" << value.dump() << " but the checkpoint was trained with "
+                << stored[key].dump() << "; the result will differ from an uninterrupted run\n";
+    }
+  }
+}
+
+std::string fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+}  // namespace
+
+PretrainResult pretrain(const PretrainConfig& c) {
+  if (!c.faster_version) {
+    fail("--faster_version=False: the per-image SimCLR augmentation pipeline is not available yet; use "
+         "--faster_version=True (batched augmentation on the training device, reference §6.2)");
+  }
+  if (c.fp16_precision) fail("--fp16_precision: mixed precision is not implemented yet; run without it (fp32)");
+
+  const int threads = core::set_num_threads(c.threads);
+  const c10::Device device = core::resolve_device(c.device, c.disable_cuda);
+  const uint64_t seed = static_cast<uint64_t>(c.seed);
+  torch::manual_seed(seed);
+
+  TrainData data = load_train_data(c, device);
+  const int64_t n = static_cast<int64_t>(data.indices.size());
+  const int64_t steps_per_epoch = n / c.batch_size;  // drop_last, as the reference
+  if (steps_per_epoch == 0) {
+    fail("--batch_size=", c.batch_size, " is larger than the training set (", n,
+         " images after --data_fraction=", c.data_fraction, ")");
+  }
+  const auto aug = data::AugmentConfig::for_dataset(c.dataset_name, data.images.size(2));
+
+  auto model = build_model(c);
+  model->to(device);
+  model->train();
+  auto optimizer = optim::make_optimizer(c.optimizer, *model, c.effective_lr, c.weight_decay, c.momentum);
+  optim::LrSchedule schedule;
+  schedule.kind = c.scheduler;
+  schedule.base_lr = c.effective_lr;
+  schedule.warmup_steps = c.warmup_epochs * steps_per_epoch;
+  schedule.total_steps = c.epochs * steps_per_epoch;
+  schedule.validate();
+
+  PretrainResult result;
+  int64_t start_epoch = 0, global_step = 0;
+  if (!c.train_from.empty()) {
+    const std::string path = resolve_resume_checkpoint(c.log_dir, c.train_from);
+    auto ckpt = load_checkpoint(path);
+    if (ckpt.model != c.model) fail(path, " holds a ", ckpt.model, " model but --model=", c.model);
+    load_module_state_dict(*model, ckpt.model_state_dict, /*strict=*/true, path);
+    optim::load_optimizer_state(*optimizer, ckpt.optimizer);
+    start_epoch = ckpt.epoch;
+    global_step = ckpt.global_step;
+    if (global_step != start_epoch * steps_per_epoch) {
+      fail(path, ": its ", global_step, " steps over ", start_epoch, " epochs do not match ", steps_per_epoch,
+           " steps per epoch of this run (different --batch_size or --data_fraction?)");
+    }
+    if (start_epoch >= c.epochs) fail(path, " already holds ", start_epoch, " epochs; --epochs=", c.epochs);
+    warn_config_differences(ckpt.config_json, c);
+    result.run_dir = c.log_dir;
+    std::cout << "resuming from " << path << " at epoch " << start_epoch << ", step " << global_step << "\n";
+  } else {
+    result.run_dir = create_run_dir(c.save_dir, c.dataset_name, c.batch_size, c.method_name());
+  }
+  const fs::path run_dir(result.run_dir);
+  core::write_file_atomic((run_dir / "config.json").string(), c.to_json() + "\n");
+  MetricsLog metrics((run_dir / "metrics.jsonl").string());
+  metrics.truncate_after_epoch(start_epoch);
+
+  std::cout << "flatclr pretraining: " << c.method_name() << " (" << (c.clr == "simclr" ? "InfoNCE" : "FlatNCE")
+            << " loss) on " << c.dataset_name << ", " << n << " images, " << c.model << " x" << c.width_multiplier
+            << ", batch " << c.batch_size << ", " << steps_per_epoch << " steps/epoch, lr " << c.effective_lr
+            << " (--lr=" << c.lr << ", scaling " << c.learning_rate_scaling << "), device " << device.str() << ", "
+            << threads << " threads\nrun folder: " << result.run_dir << std::endl;
+
+  const auto progress_mode = core::progress_mode_from(c.progress);
+  auto loss_fn = c.clr == "simclr" ? &losses::info_nce_loss : &losses::flat_nce_loss;
+  const auto long_opts = torch::TensorOptions().dtype(torch::kLong);
+
+  for (int64_t epoch = start_epoch; epoch < c.epochs; ++epoch) {
+    const auto order = epoch_order(data.indices, seed, epoch);
+    core::Progress progress(progress_mode, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(c.epochs),
+                            steps_per_epoch, c.batch_size);
+    // Running sums stay on the device; they are read only at logging intervals (no per-step host sync).
+    auto sum_loss = torch::zeros({}, torch::TensorOptions().device(device).dtype(torch::kDouble));
+    auto sum_top1 = torch::zeros_like(sum_loss), sum_top5 = torch::zeros_like(sum_loss);
+    double lr = 0;
+    for (int64_t step = 0; step < steps_per_epoch; ++step) {
+      std::vector<int64_t> batch_idx(order.begin() + step * c.batch_size, order.begin() + (step + 1) * c.batch_size);
+      auto idx = torch::from_blob(batch_idx.data(), {c.batch_size}, long_opts).to(device);
+      auto views = data::make_two_views(data.images.index_select(0, idx), batch_idx, aug, seed, epoch);
+      auto z = model->forward(views).second;
+      auto out = loss_fn(z, c.temperature);
+      optimizer->zero_grad();
+      out.loss.backward();
+      lr = schedule.lr_at(global_step);
+      optim::set_lr(*optimizer, lr);
+      optimizer->step();
+      ++global_step;
+
+      auto acc = losses::positive_pair_accuracy(out.similarity);
+      sum_loss += out.info_nce.to(torch::kDouble);
+      sum_top1 += acc.top1.to(torch::kDouble);
+      sum_top5 += acc.top5.to(torch::kDouble);
+      const bool log_now = (step + 1) % c.log_every_n_steps == 0 || step + 1 == steps_per_epoch;
+      if (log_now) {
+        const double loss_value = out.info_nce.item<double>();
+        if (!std::isfinite(loss_value)) {
+          progress.finish();
+          fail("the loss became ", loss_value, " at step ", global_step, " (epoch ", epoch + 1,
+               "); last good checkpoint: ", result.last_checkpoint.empty() ? "none" : result.last_checkpoint,
+               ". Try a lower --lr or a larger --temperature");
+        }
+        progress.update(step + 1, "loss " + fixed(sum_loss.item<double>() / (step + 1), 4) + " lr " + fixed(lr, 6));
+      }
+    }
+    progress.finish();
+
+    EpochStats s;
+    s.epoch = epoch + 1;
+    s.loss = sum_loss.item<double>() / steps_per_epoch;
+    s.top1 = sum_top1.item<double>() / steps_per_epoch;
+    s.top5 = sum_top5.item<double>() / steps_per_epoch;
+    s.lr = lr;
+    s.seconds = progress.elapsed_seconds();
+    s.images_per_s = static_cast<double>(steps_per_epoch * c.batch_size) / s.seconds;
+    result.epochs.push_back(s);
+    std::cout << "epoch " << s.epoch << "/" << c.epochs << " | loss " << fixed(s.loss, 4) << " | top1 "
+              << fixed(100 * s.top1, 2) << " | top5 " << fixed(100 * s.top5, 2) << " | lr " << fixed(s.lr, 6)
+              << " | img/s " << fixed(s.images_per_s, 1) << " | time " << core::format_duration(s.seconds)
+              << std::endl;
+    nlohmann::ordered_json rec;
+    rec["epoch"] = s.epoch;
+    rec["global_step"] = global_step;
+    rec["loss"] = s.loss;
+    rec["top1"] = s.top1;
+    rec["top5"] = s.top5;
+    rec["lr"] = s.lr;
+    rec["images_per_s"] = s.images_per_s;
+    rec["epoch_time_s"] = s.seconds;
+    metrics.append(rec);
+
+    if (s.epoch % c.save_every_n_epochs == 0 || s.epoch == c.epochs) {
+      Checkpoint ckpt;
+      ckpt.epoch = s.epoch;
+      ckpt.batch_size = c.batch_size;
+      ckpt.global_step = global_step;
+      ckpt.model = c.model;
+      ckpt.model_state_dict = module_state_dict(*model);
+      ckpt.optimizer = optim::optimizer_state_dict(*optimizer);
+      ckpt.scheduler = schedule_state(schedule, global_step);
+      ckpt.config_json = c.to_json();
+      result.last_checkpoint = (run_dir / checkpoint_file_name(s.epoch)).string();
+      save_checkpoint(result.last_checkpoint, ckpt);
+      std::cout << "saved " << result.last_checkpoint << std::endl;
+    }
+  }
+  return result;
+}
+
+}  // namespace flatclr::train

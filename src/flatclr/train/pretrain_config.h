@@ -1,0 +1,70 @@
+// Everything a pretraining run needs, with the reference's defaults (reference §2, decisions §13.1-3).
+// Filled by the CLI (src/flatclr/cli/args.*), checked by validate(), stored as config.json in the run
+// folder and inside every checkpoint.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace flatclr::train {
+
+struct PretrainConfig {
+  // data
+  std::string data = "./datasets";
+  std::string dataset_name = "cifar10";  // cifar10 | cifar100 (image folders: separate issue)
+  bool faster_version = false;           // batched device augmentation; false = per-image SimCLR pipeline
+  int64_t workers = 40;
+  double data_fraction = 1.0;  // class-stratified share of the training set, (0, 1]
+  bool download = true;        // fetch missing CIFAR archives
+
+  // method
+  std::string clr = "flatclr";  // simclr (InfoNCE) | flatclr (FlatNCE)
+  double temperature = 0.1;
+  int64_t n_views = 2;
+
+  // model
+  std::string model = "res50";
+  double width_multiplier = 1.0;
+  std::string proj_head_mode = "nonlinear";
+  int64_t num_proj_layers = 2;
+  int64_t proj_out_dim = 128;
+
+  // optimisation
+  int64_t batch_size = 512;
+  int64_t epochs = 100;
+  double lr = 0.6;
+  std::string learning_rate_scaling = "none";  // none | linear | sqrt
+  std::string optimizer = "lars";              // lars | sgd | adam
+  double weight_decay = 1e-6;
+  double momentum = 0.9;  // sgd only (LARS has its own 0.9)
+  std::string scheduler = "cosine";  // cosine | constant
+  int64_t warmup_epochs = 10;
+  bool fp16_precision = false;
+
+  // run
+  std::string train_mode = "ssl";
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N
+  bool disable_cuda = false;
+  int64_t seed = 42;
+  int threads = 0;  // 0 = all cores
+  int64_t save_every_n_epochs = 2;
+  std::string save_dir = "results";
+  std::string log_dir;     // run folder to resume into
+  std::string train_from;  // checkpoint file name inside log_dir (or a path)
+  int64_t log_every_n_steps = 10;
+  std::string progress = "auto";  // auto | bar | lines | none
+
+  // Derived by resolve(): the effective lr after --learning_rate_scaling.
+  double effective_lr = 0.0;
+
+  // Throws UsageError naming the flag, the value and what was expected.
+  void validate() const;
+  // Fills the derived fields.
+  void resolve();
+  // "SimCLR" or "FlatCLR".
+  std::string method_name() const;
+  // JSON object of every field (config.json).
+  std::string to_json() const;
+};
+
+}  // namespace flatclr::train
