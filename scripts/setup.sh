@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 machine lacks for flatclr, then configures and builds it in ./build.
 #   scripts/setup.sh          build dependencies + build
-#   scripts/setup.sh --test   also what the tests need (Python's torch/torchvision to cross-check, PIL to
-#                             convert the CIFAR-10 JPEGs)
+#   scripts/setup.sh --test   also what the tests need (Python's torch/torchvision, to cross-check our numbers
+#                             and checkpoints against PyTorch itself)
 # Needs root (or sudo) for apt-get. Set FLATCLR_SKIP_APT=1 to skip the package step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,9 +18,10 @@ packages=(
   nlohmann-json3-dev     # config.json, metrics.jsonl
   libgtest-dev libbenchmark-dev
   libcurl4-openssl-dev libssl-dev libarchive-dev   # CIFAR download, MD5 check, unpacking
+  python3-pil            # scripts/prepare_cifar10.sh: converting the shared CIFAR-10 JPEGs
 )
 if [ "$want_test" = 1 ]; then
-  packages+=(python3-torch python3-torchvision python3-pil python3-numpy)
+  packages+=(python3-torch python3-torchvision python3-numpy)
 fi
 
 if [ "${FLATCLR_SKIP_APT:-0}" != 1 ]; then
