@@ -1,0 +1,84 @@
+// Linear evaluation on fixed features (reference.md §9.1, with §13.10's fixes): a single
+// torch::nn::Linear(D, C) trained with cross-entropy on precomputed encoder features, evaluated on the
+// test features after every epoch.
+//   init:      LibTorch/PyTorch's default Linear init, W, b ~ U(-1/sqrt(D), 1/sqrt(D)) (kaiming_uniform
+//              with a = sqrt(5)), drawn from a private CPU generator seeded with `seed`: the same tensors
+//              as `torch.manual_seed(seed); torch.nn.Linear(D, C)` in Python. The global RNG is left as
+//              it was.
+//   data:      every epoch visits all N train rows once in a Fisher-Yates order keyed by (seed, epoch)
+//              (flatclr::core::Rng), in batches of batch_size with a short last batch (drop_last=false).
+//   optimizer: flatclr::optim::make_optimizer (sgd | adam | lars), lr set before every step by
+//              flatclr::optim::LrSchedule with no warmup: cosine from lr to 1e-6 over epochs * ceil(N /
+//              batch_size) steps (the reference's per-step cosine), or constant.
+//   metrics:   per sample, never per batch (the reference averaged per batch, which over-weights a short
+//              last batch): train_loss = mean cross-entropy of the train samples and train_top1 = share of
+//              train samples classified right, both from the logits computed during the epoch (before
+//              each step, as the reference); test_top1 / test_top5 with the layer at the end of the epoch.
+//   standardize (off by default, the reference does not): x <- (x - mean) / std with the per-dimension
+//              mean and population std of the TRAIN features, applied to train and test alike; a dimension
+//              with std <= 1e-8 (e.g. a dead ReLU unit) is only centred (scikit-learn's StandardScaler rule).
+// Runs on the device of train_x; features are used in float32. Accuracies are fractions in [0, 1].
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace flatclr::eval {
+
+constexpr double kProbeFinalLr = 1e-6;       // where the cosine ends (reference §9.1)
+constexpr double kStandardizeMinStd = 1e-8;  // below this a feature is only centred
+
+struct LinearProbeConfig {
+  int64_t epochs = 100;              // --fc_epochs
+  int64_t batch_size = 4096;         // --fc_batch_size
+  double lr = 1.6;                   // --fc_lr
+  double momentum = 0.9;             // --fc_momentum (sgd, lars)
+  double weight_decay = 0.0;         // --fc_weight_decay
+  std::string optimizer = "sgd";     // --fc_optimizer: sgd | adam | lars
+  std::string scheduler = "cosine";  // --fc_scheduler: cosine (no warmup, to 1e-6, per step) | constant
+  uint64_t seed = 0;                 // layer init and data order
+  bool standardize = false;          // standardise features with the train mean/std (see above)
+
+  // Throws flatclr::UserError naming the flag (--fc_epochs, ...) and the bad value.
+  void validate() const;
+};
+
+struct EpochResult {
+  int64_t epoch = 0;  // 1-based
+  double train_loss = 0, train_top1 = 0, test_top1 = 0, test_top5 = 0;
+  double lr = 0;  // lr of the epoch's last step
+};
+
+struct ProbeResult {
+  std::vector<EpochResult> history;  // one per epoch
+  // Maxima over epochs, each maximised independently (as the reference reports); best_epoch is the
+  // first epoch reaching best_top1.
+  double best_top1 = 0, best_top5 = 0;
+  int64_t best_epoch = 0;
+  double last_top1 = 0, last_top5 = 0;  // the last epoch's test accuracy
+  std::vector<double> lr_trace;         // the lr of every optimizer step, in order
+  // The trained layer after the last epoch, on the CPU, float32: logits = x' W^T + b where x' is x
+  // standardised with (feature_mean, feature_std) when standardize was on (else those are undefined).
+  at::Tensor weight;        // [C, D]
+  at::Tensor bias;          // [C]
+  at::Tensor feature_mean;  // [D] or undefined
+  at::Tensor feature_std;   // [D] or undefined (dimensions that were only centred have std 1)
+};
+
+// train_x: [N, D] float, N >= 1;  train_y: [N] integer in [0, num_classes)
+// test_x:  [M, D] float;          test_y:  [M] integer in [0, num_classes)
+// All on one device. on_epoch, when set, is called after every epoch with that epoch's result.
+// Throws flatclr::UserError on a bad config (see validate) or mismatched shapes, devices or labels.
+ProbeResult train_linear_probe(const at::Tensor& train_x, const at::Tensor& train_y, const at::Tensor& test_x,
+                               const at::Tensor& test_y, int64_t num_classes, const LinearProbeConfig& config,
+                               const std::function<void(const EpochResult&)>& on_epoch = {});
+
+// Applies a trained probe (standardisation included) to features x: [M, D] -> logits [M, C] float32 on
+// x's device.
+at::Tensor linear_probe_logits(const ProbeResult& probe, const at::Tensor& x);
+
+}  // namespace flatclr::eval
