@@ -5,12 +5,17 @@
 
 #include "flatclr/cli/args.h"
 #include "flatclr/core/error.h"
+#include "flatclr/eval/evaluate.h"
 #include "flatclr/train/pretrain.h"
 
 int main(int argc, char** argv) {
   auto args = flatclr::cli::parse_args(argc, argv, std::cout, std::cerr);
   if (args.exit_now) return args.exit_code;
   try {
+    if (args.evaluate) {
+      flatclr::eval::run_evaluation(args.eval);
+      return 0;
+    }
     std::cout << "configuration:\n" << args.config.to_json() << std::endl;
     flatclr::train::pretrain(args.config);
     return 0;

@@ -2,80 +2,14 @@
 // official binary format by scripts/prepare_cifar10.sh, a CTest fixture): pretraining, the run folder,
 // exact resume, and clear failures on bad input.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <torch/torch.h>
 
-#include <array>
-#include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "../test_paths.h"
-#include "flatclr/train/checkpoint.h"
+#include "e2e_util.h"
 
-namespace fs = std::filesystem;
-using flatclr::testing::binary_path;
-
-namespace {
-
-struct Result {
-  int code;
-  std::string output;
-};
-
-Result run_cli(const std::string& args) {
-  const std::string cmd = std::string(FLATCLR_CLI_PATH) + " " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-std::string data_dir() { return binary_path("datasets"); }
-
-bool have_data() { return fs::exists(data_dir() + "/cifar-10-batches-bin/data_batch_5.bin"); }
-
-fs::path fresh_dir(const std::string& name) {
-  auto d = fs::path(binary_path("e2e_runs")) / name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-
-// A CPU-sized run: 2% of CIFAR-10 (1,000 images), ResNet-18 at 1/8 width, batch 64 (15 steps/epoch).
-std::string small_run(const std::string& clr, const fs::path& save_dir) {
-  return "--dataset_name=cifar10 --clr=" + clr + " --faster_version=True --data=" + data_dir() +
-         " --download=False --model=res18 --width_multiplier=0.125 --batch_size=64 --epochs=2"
-         " --warmup_epochs=1 --data_fraction=0.02 --lr=0.3 --learning_rate_scaling=linear --save_every_n_epochs=1"
-         " --progress=lines --log_every_n_steps=5 --seed=7 --save_dir=" +
-         save_dir.string();
-}
-
-fs::path only_run_folder(const fs::path& save_dir, const std::string& sub) {
-  fs::path parent = save_dir / "cifar10" / sub;
-  std::vector<fs::path> runs;
-  for (auto& e : fs::directory_iterator(parent)) runs.push_back(e.path());
-  EXPECT_EQ(runs.size(), 1u);
-  return runs.at(0);
-}
-
-void expect_same_weights(const std::string& a, const std::string& b, double tol) {
-  auto ca = flatclr::train::load_checkpoint(a), cb = flatclr::train::load_checkpoint(b);
-  ASSERT_EQ(ca.model_state_dict.size(), cb.model_state_dict.size());
-  double max_diff = 0;
-  for (const auto& e : ca.model_state_dict) {
-    auto other = cb.model_state_dict.at(e.key());
-    max_diff = std::max(max_diff, (e.value().to(torch::kDouble) - other.to(torch::kDouble)).abs().max().item<double>());
-  }
-  EXPECT_LE(max_diff, tol) << "max |difference| of the weights " << max_diff;
-  EXPECT_EQ(ca.global_step, cb.global_step);
-}
-
-}  // namespace
+using namespace flatclr::e2e;
 
 TEST(EndToEnd, FlatClrPretrainsWritesRunFolderAndResumesExactly) {
   if (!have_data()) GTEST_SKIP() << "no CIFAR-10 binaries under " << data_dir() << " (scripts/prepare_cifar10.sh)";

@@ -79,7 +79,7 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
   app.add_option("--warmup_epochs", c.warmup_epochs, "linear warmup epochs (cosine scheduler)");
   app.add_flag("--fp16_precision", c.fp16_precision, "mixed precision (GPU; not implemented yet)");
   // run
-  app.add_option("--train_mode", c.train_mode, "ssl (pretraining)");
+  app.add_option("--train_mode", c.train_mode, "ssl (pretraining) | eval | transfer (evaluation of --checkpoint_dir)");
   app.add_option("--device", c.device, "auto | cpu | cuda | cuda:N (auto: cuda when available)");
   app.add_flag("--disable_cuda", c.disable_cuda, "force the CPU");
   app.add_option("--seed", c.seed, "seed of model init, data order and augmentation");
@@ -89,11 +89,53 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
   app.add_option("--log_dir", c.log_dir, "existing run folder to resume into (with --train_from)");
   app.add_option("--train_from", c.train_from, "checkpoint in --log_dir to resume from, e.g. checkpoint_0004.pth.tar");
   app.add_option("--log_every_n_steps", c.log_every_n_steps, "progress/log period in steps");
+  app.add_option("--knn_every", c.knn_every,
+                 "online kNN accuracy (k=200, T=0.1, on the test split) every N epochs during pretraining; 0 = off");
   app.add_option("--progress", c.progress, "auto (bar on a terminal, lines otherwise) | bar | lines | none");
+
+  // evaluation (--train_mode=eval or transfer)
+  auto& e = result.eval;
+  app.add_option("--checkpoint_dir", e.checkpoint_dir, "evaluation: the pretraining run folder");
+  app.add_option("--transfer_mode", e.transfer_mode, "evaluation: linear_eval | finetune | knn");
+  app.add_option("--transfer_from_epoch", e.transfer_from_epoch,
+                 "evaluation: the checkpoint of this epoch (-1 = the newest)");
+  bools.add(app, "eval_all_checkpoints", &e.all_checkpoints, "evaluation: every checkpoint of the run, oldest first");
+  bools.add(app, "eval_random_init", &e.random_init,
+            "evaluation: the same architecture randomly initialised (the baseline pretraining must beat)");
+  app.add_option("--fc_epochs", e.fc_epochs, "linear probe / finetune epochs");
+  app.add_option("--fc_batch_size", e.fc_batch_size, "linear probe / finetune batch size");
+  app.add_option("--fc_lr", e.fc_lr, "linear probe / finetune learning rate");
+  app.add_option("--fc_optimizer", e.fc_optimizer, "sgd | adam | lars");
+  app.add_option("--fc_scheduler", e.fc_scheduler, "cosine (to 1e-6, per step, no warmup) | constant");
+  app.add_option("--fc_weight_decay", e.fc_weight_decay, "linear probe / finetune weight decay");
+  app.add_option("--fc_momentum", e.fc_momentum, "linear probe / finetune SGD momentum");
+  bools.add(app, "fc_augment", &e.fc_augment,
+            "linear_eval: train through the frozen backbone with random crop + flip (default: fixed features)");
+  app.add_option("--knn_k", e.knn_k, "kNN: neighbours");
+  app.add_option("--knn_temperature", e.knn_temperature, "kNN: temperature of the exp(cos/T) weights");
+  app.add_option("--eval_test_fraction", e.test_fraction,
+                 "evaluation: class-stratified share of the test split (quick checks; not comparable to full runs)");
+  app.add_option("--eval_batch_size", e.eval_batch_size, "evaluation: feature extraction batch size");
 
   try {
     app.parse(argc, argv);
     bools.apply();
+    result.evaluate = c.train_mode == "eval" || c.train_mode == "transfer";
+    if (result.evaluate) {
+      // Shared flags go to the evaluation; --dataset_name only when given (else the pretraining dataset).
+      e.data = c.data;
+      e.dataset_name = app.count("--dataset_name") ? c.dataset_name : "";
+      e.download = c.download;
+      e.data_fraction = c.data_fraction;
+      e.device = c.device;
+      e.disable_cuda = c.disable_cuda;
+      e.threads = c.threads;
+      e.seed = c.seed;
+      e.progress = c.progress;
+      if (c.train_mode == "eval" && !app.count("--transfer_mode")) e.transfer_mode = "linear_eval";
+      e.validate();
+      return result;
+    }
     c.validate();
     c.resolve();
   } catch (const CLI::CallForHelp&) {

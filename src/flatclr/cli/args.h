@@ -5,6 +5,7 @@
 
 #include <iosfwd>
 
+#include "flatclr/eval/eval_config.h"
 #include "flatclr/train/pretrain_config.h"
 
 namespace flatclr::cli {
@@ -12,7 +13,9 @@ namespace flatclr::cli {
 struct ParsedArgs {
   bool exit_now = false;  // --help or an error: exit with exit_code
   int exit_code = 0;      // 0 for --help, 2 for a bad flag or value
+  bool evaluate = false;  // --train_mode=eval|transfer: run `eval`, else pretrain with `config`
   train::PretrainConfig config;
+  eval::EvalConfig eval;
 };
 
 // Parses, validates and resolves. Messages go to `out` (help) or `err` (errors, naming the flag).

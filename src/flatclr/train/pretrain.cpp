@@ -17,6 +17,8 @@
 #include "flatclr/data/augment_batch.h"
 #include "flatclr/data/cifar.h"
 #include "flatclr/data/subset.h"
+#include "flatclr/eval/features.h"
+#include "flatclr/eval/knn.h"
 #include "flatclr/losses/flat_nce.h"
 #include "flatclr/losses/info_nce.h"
 #include "flatclr/losses/pair_accuracy.h"
@@ -39,6 +41,7 @@ constexpr uint64_t kOrderStream = 0x6f72646572ull;  // "order": the data-order s
 // indices of the selected (--data_fraction) subset.
 struct TrainData {
   at::Tensor images;             // [N_all, 3, H, W] uint8 on the device
+  at::Tensor labels;             // [N_all] int64 on the device (kNN monitor only)
   std::vector<int64_t> indices;  // selected indices into images, sorted
 };
 
@@ -48,6 +51,7 @@ TrainData load_train_data(const PretrainConfig& c, const c10::Device& device) {
   TrainData td;
   td.indices = data::stratified_subset(ds.labels, ds.num_classes, c.data_fraction, static_cast<uint64_t>(c.seed));
   td.images = ds.images.to(device);
+  td.labels = ds.labels.to(device);
   return td;
 }
 
@@ -168,6 +172,23 @@ PretrainResult pretrain(const PretrainConfig& c) {
             << " (--lr=" << c.lr << ", scaling " << c.learning_rate_scaling << "), device " << device.str() << ", "
             << threads << " threads\nrun folder: " << result.run_dir << std::endl;
 
+  // Online kNN monitor: train features of the selected subset vs the whole test split.
+  data::Dataset knn_test;
+  at::Tensor knn_train_index;
+  if (c.knn_every > 0) {
+    knn_test = data::load_cifar(c.data, c.dataset_name, /*train=*/false);
+    knn_train_index = torch::tensor(data.indices, torch::kLong).to(device);
+  }
+  auto knn_monitor = [&]() {
+    auto train_images = data.images.index_select(0, knn_train_index);
+    auto ftrain = eval::extract_features(model, train_images, 512, device);
+    auto ftest = eval::extract_features(model, knn_test.images, 512, device);
+    auto counts = eval::knn_evaluate(ftrain, data.labels.index_select(0, knn_train_index), ftest,
+                                     knn_test.labels.to(device), knn_test.num_classes, 200, 0.1);
+    model->train();
+    return counts;
+  };
+
   const auto progress_mode = core::progress_mode_from(c.progress);
   auto loss_fn = c.clr == "simclr" ? &losses::info_nce_loss : &losses::flat_nce_loss;
   const auto long_opts = torch::TensorOptions().dtype(torch::kLong);
@@ -219,10 +240,17 @@ PretrainResult pretrain(const PretrainConfig& c) {
     s.lr = lr;
     s.seconds = progress.elapsed_seconds();
     s.images_per_s = static_cast<double>(steps_per_epoch * c.batch_size) / s.seconds;
+    std::string knn_text;
+    if (c.knn_every > 0 && s.epoch % c.knn_every == 0) {
+      auto counts = knn_monitor();
+      s.knn_top1 = counts.top1_rate();
+      s.knn_top5 = counts.top5_rate();
+      knn_text = " | knn_top1 " + fixed(100 * s.knn_top1, 2);
+    }
     result.epochs.push_back(s);
     std::cout << "epoch " << s.epoch << "/" << c.epochs << " | loss " << fixed(s.loss, 4) << " | top1 "
               << fixed(100 * s.top1, 2) << " | top5 " << fixed(100 * s.top5, 2) << " | lr " << fixed(s.lr, 6)
-              << " | img/s " << fixed(s.images_per_s, 1) << " | time " << core::format_duration(s.seconds)
+              << " | img/s " << fixed(s.images_per_s, 1) << " | time " << core::format_duration(s.seconds) << knn_text
               << std::endl;
     nlohmann::ordered_json rec;
     rec["epoch"] = s.epoch;
@@ -233,6 +261,10 @@ PretrainResult pretrain(const PretrainConfig& c) {
     rec["lr"] = s.lr;
     rec["images_per_s"] = s.images_per_s;
     rec["epoch_time_s"] = s.seconds;
+    if (s.knn_top1 >= 0) {
+      rec["knn_top1"] = s.knn_top1;
+      rec["knn_top5"] = s.knn_top5;
+    }
     metrics.append(rec);
 
     if (s.epoch % c.save_every_n_epochs == 0 || s.epoch == c.epochs) {

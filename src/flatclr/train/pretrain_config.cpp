@@ -38,7 +38,7 @@ void PretrainConfig::validate() const {
   one_of("learning_rate_scaling", learning_rate_scaling, {"none", "linear", "sqrt"});
   one_of("optimizer", optimizer, {"lars", "sgd", "adam"});
   one_of("scheduler", scheduler, {"cosine", "constant"});
-  one_of("train_mode", train_mode, {"ssl"});
+  one_of("train_mode", train_mode, {"ssl", "eval", "transfer"});
   one_of("progress", progress, {"auto", "bar", "lines", "none"});
   if (!(device == "auto" || device == "cpu" || device.rfind("cuda", 0) == 0)) {
     fail_usage("--device=", device, ": expected auto, cpu, cuda or cuda:N");
@@ -52,6 +52,7 @@ void PretrainConfig::validate() const {
   at_least("proj_out_dim", proj_out_dim, 1);
   at_least("workers", workers, 0);
   at_least("log_every_n_steps", log_every_n_steps, 1);
+  at_least("knn_every", knn_every, 0);
   if (threads < 0) fail_usage("--threads=", threads, ": expected 0 (all cores) or a positive count");
   positive("lr", lr);
   positive("temperature", temperature);
@@ -109,6 +110,7 @@ std::string PretrainConfig::to_json() const {
   j["log_dir"] = log_dir;
   j["train_from"] = train_from;
   j["log_every_n_steps"] = log_every_n_steps;
+  j["knn_every"] = knn_every;
   j["progress"] = progress;
   return j.dump(2);
 }

@@ -1,0 +1,111 @@
+#include "flatclr/eval/encoder_loader.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+
+#include "flatclr/core/error.h"
+#include "flatclr/train/torch_load.h"
+
+namespace flatclr::eval {
+namespace {
+
+bool has(const train::StateDict& s, const std::string& k) { return s.contains(k); }
+
+}  // namespace
+
+models::ResNetOptions infer_resnet_options(const train::StateDict& s, const std::string& what) {
+  if (!has(s, "conv1.weight") || !has(s, "layer4.0.conv1.weight")) {
+    fail(what, ": not a ResNet encoder state dict (no conv1.weight / layer4.0.conv1.weight keys)");
+  }
+  models::ResNetOptions o;
+  const auto stem = s.at("conv1.weight");
+  o.imagenet_stem = stem.size(3) == 7;
+  o.width_multiplier = static_cast<double>(stem.size(0)) / 64.0;
+  const bool bottleneck = has(s, "layer1.0.conv3.weight");
+  std::vector<int64_t> blocks(4, 0);
+  const std::regex block_key(R"(^layer([1-4])\.(\d+)\.conv1\.weight$)");
+  for (const auto& e : s) {
+    std::smatch m;
+    const std::string key = e.key();
+    if (std::regex_match(key, m, block_key)) {
+      auto& b = blocks[std::stoi(m[1]) - 1];
+      b = std::max<int64_t>(b, std::stoll(m[2]) + 1);
+    }
+  }
+  const std::map<std::pair<bool, std::vector<int64_t>>, std::string> archs{
+      {{false, {1, 1, 1, 1}}, "res10"}, {{false, {2, 2, 2, 2}}, "res18"}, {{false, {3, 4, 6, 3}}, "res34"},
+      {{true, {3, 4, 6, 3}}, "res50"},  {{true, {3, 4, 23, 3}}, "res101"}, {{true, {3, 8, 36, 3}}, "res152"}};
+  auto it = archs.find({bottleneck, blocks});
+  if (it == archs.end()) {
+    fail(what, ": a ResNet with ", blocks[0], "/", blocks[1], "/", blocks[2], "/", blocks[3], " blocks",
+         bottleneck ? " (Bottleneck)" : "", " is none of res10/18/34/50/101/152");
+  }
+  o.arch = it->second;
+  // Projection head: fc.linear_layers.net.<i>.weight; BatchNorm at net.1 means mode "linear".
+  std::vector<std::pair<int64_t, at::Tensor>> linears;
+  const std::regex head_key(R"(^fc\.linear_layers\.net\.(\d+)\.weight$)");
+  for (const auto& e : s) {
+    std::smatch m;
+    const std::string key = e.key();
+    if (std::regex_match(key, m, head_key) && e.value().dim() == 2) linears.emplace_back(std::stoll(m[1]), e.value());
+  }
+  std::sort(linears.begin(), linears.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  if (linears.empty()) {
+    o.head.mode = "none";
+  } else if (has(s, "fc.linear_layers.net.1.running_mean")) {
+    o.head.mode = "linear";
+    o.head.out_dim = linears.back().second.size(0);
+  } else {
+    o.head.mode = "nonlinear";
+    o.head.num_layers = static_cast<int64_t>(linears.size());
+    o.head.out_dim = linears.back().second.size(0);
+  }
+  return o;
+}
+
+LoadedEncoder load_encoder(const std::string& path) {
+  // The metadata (stored config, epochs) and the state dict; a second read of the file costs little
+  // next to an evaluation.
+  const c10::IValue top = train::torch_load(path);
+  train::StateDict state = train::load_encoder_state_dict(path);
+  auto options = infer_resnet_options(state, path);
+  LoadedEncoder out;
+  out.source = path;
+  if (top.isGenericDict()) {
+    const auto d = top.toGenericDict();
+    auto config = d.find("config");
+    auto epoch = d.find("epoch");
+    if (config != d.end() && config->value().isString()) {
+      auto j = nlohmann::json::parse(config->value().toStringRef(), nullptr, false);
+      if (j.is_object() && j.contains("dataset_name")) out.pretrain_dataset = j["dataset_name"].get<std::string>();
+      // flatclr checkpoints store the epochs completed (the paper's store the total: not trusted).
+      if (epoch != d.end() && epoch->value().isInt()) out.pretrain_epoch = epoch->value().toInt();
+    }
+  }
+  options.normalize_dataset = out.pretrain_dataset.empty() ? "cifar10" : out.pretrain_dataset;
+  out.model = models::ResNet(options);
+  const bool has_normalize = state.contains("normalize.mean");
+  auto report = train::load_module_state_dict(*out.model, state, /*strict=*/false, path);
+  for (const auto& k : report.missing) {
+    if (k.rfind("normalize.", 0) == 0 && !has_normalize) continue;  // very old layouts: default normalisation
+    fail(path, ": the encoder state lacks ", k, " (", report.missing.size(), " key(s) missing)");
+  }
+  for (const auto& k : report.unexpected) fail(path, ": unexpected key ", k, " for a ", options.arch, " encoder");
+  return out;
+}
+
+LoadedEncoder random_encoder(const models::ResNetOptions& like, uint64_t seed) {
+  torch::manual_seed(seed);
+  LoadedEncoder out;
+  out.model = models::ResNet(like);
+  out.source = "random init";
+  out.pretrain_epoch = 0;
+  out.pretrain_dataset = like.normalize_dataset;
+  return out;
+}
+
+}  // namespace flatclr::eval

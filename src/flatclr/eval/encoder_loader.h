@@ -1,0 +1,30 @@
+// Rebuilds a pretrained encoder from a checkpoint file, flatclr's or the paper's (reference §3, §8):
+// the architecture is read off the state dict's own shapes (stem kernel, stem width, blocks per layer,
+// Bottleneck or BasicBlock, head layers), so no flag has to repeat how the encoder was built.
+#pragma once
+
+#include <string>
+
+#include "flatclr/models/resnet.h"
+#include "flatclr/train/state_dict.h"
+
+namespace flatclr::eval {
+
+// The ResNet options that produce exactly the keys and shapes of `state` (keys without "module.").
+// UserError naming `what` when the dict is not a ResNet encoder of ours or of the paper.
+models::ResNetOptions infer_resnet_options(const train::StateDict& state, const std::string& what);
+
+struct LoadedEncoder {
+  models::ResNet model{nullptr};
+  std::string source;            // the checkpoint path, or "random init"
+  int64_t pretrain_epoch = -1;   // epochs of pretraining (flatclr checkpoints), -1 when unknown
+  std::string pretrain_dataset;  // from the stored config, "" when unknown
+};
+
+// Loads a checkpoint written by flatclr or by the paper's PyTorch code.
+LoadedEncoder load_encoder(const std::string& path);
+
+// The same architecture as `like`, freshly initialised with `seed` (the random-encoder baseline).
+LoadedEncoder random_encoder(const models::ResNetOptions& like, uint64_t seed);
+
+}  // namespace flatclr::eval

@@ -1,0 +1,133 @@
+#include "flatclr/eval/train_classifier.h"
+
+#include <torch/torch.h>
+
+#include "flatclr/core/progress.h"
+#include "flatclr/core/rng.h"
+#include "flatclr/data/crop_flip.h"
+#include "flatclr/eval/accuracy.h"
+#include "flatclr/optim/make_optimizer.h"
+#include "flatclr/optim/schedule.h"
+
+namespace flatclr::eval {
+namespace {
+
+constexpr uint64_t kClassifierOrder = 0x636c73ull;  // "cls"
+
+// Holds what the optimizer trains: the classifier, and the encoder when finetuning.
+struct TrainedParts : torch::nn::Module {
+  TrainedParts(models::ResNet encoder, torch::nn::Linear head, bool with_encoder) {
+    if (with_encoder) register_module("encoder", encoder);
+    register_module("head", head);
+  }
+};
+
+at::Tensor to_float(const at::Tensor& u8, const c10::Device& device) {
+  return u8.to(device).to(torch::kFloat).div_(255.0);
+}
+
+TopKCounts evaluate(models::ResNet& model, torch::nn::Linear& head, const at::Tensor& images, const at::Tensor& labels,
+                    int64_t batch, const c10::Device& device) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  head->eval();
+  TopKCounts counts;
+  for (int64_t s = 0; s < images.size(0); s += batch) {
+    const int64_t e = std::min(images.size(0), s + batch);
+    auto logits = head(model->features(to_float(images.slice(0, s, e), device)));
+    counts.add(topk_counts(logits, labels.slice(0, s, e).to(device)));
+  }
+  return counts;
+}
+
+}  // namespace
+
+ProbeResult train_classifier(models::ResNet& model, const ClassifierData& data, const ClassifierOptions& o,
+                             const c10::Device& device, const std::function<void(const EpochResult&)>& on_epoch) {
+  const auto& cfg = o.probe;
+  cfg.validate();
+  model->to(device);
+  for (auto& p : model->parameters()) p.set_requires_grad(!o.freeze_backbone);
+  torch::manual_seed(cfg.seed);
+  torch::nn::Linear head(model->feature_dim(), data.num_classes);
+  head->to(device);
+  auto parts = std::make_shared<TrainedParts>(model, head, !o.freeze_backbone);
+  auto optimizer = optim::make_optimizer(cfg.optimizer, *parts, cfg.lr, cfg.weight_decay, cfg.momentum);
+
+  const int64_t n = data.train_images.size(0);
+  const int64_t steps_per_epoch = (n + cfg.batch_size - 1) / cfg.batch_size;
+  optim::LrSchedule schedule;
+  schedule.kind = cfg.scheduler;
+  schedule.base_lr = cfg.lr;
+  schedule.warmup_steps = 0;
+  schedule.total_steps = cfg.epochs * steps_per_epoch;
+  schedule.validate();
+
+  ProbeResult result;
+  result.best_top1 = result.best_top5 = -1;
+  int64_t step = 0;
+  std::vector<int64_t> order(n);
+  for (int64_t epoch = 0; epoch < cfg.epochs; ++epoch) {
+    for (int64_t i = 0; i < n; ++i) order[i] = i;
+    core::Rng rng(core::hash_key({kClassifierOrder, cfg.seed, static_cast<uint64_t>(epoch)}));
+    for (int64_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+    core::Progress progress(core::progress_mode_from(o.progress),
+                            (o.freeze_backbone ? "linear " : "finetune ") + std::to_string(epoch + 1) + "/" +
+                                std::to_string(cfg.epochs),
+                            steps_per_epoch, cfg.batch_size);
+    if (o.freeze_backbone) {
+      model->eval();
+    } else {
+      model->train();
+    }
+    head->train();
+    double loss_sum = 0;
+    TopKCounts train_counts;
+    for (int64_t s = 0; s < steps_per_epoch; ++s) {
+      std::vector<int64_t> idx(order.begin() + s * cfg.batch_size,
+                               order.begin() + std::min(n, (s + 1) * cfg.batch_size));
+      auto index = torch::tensor(idx, torch::kLong);
+      auto x = data::random_crop_flip(to_float(data.train_images.index_select(0, index.to(data.train_images.device())), device),
+                                      idx, o.padding, cfg.seed, epoch);
+      auto y = data.train_labels.index_select(0, index.to(data.train_labels.device())).to(device);
+      at::Tensor h;
+      if (o.freeze_backbone) {
+        torch::NoGradGuard no_grad;
+        h = model->features(x);
+      } else {
+        h = model->features(x);
+      }
+      auto logits = head(h);
+      auto loss = torch::nn::functional::cross_entropy(logits, y);
+      optimizer->zero_grad();
+      loss.backward();
+      optim::set_lr(*optimizer, schedule.lr_at(step++));
+      optimizer->step();
+      loss_sum += loss.item<double>() * static_cast<double>(idx.size());
+      train_counts.add(topk_counts(logits.detach(), y));
+      if ((s + 1) % 10 == 0 || s + 1 == steps_per_epoch) progress.update(s + 1, "loss " + std::to_string(loss.item<double>()));
+    }
+    progress.finish();
+    auto test = evaluate(model, head, data.test_images, data.test_labels, o.eval_batch_size, device);
+    EpochResult r;
+    r.epoch = epoch + 1;
+    r.train_loss = loss_sum / static_cast<double>(n);
+    r.train_top1 = train_counts.top1_rate();
+    r.test_top1 = test.top1_rate();
+    r.test_top5 = test.top5_rate();
+    result.history.push_back(r);
+    if (r.test_top1 > result.best_top1) {
+      result.best_top1 = r.test_top1;
+      result.best_epoch = r.epoch;
+    }
+    result.best_top5 = std::max(result.best_top5, r.test_top5);
+    result.last_top1 = r.test_top1;
+    result.last_top5 = r.test_top5;
+    if (on_epoch) on_epoch(r);
+  }
+  for (auto& p : model->parameters()) p.set_requires_grad(true);
+  model->eval();
+  return result;
+}
+
+}  // namespace flatclr::eval

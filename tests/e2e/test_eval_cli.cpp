@@ -1,0 +1,85 @@
+// End to end: pretrain a small encoder, then evaluate it with the paper's commands (linear_eval on fixed
+// features, kNN, finetune, the random-init baseline), and bad evaluation input.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "e2e_util.h"
+
+using namespace flatclr::e2e;
+
+namespace {
+
+std::vector<nlohmann::json> read_jsonl(const fs::path& p) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(p);
+  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+}  // namespace
+
+TEST(EndToEndEval, PretrainThenLinearKnnFinetuneAndRandomBaseline) {
+  if (!have_data()) GTEST_SKIP() << "no CIFAR-10 binaries under " << data_dir();
+  auto save = fresh_dir("eval");
+  auto r = run_cli(small_run("flatclr", save) + " --knn_every=2");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("| knn_top1 "), std::string::npos) << r.output;
+  auto run = only_run_folder(save, "64_FlatCLR");
+  const std::string common = " --checkpoint_dir=" + run.string() + " --data=" + data_dir() +
+                             " --download=False --data_fraction=0.02 --eval_test_fraction=0.1 --progress=none";
+  // The paper's README command (linear eval), newest checkpoint, fixed features.
+  r = run_cli("--train_mode=eval --transfer_mode=linear_eval --fc_epochs=5 --fc_batch_size=256" + common);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("checkpoint_0002.pth.tar"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("fc epoch 5/5"), std::string::npos) << r.output;
+  r = run_cli("--train_mode=eval --transfer_mode=knn" + common);
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run_cli("--train_mode=transfer --transfer_mode=finetune --fc_epochs=1 --fc_batch_size=128 --fc_lr=0.05"
+              " --transfer_from_epoch=1" + common);
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run_cli("--train_mode=eval --transfer_mode=knn --eval_random_init=True" + common);
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run_cli("--train_mode=eval --transfer_mode=knn --eval_all_checkpoints=True" + common);
+  ASSERT_EQ(r.code, 0) << r.output;
+
+  auto results = read_jsonl(run / "eval_results.jsonl");
+  ASSERT_EQ(results.size(), 6u);
+  EXPECT_EQ(results[0]["mode"], "linear_eval");
+  EXPECT_EQ(results[0]["pretrain_epoch"], 2);
+  EXPECT_EQ(results[0]["train_images"], 1000);
+  EXPECT_EQ(results[0]["test_images"], 1000);
+  EXPECT_EQ(results[2]["mode"], "finetune");
+  EXPECT_EQ(results[2]["pretrain_epoch"], 1);
+  EXPECT_NE(results[3]["checkpoint"].get<std::string>().find("random init"), std::string::npos);
+  EXPECT_EQ(results[4]["pretrain_epoch"], 1);  // all checkpoints, oldest first
+  EXPECT_EQ(results[5]["pretrain_epoch"], 2);
+  for (auto& j : results) {
+    for (auto key : {"best_top1", "best_top5", "last_top1", "last_top5"}) {
+      EXPECT_GE(j[key].get<double>(), 0.0);
+      EXPECT_LE(j[key].get<double>(), 1.0);
+    }
+    EXPECT_GE(j["best_top5"].get<double>(), j["best_top1"].get<double>());
+    EXPECT_GT(j["best_top1"].get<double>(), 0.1);  // above chance (10 classes) even for 2 tiny epochs
+  }
+}
+
+TEST(EndToEndEval, BadEvaluationInputFailsClearly) {
+  auto empty = fresh_dir("eval_empty");
+  auto r = run_cli("--train_mode=eval --checkpoint_dir=" + empty.string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("no checkpoint_"), std::string::npos) << r.output;
+  r = run_cli("--train_mode=eval");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--checkpoint_dir"), std::string::npos) << r.output;
+  r = run_cli("--train_mode=eval --transfer_mode=semi --checkpoint_dir=" + empty.string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  std::ofstream(empty / "checkpoint_0003.pth.tar") << "garbage";
+  r = run_cli("--train_mode=eval --checkpoint_dir=" + empty.string() + " --transfer_from_epoch=5");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("--transfer_from_epoch=5"), std::string::npos) << r.output;
+  r = run_cli("--train_mode=eval --checkpoint_dir=" + empty.string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("checkpoint_0003.pth.tar"), std::string::npos) << r.output;
+}
