@@ -83,3 +83,16 @@ TEST(EndToEndEval, BadEvaluationInputFailsClearly) {
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find("checkpoint_0003.pth.tar"), std::string::npos) << r.output;
 }
+
+TEST(EndToEndEval, PaperCheckpointEvaluatesWithTheSameCommand) {
+  if (!have_data()) GTEST_SKIP() << "no CIFAR-10 binaries under " << data_dir();
+  // A checkpoint in the paper's layout (module. prefix, OrderedDict, normalize.* and fc.linear_layers.net.* keys),
+  // written by Python's torch.save (scripts/gen/gen_paper_checkpoint.py).
+  auto dir = fresh_dir("paper_ckpt");
+  fs::copy_file(flatclr::testing::source_path("tests/train/data/paper_checkpoint.pth.tar"), dir / "checkpoint_0100.pth.tar");
+  auto r = run_cli("--train_mode=eval --transfer_mode=knn --checkpoint_dir=" + dir.string() + " --data=" + data_dir() +
+                   " --download=False --data_fraction=0.02 --eval_test_fraction=0.05 --progress=none");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("checkpoint_0100.pth.tar"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(dir / "eval_results.jsonl"));
+}
