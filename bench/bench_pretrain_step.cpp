@@ -86,9 +86,12 @@ int main(int argc, char** argv) {
   std::vector<int64_t> batches{32, 64, 256};
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--threads") threads = std::stoi(v);
-    else if (k == "--width") width = std::stod(v);
-    else if (k == "--reps") reps = std::stoi(v);
+    if (k == "--threads")
+      threads = std::stoi(v);
+    else if (k == "--width")
+      width = std::stod(v);
+    else if (k == "--reps")
+      reps = std::stoi(v);
     else if (k == "--batches") {
       batches.clear();
       std::stringstream ss(v);
@@ -100,10 +103,11 @@ int main(int argc, char** argv) {
   }
   threads = core::set_num_threads(threads);
   const double ceiling = matmul_gflops(2048, 5);
-  std::printf("device cpu | threads %d | float32 | res18 CIFAR stem, width x%g | 32x32 images\n", threads, width);
+  std::printf("device cpu | threads %d | float32 | res18 CIFAR stem, width x%g | 32x32 images\n", threads,
+              width);
   std::printf("ceiling: float32 matmul 2048^3: %.1f GFLOP/s\n\n", ceiling);
-  std::printf("%-8s %6s %10s %10s %10s %10s %12s\n", "method", "batch", "s/step", "img/s", "GFLOP/s", "vs ceiling",
-              "aug share");
+  std::printf("%-8s %6s %10s %10s %10s %10s %12s\n", "method", "batch", "s/step", "img/s", "GFLOP/s",
+              "vs ceiling", "aug share");
 
   torch::manual_seed(0);
   for (const std::string method : {"flatclr", "simclr"}) {
@@ -135,8 +139,9 @@ int main(int argc, char** argv) {
       }
       const double t = median(step_t);
       const double gflops = flops_per_step / t / 1e9;
-      std::printf("%-8s %6lld %10.3f %10.1f %10.1f %9.1f%% %11.1f%%\n", method.c_str(), static_cast<long long>(bs), t,
-                  bs / t, gflops, 100 * gflops / ceiling, 100 * median(aug_t) / t);
+      std::printf("%-8s %6lld %10.3f %10.1f %10.1f %9.1f%% %11.1f%%\n", method.c_str(),
+                  static_cast<long long>(bs), t, bs / t, gflops, 100 * gflops / ceiling,
+                  100 * median(aug_t) / t);
       std::fflush(stdout);
     }
   }

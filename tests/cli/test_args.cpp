@@ -105,14 +105,34 @@ TEST(Args, HelpListsEveryFlagWithItsDefault) {
   auto r = run({"--help"});
   EXPECT_TRUE(r.parsed.exit_now);
   EXPECT_EQ(r.parsed.exit_code, 0);
-  for (const char* flag :
-       {"--dataset_name", "--clr", "--faster_version", "--batch_size", "--epochs", "--lr", "--learning_rate_scaling",
-        "--optimizer", "--weight_decay", "--warmup_epochs", "--scheduler", "--temperature", "--model",
-        "--proj_head_mode", "--num_proj_layers", "--proj_out_dim", "--save_every_n_epochs", "--data", "--seed",
-        "--device", "--log_dir", "--train_from", "--width_multiplier", "--data_fraction", "--threads"}) {
+  for (const char* flag : {"--dataset_name",
+                           "--clr",
+                           "--faster_version",
+                           "--batch_size",
+                           "--epochs",
+                           "--lr",
+                           "--learning_rate_scaling",
+                           "--optimizer",
+                           "--weight_decay",
+                           "--warmup_epochs",
+                           "--scheduler",
+                           "--temperature",
+                           "--model",
+                           "--proj_head_mode",
+                           "--num_proj_layers",
+                           "--proj_out_dim",
+                           "--save_every_n_epochs",
+                           "--data",
+                           "--seed",
+                           "--device",
+                           "--log_dir",
+                           "--train_from",
+                           "--width_multiplier",
+                           "--data_fraction",
+                           "--threads"}) {
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
   }
-  EXPECT_NE(r.out.find("512"), std::string::npos);     // --batch_size default
-  EXPECT_NE(r.out.find("res50"), std::string::npos);   // --model default
-  EXPECT_NE(r.out.find("0.6"), std::string::npos);     // --lr default
+  EXPECT_NE(r.out.find("512"), std::string::npos);    // --batch_size default
+  EXPECT_NE(r.out.find("res50"), std::string::npos);  // --model default
+  EXPECT_NE(r.out.find("0.6"), std::string::npos);    // --lr default
 }

@@ -18,7 +18,6 @@ namespace flatclr::e2e {
 namespace fs = std::filesystem;
 using flatclr::testing::binary_path;
 
-
 struct Result {
   int code;
   std::string output;
@@ -49,7 +48,8 @@ inline fs::path fresh_dir(const std::string& name) {
 inline std::string small_run(const std::string& clr, const fs::path& save_dir) {
   return "--dataset_name=cifar10 --clr=" + clr + " --faster_version=True --data=" + data_dir() +
          " --download=False --model=res18 --width_multiplier=0.125 --batch_size=64 --epochs=2"
-         " --warmup_epochs=1 --data_fraction=0.02 --lr=0.3 --learning_rate_scaling=linear --save_every_n_epochs=1"
+         " --warmup_epochs=1 --data_fraction=0.02 --lr=0.3 --learning_rate_scaling=linear "
+         "--save_every_n_epochs=1"
          " --progress=lines --log_every_n_steps=5 --seed=7 --save_dir=" +
          save_dir.string();
 }
@@ -68,7 +68,8 @@ inline void expect_same_weights(const std::string& a, const std::string& b, doub
   double max_diff = 0;
   for (const auto& e : ca.model_state_dict) {
     auto other = cb.model_state_dict.at(e.key());
-    max_diff = std::max(max_diff, (e.value().to(torch::kDouble) - other.to(torch::kDouble)).abs().max().item<double>());
+    max_diff = std::max(max_diff,
+                        (e.value().to(torch::kDouble) - other.to(torch::kDouble)).abs().max().item<double>());
   }
   EXPECT_LE(max_diff, tol) << "max |difference| of the weights " << max_diff;
   EXPECT_EQ(ca.global_step, cb.global_step);

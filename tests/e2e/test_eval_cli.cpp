@@ -27,8 +27,9 @@ TEST(EndToEndEval, PretrainThenLinearKnnFinetuneAndRandomBaseline) {
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("| knn_top1 "), std::string::npos) << r.output;
   auto run = only_run_folder(save, "64_FlatCLR");
-  const std::string common = " --checkpoint_dir=" + run.string() + " --data=" + data_dir() +
-                             " --download=False --data_fraction=0.02 --eval_test_fraction=0.1 --progress=none";
+  const std::string common =
+      " --checkpoint_dir=" + run.string() + " --data=" + data_dir() +
+      " --download=False --data_fraction=0.02 --eval_test_fraction=0.1 --progress=none";
   // The paper's README command (linear eval), newest checkpoint, fixed features.
   r = run_cli("--train_mode=eval --transfer_mode=linear_eval --fc_epochs=5 --fc_batch_size=256" + common);
   ASSERT_EQ(r.code, 0) << r.output;
@@ -36,8 +37,10 @@ TEST(EndToEndEval, PretrainThenLinearKnnFinetuneAndRandomBaseline) {
   EXPECT_NE(r.output.find("fc epoch 5/5"), std::string::npos) << r.output;
   r = run_cli("--train_mode=eval --transfer_mode=knn" + common);
   ASSERT_EQ(r.code, 0) << r.output;
-  r = run_cli("--train_mode=transfer --transfer_mode=finetune --fc_epochs=1 --fc_batch_size=128 --fc_lr=0.05"
-              " --transfer_from_epoch=1" + common);
+  r = run_cli(
+      "--train_mode=transfer --transfer_mode=finetune --fc_epochs=1 --fc_batch_size=128 --fc_lr=0.05"
+      " --transfer_from_epoch=1" +
+      common);
   ASSERT_EQ(r.code, 0) << r.output;
   r = run_cli("--train_mode=eval --transfer_mode=knn --eval_random_init=True" + common);
   ASSERT_EQ(r.code, 0) << r.output;
@@ -86,11 +89,13 @@ TEST(EndToEndEval, BadEvaluationInputFailsClearly) {
 
 TEST(EndToEndEval, PaperCheckpointEvaluatesWithTheSameCommand) {
   if (!have_data()) GTEST_SKIP() << "no CIFAR-10 binaries under " << data_dir();
-  // A checkpoint in the paper's layout (module. prefix, OrderedDict, normalize.* and fc.linear_layers.net.* keys),
-  // written by Python's torch.save (scripts/gen/gen_paper_checkpoint.py).
+  // A checkpoint in the paper's layout (module. prefix, OrderedDict, normalize.* and fc.linear_layers.net.*
+  // keys), written by Python's torch.save (scripts/gen/gen_paper_checkpoint.py).
   auto dir = fresh_dir("paper_ckpt");
-  fs::copy_file(flatclr::testing::source_path("tests/train/data/paper_checkpoint.pth.tar"), dir / "checkpoint_0100.pth.tar");
-  auto r = run_cli("--train_mode=eval --transfer_mode=knn --checkpoint_dir=" + dir.string() + " --data=" + data_dir() +
+  fs::copy_file(flatclr::testing::source_path("tests/train/data/paper_checkpoint.pth.tar"),
+                dir / "checkpoint_0100.pth.tar");
+  auto r = run_cli("--train_mode=eval --transfer_mode=knn --checkpoint_dir=" + dir.string() +
+                   " --data=" + data_dir() +
                    " --download=False --data_fraction=0.02 --eval_test_fraction=0.05 --progress=none");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("checkpoint_0100.pth.tar"), std::string::npos) << r.output;

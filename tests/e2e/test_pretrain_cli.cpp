@@ -12,12 +12,14 @@
 using namespace flatclr::e2e;
 
 TEST(EndToEnd, FlatClrPretrainsWritesRunFolderAndResumesExactly) {
-  if (!have_data()) GTEST_SKIP() << "no CIFAR-10 binaries under " << data_dir() << " (scripts/prepare_cifar10.sh)";
+  if (!have_data())
+    GTEST_SKIP() << "no CIFAR-10 binaries under " << data_dir() << " (scripts/prepare_cifar10.sh)";
   auto save = fresh_dir("flatclr");
   auto r = run_cli(small_run("flatclr", save));
   ASSERT_EQ(r.code, 0) << r.output;
   // One parseable line per epoch.
-  std::regex epoch_line(R"(epoch (\d+)/2 \| loss ([0-9.]+) \| top1 ([0-9.]+) \| top5 ([0-9.]+) \| lr ([0-9.]+) \| img/s ([0-9.]+))");
+  std::regex epoch_line(
+      R"(epoch (\d+)/2 \| loss ([0-9.]+) \| top1 ([0-9.]+) \| top5 ([0-9.]+) \| lr ([0-9.]+) \| img/s ([0-9.]+))");
   auto begin = std::sregex_iterator(r.output.begin(), r.output.end(), epoch_line);
   std::vector<double> losses;
   for (auto it = begin; it != std::sregex_iterator(); ++it) losses.push_back(std::stod((*it)[2]));
@@ -49,7 +51,8 @@ TEST(EndToEnd, FlatClrPretrainsWritesRunFolderAndResumesExactly) {
   ASSERT_EQ(resumed.code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("resuming from"), std::string::npos);
   EXPECT_EQ(resumed.output.find("epoch 1/2 |"), std::string::npos) << "epoch 1 was run again";
-  expect_same_weights((save / "straight_0002.pth.tar").string(), (run / "checkpoint_0002.pth.tar").string(), 1e-6);
+  expect_same_weights((save / "straight_0002.pth.tar").string(), (run / "checkpoint_0002.pth.tar").string(),
+                      1e-6);
   // metrics.jsonl still describes one run: epochs 1 and 2 once each.
   std::ifstream m2(run / "metrics.jsonl");
   int count = 0;
@@ -89,11 +92,13 @@ TEST(EndToEnd, BadInputFailsClearlyAndLeavesNothingBehind) {
   auto run = save / "cifar10" / "64_FlatCLR" / "x";
   fs::create_directories(run);
   std::ofstream(run / "checkpoint_0001.pth.tar") << "not a checkpoint";
-  r = run_cli(small_run("flatclr", save) + " --log_dir=" + run.string() + " --train_from=checkpoint_0001.pth.tar");
+  r = run_cli(small_run("flatclr", save) + " --log_dir=" + run.string() +
+              " --train_from=checkpoint_0001.pth.tar");
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find("checkpoint_0001.pth.tar"), std::string::npos) << r.output;
   // A missing one.
-  r = run_cli(small_run("flatclr", save) + " --log_dir=" + run.string() + " --train_from=checkpoint_0007.pth.tar");
+  r = run_cli(small_run("flatclr", save) + " --log_dir=" + run.string() +
+              " --train_from=checkpoint_0007.pth.tar");
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find("checkpoint_0007.pth.tar"), std::string::npos) << r.output;
 }

@@ -39,7 +39,8 @@ TEST(TrainClassifier, FrozenBackboneAndBatchNormStatisticsDoNotChange) {
   o.freeze_backbone = true;
   auto result = eval::train_classifier(model, toy_data(), o, torch::kCPU);
   auto after = train::module_state_dict(*model);
-  for (const auto& e : before) EXPECT_TRUE(torch::equal(e.value(), after.at(e.key()))) << e.key() << " changed";
+  for (const auto& e : before)
+    EXPECT_TRUE(torch::equal(e.value(), after.at(e.key()))) << e.key() << " changed";
   ASSERT_EQ(result.history.size(), 3u);
   EXPECT_GT(result.best_top1, 0.9);  // bright vs dark is easy even through a random encoder
   for (auto& p : model->parameters()) EXPECT_TRUE(p.requires_grad());  // restored
@@ -58,5 +59,6 @@ TEST(TrainClassifier, FinetuneChangesBackboneWeights) {
   EXPECT_FALSE(torch::equal(before.at("conv1.weight"), after.at("conv1.weight")));
   EXPECT_FALSE(torch::equal(before.at("bn1.running_mean"), after.at("bn1.running_mean")));
   // The projection head is not part of the classifier: untouched.
-  EXPECT_TRUE(torch::equal(before.at("fc.linear_layers.net.0.weight"), after.at("fc.linear_layers.net.0.weight")));
+  EXPECT_TRUE(
+      torch::equal(before.at("fc.linear_layers.net.0.weight"), after.at("fc.linear_layers.net.0.weight")));
 }

@@ -158,7 +158,8 @@ TEST(Losses, GradientsMatchFiniteDifferences) {
     };
     // FlatNCE's value is flat (it is InfoNCE detached), so its finite-difference target is mean_i v_i.
     auto value = [&](const at::Tensor& x) {
-      return which == 0 ? info_nce_loss(x, tau).loss.item<double>() : info_nce_loss(x, tau).log_xi.mean().item<double>();
+      return which == 0 ? info_nce_loss(x, tau).loss.item<double>()
+                        : info_nce_loss(x, tau).log_xi.mean().item<double>();
     };
     auto zz = z.clone().requires_grad_(true);
     auto g = torch::autograd::grad({f(zz)}, {zz})[0];

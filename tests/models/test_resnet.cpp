@@ -13,7 +13,8 @@ using namespace flatclr::models;
 
 namespace {
 
-ResNet make(const std::string& arch, bool imagenet, double width = 1.0, const std::string& head = "nonlinear") {
+ResNet make(const std::string& arch, bool imagenet, double width = 1.0,
+            const std::string& head = "nonlinear") {
   ResNetOptions o;
   o.arch = arch;
   o.imagenet_stem = imagenet;

@@ -142,7 +142,8 @@ TEST(Checkpoint, ModulePrefixIsStripped) {
 
 TEST(Checkpoint, PythonTorchLoadAndTorchvisionReadIt) {
   if (std::system("/usr/bin/python3 -c 'import torch, torchvision' >/dev/null 2>&1") != 0) {
-    GTEST_SKIP() << "/usr/bin/python3 with torch and torchvision not installed (scripts/setup.sh --test installs them)";
+    GTEST_SKIP() << "/usr/bin/python3 with torch and torchvision not installed (scripts/setup.sh --test "
+                    "installs them)";
   }
   auto dir = temp_dir("ckpt_py");
   torch::manual_seed(5);

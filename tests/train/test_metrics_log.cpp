@@ -36,10 +36,12 @@ TEST(RunDir, LayoutAndUniqueness) {
   EXPECT_NE(a, b);
   EXPECT_TRUE(fs::is_directory(a) && fs::is_directory(b));
   EXPECT_EQ(fs::path(a).parent_path(), root / "cifar10" / "512_FlatCLR");
-  EXPECT_TRUE(std::regex_match(fs::path(a).filename().string(), std::regex(R"(\d\d-\d\d-\d{4}-\d\d-\d\d-\d\d)")));
+  EXPECT_TRUE(
+      std::regex_match(fs::path(a).filename().string(), std::regex(R"(\d\d-\d\d-\d{4}-\d\d-\d\d-\d\d)")));
   // Resume resolution: file name inside log_dir; missing folder or file names the flag.
   std::ofstream(fs::path(a) / "checkpoint_0002.pth.tar") << "x";
-  EXPECT_EQ(resolve_resume_checkpoint(a, "checkpoint_0002.pth.tar"), (fs::path(a) / "checkpoint_0002.pth.tar").string());
+  EXPECT_EQ(resolve_resume_checkpoint(a, "checkpoint_0002.pth.tar"),
+            (fs::path(a) / "checkpoint_0002.pth.tar").string());
   try {
     resolve_resume_checkpoint(a, "checkpoint_0004.pth.tar");
     FAIL();

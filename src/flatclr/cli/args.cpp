@@ -1,7 +1,6 @@
 #include "flatclr/cli/args.h"
 
 #include <CLI/CLI.hpp>
-
 #include <map>
 #include <ostream>
 
@@ -21,14 +20,16 @@ struct BoolFlags {
     app.add_option("--" + name, slot.first, help + " (true/false)")
         ->check(CLI::Validator(
             [](std::string& v) -> std::string {
-              if (v == "true" || v == "false" || v == "True" || v == "False" || v == "1" || v == "0") return "";
+              if (v == "true" || v == "false" || v == "True" || v == "False" || v == "1" || v == "0")
+                return "";
               return "expected true, false, True, False, 1 or 0, got '" + v + "'";
             },
             "BOOL"))
         ->capture_default_str();
   }
   void apply() {
-    for (auto& [name, slot] : values) *slot.second = slot.first == "true" || slot.first == "True" || slot.first == "1";
+    for (auto& [name, slot] : values)
+      *slot.second = slot.first == "true" || slot.first == "True" || slot.first == "1";
   }
 };
 
@@ -62,7 +63,8 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
   app.add_option("--n_views", c.n_views, "views per image (only 2)");
   // model
   app.add_option("--model", c.model, "res10 | res18 | res34 | res50 | res101 | res152");
-  app.add_option("--width_multiplier", c.width_multiplier, "scales every ResNet width (CPU-sized runs: 0.125-0.5)");
+  app.add_option("--width_multiplier", c.width_multiplier,
+                 "scales every ResNet width (CPU-sized runs: 0.125-0.5)");
   app.add_option("--proj_head_mode", c.proj_head_mode, "nonlinear | linear | none");
   app.add_option("--num_proj_layers", c.num_proj_layers, "Linear layers of the nonlinear projection head");
   app.add_option("--proj_out_dim", c.proj_out_dim, "projection output dimension");
@@ -73,24 +75,31 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
   app.add_option("--learning_rate_scaling", c.learning_rate_scaling,
                  "none: lr as given | linear: lr*batch_size/256 | sqrt: lr*sqrt(batch_size)");
   app.add_option("--optimizer", c.optimizer, "lars | sgd | adam");
-  app.add_option("--weight_decay", c.weight_decay, "weight decay (LARS: not on biases and batch-norm parameters)");
+  app.add_option("--weight_decay", c.weight_decay,
+                 "weight decay (LARS: not on biases and batch-norm parameters)");
   app.add_option("--momentum", c.momentum, "SGD momentum");
-  app.add_option("--scheduler", c.scheduler, "cosine (linear warmup, then cosine to 1e-6, per step) | constant");
+  app.add_option("--scheduler", c.scheduler,
+                 "cosine (linear warmup, then cosine to 1e-6, per step) | constant");
   app.add_option("--warmup_epochs", c.warmup_epochs, "linear warmup epochs (cosine scheduler)");
   app.add_flag("--fp16_precision", c.fp16_precision, "mixed precision (GPU; not implemented yet)");
   // run
-  app.add_option("--train_mode", c.train_mode, "ssl (pretraining) | eval | transfer (evaluation of --checkpoint_dir)");
+  app.add_option("--train_mode", c.train_mode,
+                 "ssl (pretraining) | eval | transfer (evaluation of --checkpoint_dir)");
   app.add_option("--device", c.device, "auto | cpu | cuda | cuda:N (auto: cuda when available)");
   app.add_flag("--disable_cuda", c.disable_cuda, "force the CPU");
   app.add_option("--seed", c.seed, "seed of model init, data order and augmentation");
   app.add_option("--threads", c.threads, "CPU threads (0 = all cores)");
-  app.add_option("--save_every_n_epochs", c.save_every_n_epochs, "checkpoint period in epochs (and at the end)");
-  app.add_option("--save_dir", c.save_dir, "root of new run folders: <save_dir>/<dataset>/<bs>_<Method>/<date>/");
+  app.add_option("--save_every_n_epochs", c.save_every_n_epochs,
+                 "checkpoint period in epochs (and at the end)");
+  app.add_option("--save_dir", c.save_dir,
+                 "root of new run folders: <save_dir>/<dataset>/<bs>_<Method>/<date>/");
   app.add_option("--log_dir", c.log_dir, "existing run folder to resume into (with --train_from)");
-  app.add_option("--train_from", c.train_from, "checkpoint in --log_dir to resume from, e.g. checkpoint_0004.pth.tar");
+  app.add_option("--train_from", c.train_from,
+                 "checkpoint in --log_dir to resume from, e.g. checkpoint_0004.pth.tar");
   app.add_option("--log_every_n_steps", c.log_every_n_steps, "progress/log period in steps");
-  app.add_option("--knn_every", c.knn_every,
-                 "online kNN accuracy (k=200, T=0.1, on the test split) every N epochs during pretraining; 0 = off");
+  app.add_option(
+      "--knn_every", c.knn_every,
+      "online kNN accuracy (k=200, T=0.1, on the test split) every N epochs during pretraining; 0 = off");
   app.add_option("--progress", c.progress, "auto (bar on a terminal, lines otherwise) | bar | lines | none");
 
   // evaluation (--train_mode=eval or transfer)
@@ -99,7 +108,8 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
   app.add_option("--transfer_mode", e.transfer_mode, "evaluation: linear_eval | finetune | knn");
   app.add_option("--transfer_from_epoch", e.transfer_from_epoch,
                  "evaluation: the checkpoint of this epoch (-1 = the newest)");
-  bools.add(app, "eval_all_checkpoints", &e.all_checkpoints, "evaluation: every checkpoint of the run, oldest first");
+  bools.add(app, "eval_all_checkpoints", &e.all_checkpoints,
+            "evaluation: every checkpoint of the run, oldest first");
   bools.add(app, "eval_random_init", &e.random_init,
             "evaluation: the same architecture randomly initialised (the baseline pretraining must beat)");
   app.add_option("--fc_epochs", e.fc_epochs, "linear probe / finetune epochs");
@@ -109,12 +119,14 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
   app.add_option("--fc_scheduler", e.fc_scheduler, "cosine (to 1e-6, per step, no warmup) | constant");
   app.add_option("--fc_weight_decay", e.fc_weight_decay, "linear probe / finetune weight decay");
   app.add_option("--fc_momentum", e.fc_momentum, "linear probe / finetune SGD momentum");
-  bools.add(app, "fc_augment", &e.fc_augment,
-            "linear_eval: train through the frozen backbone with random crop + flip (default: fixed features)");
+  bools.add(
+      app, "fc_augment", &e.fc_augment,
+      "linear_eval: train through the frozen backbone with random crop + flip (default: fixed features)");
   app.add_option("--knn_k", e.knn_k, "kNN: neighbours");
   app.add_option("--knn_temperature", e.knn_temperature, "kNN: temperature of the exp(cos/T) weights");
-  app.add_option("--eval_test_fraction", e.test_fraction,
-                 "evaluation: class-stratified share of the test split (quick checks; not comparable to full runs)");
+  app.add_option(
+      "--eval_test_fraction", e.test_fraction,
+      "evaluation: class-stratified share of the test split (quick checks; not comparable to full runs)");
   app.add_option("--eval_batch_size", e.eval_batch_size, "evaluation: feature extraction batch size");
 
   try {

@@ -18,7 +18,8 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
   const fs::path dir = dest.has_parent_path() ? dest.parent_path() : fs::path(".");
   std::error_code ec;
   fs::create_directories(dir, ec);
-  const std::string tmp = (dir / ("." + dest.filename().string() + ".tmp." + std::to_string(::getpid()))).string();
+  const std::string tmp =
+      (dir / ("." + dest.filename().string() + ".tmp." + std::to_string(::getpid()))).string();
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail("cannot write ", path, ": ", std::strerror(errno));
   size_t done = 0;

@@ -47,11 +47,10 @@ template <typename... Parts>
 
 }  // namespace flatclr
 
-#define FLATCLR_CHECK(cond, ...)                                                                     \
-  do {                                                                                               \
-    if (!(cond)) {                                                                                   \
-      throw ::flatclr::InternalError(::flatclr::detail::concat(__FILE__, ":", __LINE__,              \
-                                                               ": check failed: " #cond ": ",        \
-                                                               ##__VA_ARGS__));                      \
-    }                                                                                                \
+#define FLATCLR_CHECK(cond, ...)                                                                             \
+  do {                                                                                                       \
+    if (!(cond)) {                                                                                           \
+      throw ::flatclr::InternalError(                                                                        \
+          ::flatclr::detail::concat(__FILE__, ":", __LINE__, ": check failed: " #cond ": ", ##__VA_ARGS__)); \
+    }                                                                                                        \
   } while (0)

@@ -41,16 +41,16 @@ void Progress::update(int64_t done, const std::string& stats) {
   char rate[32];
   std::snprintf(rate, sizeof rate, "%.1f", ips);
   if (mode_ == ProgressMode::kLines) {
-    std::cout << "progress | " << label_ << " | step " << done << "/" << total_ << " | img/s " << rate << " | eta "
-              << format_duration(eta) << " | " << stats << std::endl;
+    std::cout << "progress | " << label_ << " | step " << done << "/" << total_ << " | img/s " << rate
+              << " | eta " << format_duration(eta) << " | " << stats << std::endl;
     return;
   }
   constexpr int kWidth = 24;
   const int filled = total_ > 0 ? static_cast<int>(kWidth * done / total_) : kWidth;
   std::string bar(filled, '=');
   if (filled < kWidth) bar += '>' + std::string(kWidth - filled - 1, ' ');
-  std::cerr << "\r\033[K" << label_ << " [" << bar << "] " << done << "/" << total_ << " " << rate << " img/s ETA "
-            << format_duration(eta) << " " << stats << std::flush;
+  std::cerr << "\r\033[K" << label_ << " [" << bar << "] " << done << "/" << total_ << " " << rate
+            << " img/s ETA " << format_duration(eta) << " " << stats << std::flush;
   drawn_ = true;
 }
 

@@ -19,7 +19,8 @@ at::Tensor random_crop_flip(const at::Tensor& images, const std::vector<int64_t>
   auto bx = boxes.accessor<int64_t, 2>();
   auto fl = flip.accessor<bool, 1>();
   for (int64_t i = 0; i < b; ++i) {
-    core::Rng rng(core::hash_key({kCropFlipStream, seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(indices[i])}));
+    core::Rng rng(core::hash_key(
+        {kCropFlipStream, seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(indices[i])}));
     bx[i][0] = static_cast<int64_t>(rng.below(2 * padding + 1));
     bx[i][1] = static_cast<int64_t>(rng.below(2 * padding + 1));
     bx[i][2] = h;

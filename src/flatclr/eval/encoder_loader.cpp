@@ -37,7 +37,7 @@ models::ResNetOptions infer_resnet_options(const train::StateDict& s, const std:
     }
   }
   const std::map<std::pair<bool, std::vector<int64_t>>, std::string> archs{
-      {{false, {1, 1, 1, 1}}, "res10"}, {{false, {2, 2, 2, 2}}, "res18"}, {{false, {3, 4, 6, 3}}, "res34"},
+      {{false, {1, 1, 1, 1}}, "res10"}, {{false, {2, 2, 2, 2}}, "res18"},  {{false, {3, 4, 6, 3}}, "res34"},
       {{true, {3, 4, 6, 3}}, "res50"},  {{true, {3, 4, 23, 3}}, "res101"}, {{true, {3, 8, 36, 3}}, "res152"}};
   auto it = archs.find({bottleneck, blocks});
   if (it == archs.end()) {
@@ -51,7 +51,8 @@ models::ResNetOptions infer_resnet_options(const train::StateDict& s, const std:
   for (const auto& e : s) {
     std::smatch m;
     const std::string key = e.key();
-    if (std::regex_match(key, m, head_key) && e.value().dim() == 2) linears.emplace_back(std::stoll(m[1]), e.value());
+    if (std::regex_match(key, m, head_key) && e.value().dim() == 2)
+      linears.emplace_back(std::stoll(m[1]), e.value());
   }
   std::sort(linears.begin(), linears.end(), [](auto& a, auto& b) { return a.first < b.first; });
   if (linears.empty()) {
@@ -81,7 +82,8 @@ LoadedEncoder load_encoder(const std::string& path) {
     auto epoch = d.find("epoch");
     if (config != d.end() && config->value().isString()) {
       auto j = nlohmann::json::parse(config->value().toStringRef(), nullptr, false);
-      if (j.is_object() && j.contains("dataset_name")) out.pretrain_dataset = j["dataset_name"].get<std::string>();
+      if (j.is_object() && j.contains("dataset_name"))
+        out.pretrain_dataset = j["dataset_name"].get<std::string>();
       // flatclr checkpoints store the epochs completed (the paper's store the total: not trusted).
       if (epoch != d.end() && epoch->value().isInt()) out.pretrain_epoch = epoch->value().toInt();
     }
@@ -94,7 +96,8 @@ LoadedEncoder load_encoder(const std::string& path) {
     if (k.rfind("normalize.", 0) == 0 && !has_normalize) continue;  // very old layouts: default normalisation
     fail(path, ": the encoder state lacks ", k, " (", report.missing.size(), " key(s) missing)");
   }
-  for (const auto& k : report.unexpected) fail(path, ": unexpected key ", k, " for a ", options.arch, " encoder");
+  for (const auto& k : report.unexpected)
+    fail(path, ": unexpected key ", k, " for a ", options.arch, " encoder");
   return out;
 }
 

@@ -8,8 +8,9 @@ namespace flatclr::eval {
 
 void EvalConfig::validate() const {
   if (checkpoint_dir.empty()) {
-    fail_usage("--checkpoint_dir: evaluation needs the pretraining run folder, e.g. "
-               "--checkpoint_dir=results/cifar10/512_FlatCLR/<date>");
+    fail_usage(
+        "--checkpoint_dir: evaluation needs the pretraining run folder, e.g. "
+        "--checkpoint_dir=results/cifar10/512_FlatCLR/<date>");
   }
   if (transfer_mode != "linear_eval" && transfer_mode != "finetune" && transfer_mode != "knn") {
     fail_usage("--transfer_mode=", transfer_mode, ": expected linear_eval, finetune or knn");
@@ -27,7 +28,8 @@ void EvalConfig::validate() const {
   if (!(fc_weight_decay >= 0)) fail_usage("--fc_weight_decay=", fc_weight_decay, ": expected a number >= 0");
   if (!(fc_momentum >= 0 && fc_momentum < 1)) fail_usage("--fc_momentum=", fc_momentum, ": expected [0, 1)");
   if (knn_k < 1) fail_usage("--knn_k=", knn_k, ": expected an integer >= 1");
-  if (!(knn_temperature > 0)) fail_usage("--knn_temperature=", knn_temperature, ": expected a positive number");
+  if (!(knn_temperature > 0))
+    fail_usage("--knn_temperature=", knn_temperature, ": expected a positive number");
   if (eval_batch_size < 1) fail_usage("--eval_batch_size=", eval_batch_size, ": expected an integer >= 1");
   if (!(data_fraction > 0 && data_fraction <= 1)) {
     fail_usage("--data_fraction=", data_fraction, ": expected a fraction in (0, 1]");
@@ -36,7 +38,8 @@ void EvalConfig::validate() const {
     fail_usage("--eval_test_fraction=", test_fraction, ": expected a fraction in (0, 1]");
   }
   if (!dataset_name.empty() && dataset_name != "cifar10" && dataset_name != "cifar100") {
-    fail_usage("--dataset_name=", dataset_name, ": evaluation supports cifar10 and cifar100 (image folders: separate issue)");
+    fail_usage("--dataset_name=", dataset_name,
+               ": evaluation supports cifar10 and cifar100 (image folders: separate issue)");
   }
 }
 

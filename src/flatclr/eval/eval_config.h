@@ -14,11 +14,12 @@ struct EvalConfig {
   bool all_checkpoints = false;      // every checkpoint_*.pth.tar of the folder, oldest first
   bool random_init = false;          // baseline: the same architecture, randomly initialised
   std::string transfer_mode = "linear_eval";  // linear_eval | finetune | knn
-  std::string model;                 // arch for checkpoints without a stored config (the paper's): "" = from the file
+  std::string model;  // arch for checkpoints without a stored config (the paper's): "" = from the file
 
   // data
   std::string data = "./datasets";
-  std::string dataset_name;  // "" = the dataset the encoder was pretrained on (cifar10 for foreign checkpoints)
+  std::string
+      dataset_name;  // "" = the dataset the encoder was pretrained on (cifar10 for foreign checkpoints)
   bool download = true;
   double data_fraction = 1.0;  // class-stratified share of the labelled training set
   double test_fraction = 1.0;  // class-stratified share of the test split (quick checks only: not comparable)

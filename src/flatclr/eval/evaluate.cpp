@@ -39,13 +39,15 @@ void print_epoch(const EpochResult& r, int64_t epochs) {
 }
 
 void print_table(const std::vector<EvalRecord>& records) {
-  std::printf("\n%-44s %6s %-12s %-9s %8s %8s %8s %8s %8s\n", "checkpoint", "epoch", "mode", "dataset", "best@1",
-              "best@5", "last@1", "last@5", "time_s");
+  std::printf("\n%-44s %6s %-12s %-9s %8s %8s %8s %8s %8s\n", "checkpoint", "epoch", "mode", "dataset",
+              "best@1", "best@5", "last@1", "last@5", "time_s");
   for (const auto& r : records) {
-    std::string name = r.checkpoint.size() > 44 ? "..." + r.checkpoint.substr(r.checkpoint.size() - 41) : r.checkpoint;
+    std::string name =
+        r.checkpoint.size() > 44 ? "..." + r.checkpoint.substr(r.checkpoint.size() - 41) : r.checkpoint;
     std::printf("%-44s %6lld %-12s %-9s %8s %8s %8s %8s %8.1f\n", name.c_str(),
-                static_cast<long long>(r.pretrain_epoch), r.mode.c_str(), r.dataset.c_str(), pct(r.best_top1).c_str(),
-                pct(r.best_top5).c_str(), pct(r.last_top1).c_str(), pct(r.last_top5).c_str(), r.seconds);
+                static_cast<long long>(r.pretrain_epoch), r.mode.c_str(), r.dataset.c_str(),
+                pct(r.best_top1).c_str(), pct(r.best_top5).c_str(), pct(r.last_top1).c_str(),
+                pct(r.last_top5).c_str(), r.seconds);
   }
   std::fflush(stdout);
 }
@@ -59,7 +61,8 @@ std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string&
   for (const auto& e : fs::directory_iterator(dir)) {
     std::smatch m;
     const std::string file = e.path().filename().string();
-    if (e.is_regular_file() && std::regex_match(file, m, name)) out.emplace_back(std::stoll(m[1]), e.path().string());
+    if (e.is_regular_file() && std::regex_match(file, m, name))
+      out.emplace_back(std::stoll(m[1]), e.path().string());
   }
   std::sort(out.begin(), out.end());
   if (out.empty()) fail("--checkpoint_dir=", dir, ": no checkpoint_<epoch>.pth.tar files in it");
@@ -78,8 +81,8 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
       if (e == c.transfer_from_epoch) chosen.push_back(p);
     }
     if (chosen.empty()) {
-      fail("--transfer_from_epoch=", c.transfer_from_epoch, ": no checkpoint_", c.transfer_from_epoch,
-           " in ", c.checkpoint_dir, " (it has epochs ", all.front().first, "..", all.back().first, ")");
+      fail("--transfer_from_epoch=", c.transfer_from_epoch, ": no checkpoint_", c.transfer_from_epoch, " in ",
+           c.checkpoint_dir, " (it has epochs ", all.front().first, "..", all.back().first, ")");
     }
   } else {
     chosen.push_back(all.back().second);
@@ -87,27 +90,30 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
 
   // The dataset: the flag, else the one the encoder was pretrained on.
   auto first = load_encoder(chosen.front());
-  const std::string dataset =
-      !c.dataset_name.empty() ? c.dataset_name : (first.pretrain_dataset.empty() ? "cifar10" : first.pretrain_dataset);
+  const std::string dataset = !c.dataset_name.empty()
+                                  ? c.dataset_name
+                                  : (first.pretrain_dataset.empty() ? "cifar10" : first.pretrain_dataset);
   if (c.download) data::ensure_cifar(c.data, dataset, data::default_cifar_source(dataset));
   auto train = data::load_cifar(c.data, dataset, true);
   auto test = data::load_cifar(c.data, dataset, false);
   if (c.data_fraction < 1.0) {
-    auto keep = data::stratified_subset(train.labels, train.num_classes, c.data_fraction, static_cast<uint64_t>(c.seed));
+    auto keep = data::stratified_subset(train.labels, train.num_classes, c.data_fraction,
+                                        static_cast<uint64_t>(c.seed));
     auto index = torch::tensor(keep, torch::kLong);
     train.images = train.images.index_select(0, index);
     train.labels = train.labels.index_select(0, index);
   }
   if (c.test_fraction < 1.0) {
-    auto keep = data::stratified_subset(test.labels, test.num_classes, c.test_fraction, static_cast<uint64_t>(c.seed));
+    auto keep = data::stratified_subset(test.labels, test.num_classes, c.test_fraction,
+                                        static_cast<uint64_t>(c.seed));
     auto index = torch::tensor(keep, torch::kLong);
     test.images = test.images.index_select(0, index);
     test.labels = test.labels.index_select(0, index);
   }
   std::cout << "flatclr evaluation: " << c.transfer_mode << " on " << dataset << " (" << train.images.size(0)
             << " train / " << test.images.size(0) << " test images), " << chosen.size() << " checkpoint(s)"
-            << (c.random_init ? " [random-init baseline]" : "") << ", device " << device.str() << ", " << threads
-            << " threads" << std::endl;
+            << (c.random_init ? " [random-init baseline]" : "") << ", device " << device.str() << ", "
+            << threads << " threads" << std::endl;
 
   LinearProbeConfig probe;
   probe.epochs = c.fc_epochs;
@@ -137,18 +143,20 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
     auto on_epoch = [&](const EpochResult& r) { print_epoch(r, probe.epochs); };
     ProbeResult result;
     if (c.transfer_mode == "knn" || (c.transfer_mode == "linear_eval" && !c.fc_augment)) {
-      auto ftrain = extract_features(enc.model, train.images, c.eval_batch_size, device, c.progress, "features train");
-      auto ftest = extract_features(enc.model, test.images, c.eval_batch_size, device, c.progress, "features test");
+      auto ftrain =
+          extract_features(enc.model, train.images, c.eval_batch_size, device, c.progress, "features train");
+      auto ftest =
+          extract_features(enc.model, test.images, c.eval_batch_size, device, c.progress, "features test");
       if (c.transfer_mode == "knn") {
-        auto counts = knn_evaluate(ftrain, train.labels.to(device), ftest, test.labels.to(device), train.num_classes,
-                                   c.knn_k, c.knn_temperature);
+        auto counts = knn_evaluate(ftrain, train.labels.to(device), ftest, test.labels.to(device),
+                                   train.num_classes, c.knn_k, c.knn_temperature);
         result.best_top1 = result.last_top1 = counts.top1_rate();
         result.best_top5 = result.last_top5 = counts.top5_rate();
         result.best_epoch = 0;
         rec.fc_epochs = 0;
       } else {
-        result = train_linear_probe(ftrain, train.labels.to(device), ftest, test.labels.to(device), train.num_classes,
-                                    probe, on_epoch);
+        result = train_linear_probe(ftrain, train.labels.to(device), ftest, test.labels.to(device),
+                                    train.num_classes, probe, on_epoch);
         rec.fc_epochs = probe.epochs;
       }
     } else {
@@ -188,7 +196,8 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
     if (!out) fail("cannot append to ", (fs::path(c.checkpoint_dir) / "eval_results.jsonl").string());
   }
   print_table(records);
-  std::cout << "results appended to " << (fs::path(c.checkpoint_dir) / "eval_results.jsonl").string() << std::endl;
+  std::cout << "results appended to " << (fs::path(c.checkpoint_dir) / "eval_results.jsonl").string()
+            << std::endl;
   return records;
 }
 

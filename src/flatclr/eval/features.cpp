@@ -7,7 +7,8 @@
 namespace flatclr::eval {
 
 at::Tensor extract_features(models::ResNet& model, const at::Tensor& images_u8, int64_t batch_size,
-                            const c10::Device& device, const std::string& progress_mode, const std::string& label) {
+                            const c10::Device& device, const std::string& progress_mode,
+                            const std::string& label) {
   torch::NoGradGuard no_grad;
   model->eval();
   const int64_t n = images_u8.size(0);

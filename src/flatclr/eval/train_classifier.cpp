@@ -26,8 +26,8 @@ at::Tensor to_float(const at::Tensor& u8, const c10::Device& device) {
   return u8.to(device).to(torch::kFloat).div_(255.0);
 }
 
-TopKCounts evaluate(models::ResNet& model, torch::nn::Linear& head, const at::Tensor& images, const at::Tensor& labels,
-                    int64_t batch, const c10::Device& device) {
+TopKCounts evaluate(models::ResNet& model, torch::nn::Linear& head, const at::Tensor& images,
+                    const at::Tensor& labels, int64_t batch, const c10::Device& device) {
   torch::NoGradGuard no_grad;
   model->eval();
   head->eval();
@@ -43,7 +43,8 @@ TopKCounts evaluate(models::ResNet& model, torch::nn::Linear& head, const at::Te
 }  // namespace
 
 ProbeResult train_classifier(models::ResNet& model, const ClassifierData& data, const ClassifierOptions& o,
-                             const c10::Device& device, const std::function<void(const EpochResult&)>& on_epoch) {
+                             const c10::Device& device,
+                             const std::function<void(const EpochResult&)>& on_epoch) {
   const auto& cfg = o.probe;
   cfg.validate();
   model->to(device);
@@ -87,8 +88,9 @@ ProbeResult train_classifier(models::ResNet& model, const ClassifierData& data, 
       std::vector<int64_t> idx(order.begin() + s * cfg.batch_size,
                                order.begin() + std::min(n, (s + 1) * cfg.batch_size));
       auto index = torch::tensor(idx, torch::kLong);
-      auto x = data::random_crop_flip(to_float(data.train_images.index_select(0, index.to(data.train_images.device())), device),
-                                      idx, o.padding, cfg.seed, epoch);
+      auto x = data::random_crop_flip(
+          to_float(data.train_images.index_select(0, index.to(data.train_images.device())), device), idx,
+          o.padding, cfg.seed, epoch);
       auto y = data.train_labels.index_select(0, index.to(data.train_labels.device())).to(device);
       at::Tensor h;
       if (o.freeze_backbone) {
@@ -105,7 +107,8 @@ ProbeResult train_classifier(models::ResNet& model, const ClassifierData& data, 
       optimizer->step();
       loss_sum += loss.item<double>() * static_cast<double>(idx.size());
       train_counts.add(topk_counts(logits.detach(), y));
-      if ((s + 1) % 10 == 0 || s + 1 == steps_per_epoch) progress.update(s + 1, "loss " + std::to_string(loss.item<double>()));
+      if ((s + 1) % 10 == 0 || s + 1 == steps_per_epoch)
+        progress.update(s + 1, "loss " + std::to_string(loss.item<double>()));
     }
     progress.finish();
     auto test = evaluate(model, head, data.test_images, data.test_labels, o.eval_batch_size, device);

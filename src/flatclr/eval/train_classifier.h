@@ -31,8 +31,8 @@ struct ClassifierOptions {
 };
 
 // Leaves the model in eval mode. The returned ProbeResult has no weight/bias of the head.
-ProbeResult train_classifier(models::ResNet& model, const ClassifierData& data, const ClassifierOptions& options,
-                             const c10::Device& device,
+ProbeResult train_classifier(models::ResNet& model, const ClassifierData& data,
+                             const ClassifierOptions& options, const c10::Device& device,
                              const std::function<void(const EpochResult&)>& on_epoch = {});
 
 }  // namespace flatclr::eval

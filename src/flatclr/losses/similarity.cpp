@@ -12,7 +12,8 @@ at::Tensor cosine_similarity_matrix(const at::Tensor& z) {
   FLATCLR_CHECK(z.dim() == 2 && z.size(0) % 2 == 0 && z.size(0) >= 4, "z must be [2N, D] with N >= 2, got ",
                 z.sizes());
   auto zf = z.scalar_type() == at::kDouble ? z : z.to(at::kFloat);
-  auto zn = torch::nn::functional::normalize(zf, torch::nn::functional::NormalizeFuncOptions().dim(1).eps(1e-12));
+  auto zn =
+      torch::nn::functional::normalize(zf, torch::nn::functional::NormalizeFuncOptions().dim(1).eps(1e-12));
   return torch::mm(zn, zn.t());
 }
 

@@ -32,6 +32,8 @@ at::Tensor ProjectionHeadImpl::forward(const at::Tensor& h) {
   return linear_layers->net->forward(h);
 }
 
-int64_t ProjectionHeadImpl::out_dim() const { return options.mode == "none" ? options.in_dim : options.out_dim; }
+int64_t ProjectionHeadImpl::out_dim() const {
+  return options.mode == "none" ? options.in_dim : options.out_dim;
+}
 
 }  // namespace flatclr::models

@@ -52,9 +52,11 @@ Checkpoint load_checkpoint(const std::string& path) {
   try {
     root = torch::pickle_load(bytes);
   } catch (const c10::Error& e) {
-    fail(path, ": corrupt checkpoint, the torch.save archive cannot be read (", e.what_without_backtrace(), ")");
+    fail(path, ": corrupt checkpoint, the torch.save archive cannot be read (", e.what_without_backtrace(),
+         ")");
   }
-  if (!root.isGenericDict()) fail(path, ": expected a dict at the top of the checkpoint, found ", root.tagKind());
+  if (!root.isGenericDict())
+    fail(path, ": expected a dict at the top of the checkpoint, found ", root.tagKind());
   const auto d = root.toGenericDict();
   Checkpoint c;
   auto as_int = [&](const std::string& key) {

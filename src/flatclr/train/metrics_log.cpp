@@ -18,7 +18,8 @@ void MetricsLog::truncate_after_epoch(int64_t last_epoch) {
     if (line.empty()) continue;
     auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) continue;  // a line cut by a crash
-    if (j.contains("epoch") && j["epoch"].is_number_integer() && j["epoch"].get<int64_t>() > last_epoch) continue;
+    if (j.contains("epoch") && j["epoch"].is_number_integer() && j["epoch"].get<int64_t>() > last_epoch)
+      continue;
     kept += line + "\n";
   }
   core::write_file_atomic(path_, kept);

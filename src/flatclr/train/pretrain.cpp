@@ -49,7 +49,8 @@ TrainData load_train_data(const PretrainConfig& c, const c10::Device& device) {
   if (c.download) data::ensure_cifar(c.data, c.dataset_name, data::default_cifar_source(c.dataset_name));
   auto ds = data::load_cifar(c.data, c.dataset_name, /*train=*/true);
   TrainData td;
-  td.indices = data::stratified_subset(ds.labels, ds.num_classes, c.data_fraction, static_cast<uint64_t>(c.seed));
+  td.indices =
+      data::stratified_subset(ds.labels, ds.num_classes, c.data_fraction, static_cast<uint64_t>(c.seed));
   td.images = ds.images.to(device);
   td.labels = ds.labels.to(device);
   return td;
@@ -94,8 +95,9 @@ void warn_config_differences(const std::string& stored_json, const PretrainConfi
   for (auto& [key, value] : current.items()) {
     if (key == "log_dir" || key == "train_from" || key == "progress" || key == "threads") continue;
     if (stored.contains(key) && stored[key] != value) {
-      std::cout << "warning: resuming with --" << key << "=" << value.dump() << " but the checkpoint was trained with "
-                << stored[key].dump() << "; the result will differ from an uninterrupted run\n";
+      std::cout << "warning: resuming with --" << key << "=" << value.dump()
+                << " but the checkpoint was trained with " << stored[key].dump()
+                << "; the result will differ from an uninterrupted run\n";
     }
   }
 }
@@ -110,10 +112,12 @@ std::string fixed(double v, int digits) {
 
 PretrainResult pretrain(const PretrainConfig& c) {
   if (!c.faster_version) {
-    fail("--faster_version=False: the per-image SimCLR augmentation pipeline is not available yet; use "
-         "--faster_version=True (batched augmentation on the training device, reference §6.2)");
+    fail(
+        "--faster_version=False: the per-image SimCLR augmentation pipeline is not available yet; use "
+        "--faster_version=True (batched augmentation on the training device, reference §6.2)");
   }
-  if (c.fp16_precision) fail("--fp16_precision: mixed precision is not implemented yet; run without it (fp32)");
+  if (c.fp16_precision)
+    fail("--fp16_precision: mixed precision is not implemented yet; run without it (fp32)");
 
   const int threads = core::set_num_threads(c.threads);
   const c10::Device device = core::resolve_device(c.device, c.disable_cuda);
@@ -166,11 +170,12 @@ PretrainResult pretrain(const PretrainConfig& c) {
   MetricsLog metrics((run_dir / "metrics.jsonl").string());
   metrics.truncate_after_epoch(start_epoch);
 
-  std::cout << "flatclr pretraining: " << c.method_name() << " (" << (c.clr == "simclr" ? "InfoNCE" : "FlatNCE")
-            << " loss) on " << c.dataset_name << ", " << n << " images, " << c.model << " x" << c.width_multiplier
-            << ", batch " << c.batch_size << ", " << steps_per_epoch << " steps/epoch, lr " << c.effective_lr
-            << " (--lr=" << c.lr << ", scaling " << c.learning_rate_scaling << "), device " << device.str() << ", "
-            << threads << " threads\nrun folder: " << result.run_dir << std::endl;
+  std::cout << "flatclr pretraining: " << c.method_name() << " ("
+            << (c.clr == "simclr" ? "InfoNCE" : "FlatNCE") << " loss) on " << c.dataset_name << ", " << n
+            << " images, " << c.model << " x" << c.width_multiplier << ", batch " << c.batch_size << ", "
+            << steps_per_epoch << " steps/epoch, lr " << c.effective_lr << " (--lr=" << c.lr << ", scaling "
+            << c.learning_rate_scaling << "), device " << device.str() << ", " << threads
+            << " threads\nrun folder: " << result.run_dir << std::endl;
 
   // Online kNN monitor: train features of the selected subset vs the whole test split.
   data::Dataset knn_test;
@@ -195,14 +200,16 @@ PretrainResult pretrain(const PretrainConfig& c) {
 
   for (int64_t epoch = start_epoch; epoch < c.epochs; ++epoch) {
     const auto order = epoch_order(data.indices, seed, epoch);
-    core::Progress progress(progress_mode, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(c.epochs),
+    core::Progress progress(progress_mode,
+                            "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(c.epochs),
                             steps_per_epoch, c.batch_size);
     // Running sums stay on the device; they are read only at logging intervals (no per-step host sync).
     auto sum_loss = torch::zeros({}, torch::TensorOptions().device(device).dtype(torch::kDouble));
     auto sum_top1 = torch::zeros_like(sum_loss), sum_top5 = torch::zeros_like(sum_loss);
     double lr = 0;
     for (int64_t step = 0; step < steps_per_epoch; ++step) {
-      std::vector<int64_t> batch_idx(order.begin() + step * c.batch_size, order.begin() + (step + 1) * c.batch_size);
+      std::vector<int64_t> batch_idx(order.begin() + step * c.batch_size,
+                                     order.begin() + (step + 1) * c.batch_size);
       auto idx = torch::from_blob(batch_idx.data(), {c.batch_size}, long_opts).to(device);
       auto views = data::make_two_views(data.images.index_select(0, idx), batch_idx, aug, seed, epoch);
       auto z = model->forward(views).second;
@@ -227,7 +234,8 @@ PretrainResult pretrain(const PretrainConfig& c) {
                "); last good checkpoint: ", result.last_checkpoint.empty() ? "none" : result.last_checkpoint,
                ". Try a lower --lr or a larger --temperature");
         }
-        progress.update(step + 1, "loss " + fixed(sum_loss.item<double>() / (step + 1), 4) + " lr " + fixed(lr, 6));
+        progress.update(step + 1,
+                        "loss " + fixed(sum_loss.item<double>() / (step + 1), 4) + " lr " + fixed(lr, 6));
       }
     }
     progress.finish();
@@ -250,8 +258,8 @@ PretrainResult pretrain(const PretrainConfig& c) {
     result.epochs.push_back(s);
     std::cout << "epoch " << s.epoch << "/" << c.epochs << " | loss " << fixed(s.loss, 4) << " | top1 "
               << fixed(100 * s.top1, 2) << " | top5 " << fixed(100 * s.top5, 2) << " | lr " << fixed(s.lr, 6)
-              << " | img/s " << fixed(s.images_per_s, 1) << " | time " << core::format_duration(s.seconds) << knn_text
-              << std::endl;
+              << " | img/s " << fixed(s.images_per_s, 1) << " | time " << core::format_duration(s.seconds)
+              << knn_text << std::endl;
     nlohmann::ordered_json rec;
     rec["epoch"] = s.epoch;
     rec["global_step"] = global_step;

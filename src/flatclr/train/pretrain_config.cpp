@@ -21,7 +21,8 @@ void one_of(const std::string& flag, const std::string& value, const std::vector
 }
 
 void positive(const std::string& flag, double value) {
-  if (!(value > 0) || !std::isfinite(value)) fail_usage("--", flag, "=", value, ": expected a positive number");
+  if (!(value > 0) || !std::isfinite(value))
+    fail_usage("--", flag, "=", value, ": expected a positive number");
 }
 
 void at_least(const std::string& flag, int64_t value, int64_t min) {
@@ -65,7 +66,8 @@ void PretrainConfig::validate() const {
     fail_usage("--data_fraction=", data_fraction, ": expected a fraction in (0, 1]");
   }
   if (!train_from.empty() && log_dir.empty()) {
-    fail_usage("--train_from=", train_from, ": resuming also needs --log_dir=<run folder> (the folder that holds it)");
+    fail_usage("--train_from=", train_from,
+               ": resuming also needs --log_dir=<run folder> (the folder that holds it)");
   }
 }
 

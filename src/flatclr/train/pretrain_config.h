@@ -36,7 +36,7 @@ struct PretrainConfig {
   std::string learning_rate_scaling = "none";  // none | linear | sqrt
   std::string optimizer = "lars";              // lars | sgd | adam
   double weight_decay = 1e-6;
-  double momentum = 0.9;  // sgd only (LARS has its own 0.9)
+  double momentum = 0.9;             // sgd only (LARS has its own 0.9)
   std::string scheduler = "cosine";  // cosine | constant
   int64_t warmup_epochs = 10;
   bool fp16_precision = false;
@@ -52,7 +52,7 @@ struct PretrainConfig {
   std::string log_dir;     // run folder to resume into
   std::string train_from;  // checkpoint file name inside log_dir (or a path)
   int64_t log_every_n_steps = 10;
-  int64_t knn_every = 0;  // online kNN monitor (k=200, T=0.1 on h) every N epochs; 0 = off
+  int64_t knn_every = 0;          // online kNN monitor (k=200, T=0.1 on h) every N epochs; 0 = off
   std::string progress = "auto";  // auto | bar | lines | none
 
   // Derived by resolve(): the effective lr after --learning_rate_scaling.

@@ -16,12 +16,15 @@ std::string create_run_dir(const std::string& save_dir, const std::string& datas
   localtime_r(&now, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%d-%m-%Y-%H-%M-%S", &tm);
-  const fs::path parent = fs::path(save_dir) / dataset_name / (std::to_string(batch_size) + "_" + method_name);
+  const fs::path parent =
+      fs::path(save_dir) / dataset_name / (std::to_string(batch_size) + "_" + method_name);
   std::error_code ec;
   fs::create_directories(parent, ec);
-  if (ec) fail("cannot create the run folder under ", parent.string(), ": ", ec.message(), " (check --save_dir)");
+  if (ec)
+    fail("cannot create the run folder under ", parent.string(), ": ", ec.message(), " (check --save_dir)");
   for (int i = 1;; ++i) {
-    const fs::path dir = parent / (i == 1 ? std::string(stamp) : std::string(stamp) + "-" + std::to_string(i));
+    const fs::path dir =
+        parent / (i == 1 ? std::string(stamp) : std::string(stamp) + "-" + std::to_string(i));
     if (fs::create_directory(dir, ec)) return dir.string();
     if (ec) fail("cannot create the run folder ", dir.string(), ": ", ec.message());
   }

@@ -10,7 +10,8 @@
 namespace flatclr::train {
 namespace {
 
-void collect(const torch::nn::Module& m, const std::string& prefix, std::vector<std::pair<std::string, at::Tensor>>& out) {
+void collect(const torch::nn::Module& m, const std::string& prefix,
+             std::vector<std::pair<std::string, at::Tensor>>& out) {
   for (const auto& p : m.named_parameters(/*recurse=*/false)) out.emplace_back(prefix + p.key(), p.value());
   for (const auto& b : m.named_buffers(/*recurse=*/false)) out.emplace_back(prefix + b.key(), b.value());
   for (const auto& c : m.named_children()) collect(*c.value(), prefix + c.key() + ".", out);
@@ -53,7 +54,8 @@ LoadReport load_module_state_dict(torch::nn::Module& module, const StateDict& di
     }
     if (it->second.sizes() != target.sizes()) {
       fail(what, ": ", key, " has shape ", shape_str(it->second.sizes()), " but the model expects ",
-           shape_str(target.sizes()), " (was the checkpoint made with other --model/--width_multiplier/--proj_* flags?)");
+           shape_str(target.sizes()),
+           " (was the checkpoint made with other --model/--width_multiplier/--proj_* flags?)");
     }
     target.copy_(it->second.to(target.device(), target.scalar_type()));
     used.insert(key);
@@ -64,7 +66,8 @@ LoadReport load_module_state_dict(torch::nn::Module& module, const StateDict& di
   if (strict && (!report.missing.empty() || !report.unexpected.empty())) {
     std::ostringstream os;
     os << what << ": the model state does not match this model:";
-    if (!report.missing.empty()) os << " " << report.missing.size() << " missing key(s), first " << report.missing[0];
+    if (!report.missing.empty())
+      os << " " << report.missing.size() << " missing key(s), first " << report.missing[0];
     if (!report.unexpected.empty())
       os << "; " << report.unexpected.size() << " unexpected key(s), first " << report.unexpected[0];
     throw UserError(os.str());
