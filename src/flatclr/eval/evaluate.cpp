@@ -52,6 +52,14 @@ void print_table(const std::vector<EvalRecord>& records) {
   std::fflush(stdout);
 }
 
+// Keeps a class-stratified `fraction` of the dataset's images (all of them at 1).
+void keep_stratified_fraction(data::Dataset& ds, double fraction, uint64_t seed) {
+  if (fraction >= 1.0) return;
+  auto index = torch::tensor(data::stratified_subset(ds.labels, ds.num_classes, fraction, seed), torch::kLong);
+  ds.images = ds.images.index_select(0, index);
+  ds.labels = ds.labels.index_select(0, index);
+}
+
 }  // namespace
 
 std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string& dir) {
@@ -96,20 +104,8 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
   if (c.download) data::ensure_cifar(c.data, dataset, data::default_cifar_source(dataset));
   auto train = data::load_cifar(c.data, dataset, true);
   auto test = data::load_cifar(c.data, dataset, false);
-  if (c.data_fraction < 1.0) {
-    auto keep = data::stratified_subset(train.labels, train.num_classes, c.data_fraction,
-                                        static_cast<uint64_t>(c.seed));
-    auto index = torch::tensor(keep, torch::kLong);
-    train.images = train.images.index_select(0, index);
-    train.labels = train.labels.index_select(0, index);
-  }
-  if (c.test_fraction < 1.0) {
-    auto keep = data::stratified_subset(test.labels, test.num_classes, c.test_fraction,
-                                        static_cast<uint64_t>(c.seed));
-    auto index = torch::tensor(keep, torch::kLong);
-    test.images = test.images.index_select(0, index);
-    test.labels = test.labels.index_select(0, index);
-  }
+  keep_stratified_fraction(train, c.data_fraction, static_cast<uint64_t>(c.seed));
+  keep_stratified_fraction(test, c.test_fraction, static_cast<uint64_t>(c.seed));
   std::cout << "flatclr evaluation: " << c.transfer_mode << " on " << dataset << " (" << train.images.size(0)
             << " train / " << test.images.size(0) << " test images), " << chosen.size() << " checkpoint(s)"
             << (c.random_init ? " [random-init baseline]" : "") << ", device " << device.str() << ", "
