@@ -21,6 +21,7 @@ eval::ClassifierData toy_data() {
 }
 
 models::ResNet tiny() {
+  torch::manual_seed(1);  // the init draws from the global generator: fix it, whatever ran before
   models::ResNetOptions o;
   o.arch = "res10";
   o.width_multiplier = 0.125;
@@ -33,7 +34,7 @@ TEST(TrainClassifier, FrozenBackboneAndBatchNormStatisticsDoNotChange) {
   auto model = tiny();
   auto before = train::module_state_dict(*model);
   eval::ClassifierOptions o;
-  o.probe.epochs = 3;
+  o.probe.epochs = 10;
   o.probe.batch_size = 16;
   o.probe.lr = 0.5;
   o.freeze_backbone = true;
@@ -41,7 +42,7 @@ TEST(TrainClassifier, FrozenBackboneAndBatchNormStatisticsDoNotChange) {
   auto after = train::module_state_dict(*model);
   for (const auto& e : before)
     EXPECT_TRUE(torch::equal(e.value(), after.at(e.key()))) << e.key() << " changed";
-  ASSERT_EQ(result.history.size(), 3u);
+  ASSERT_EQ(result.history.size(), 10u);
   EXPECT_GT(result.best_top1, 0.9);  // bright vs dark is easy even through a random encoder
   for (auto& p : model->parameters()) EXPECT_TRUE(p.requires_grad());  // restored
 }
