@@ -55,7 +55,8 @@ void print_table(const std::vector<EvalRecord>& records) {
 // Keeps a class-stratified `fraction` of the dataset's images (all of them at 1).
 void keep_stratified_fraction(data::Dataset& ds, double fraction, uint64_t seed) {
   if (fraction >= 1.0) return;
-  auto index = torch::tensor(data::stratified_subset(ds.labels, ds.num_classes, fraction, seed), torch::kLong);
+  auto index =
+      torch::tensor(data::stratified_subset(ds.labels, ds.num_classes, fraction, seed), torch::kLong);
   ds.images = ds.images.index_select(0, index);
   ds.labels = ds.labels.index_select(0, index);
 }

@@ -175,19 +175,24 @@ ProbeResult train_linear_probe(const at::Tensor& train_x, const at::Tensor& trai
     er.test_top1 = test_counts.top1_rate();
     er.test_top5 = test_counts.top5_rate();
     er.lr = lr;
-    result.history.push_back(er);
-    if (epoch == 0 || er.test_top1 > result.best_top1) {
-      result.best_top1 = er.test_top1;
-      result.best_epoch = er.epoch;
-    }
-    result.best_top5 = std::max(result.best_top5, er.test_top5);
-    result.last_top1 = er.test_top1;
-    result.last_top5 = er.test_top5;
+    result.add_epoch(er);
     if (on_epoch) on_epoch(er);
   }
   result.weight = layer->weight.detach().cpu().clone();
   result.bias = layer->bias.detach().cpu().clone();
   return result;
+}
+
+void ProbeResult::add_epoch(const EpochResult& r) {
+  const bool first = history.empty();
+  history.push_back(r);
+  if (first || r.test_top1 > best_top1) {
+    best_top1 = r.test_top1;
+    best_epoch = r.epoch;
+  }
+  best_top5 = first ? r.test_top5 : std::max(best_top5, r.test_top5);
+  last_top1 = r.test_top1;
+  last_top5 = r.test_top5;
 }
 
 at::Tensor linear_probe_logits(const ProbeResult& probe, const at::Tensor& x) {

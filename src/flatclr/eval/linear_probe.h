@@ -67,6 +67,9 @@ struct ProbeResult {
   at::Tensor bias;          // [C]
   at::Tensor feature_mean;  // [D] or undefined
   at::Tensor feature_std;   // [D] or undefined (dimensions that were only centred have std 1)
+
+  // Appends an epoch to history and updates best_* (first epoch reaching the maximum) and last_*.
+  void add_epoch(const EpochResult& r);
 };
 
 // train_x: [N, D] float, N >= 1;  train_y: [N] integer in [0, num_classes)

@@ -65,7 +65,6 @@ ProbeResult train_classifier(models::ResNet& model, const ClassifierData& data, 
   schedule.validate();
 
   ProbeResult result;
-  result.best_top1 = result.best_top5 = -1;
   int64_t step = 0;
   std::vector<int64_t> order(n);
   for (int64_t epoch = 0; epoch < cfg.epochs; ++epoch) {
@@ -118,14 +117,7 @@ ProbeResult train_classifier(models::ResNet& model, const ClassifierData& data, 
     r.train_top1 = train_counts.top1_rate();
     r.test_top1 = test.top1_rate();
     r.test_top5 = test.top5_rate();
-    result.history.push_back(r);
-    if (r.test_top1 > result.best_top1) {
-      result.best_top1 = r.test_top1;
-      result.best_epoch = r.epoch;
-    }
-    result.best_top5 = std::max(result.best_top5, r.test_top5);
-    result.last_top1 = r.test_top1;
-    result.last_top5 = r.test_top5;
+    result.add_epoch(r);
     if (on_epoch) on_epoch(r);
   }
   for (auto& p : model->parameters()) p.set_requires_grad(true);
