@@ -18,6 +18,7 @@ packages=(
   nlohmann-json3-dev     # config.json, metrics.jsonl
   libgtest-dev libbenchmark-dev
   libcurl4-openssl-dev libssl-dev libarchive-dev   # CIFAR download, MD5 check, unpacking
+  libjpeg62-turbo-dev libpng-dev   # decoding image-folder datasets (JPEG via libjpeg-turbo, PNG)
   python3-pil            # scripts/prepare_cifar10.sh: converting the shared CIFAR-10 JPEGs
 )
 if [ "$want_test" = 1 ]; then

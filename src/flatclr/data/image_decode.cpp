@@ -1,0 +1,230 @@
+#include "flatclr/data/image_decode.h"
+
+#include <algorithm>
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "flatclr/core/error.h"
+
+#ifdef FLATCLR_HAVE_JPEG
+// jpeglib.h needs FILE and size_t declared first.
+#include <jerror.h>
+#include <jpeglib.h>
+#endif
+#ifdef FLATCLR_HAVE_PNG
+#include <png.h>
+#endif
+
+namespace flatclr::data {
+
+namespace {
+
+bool is_jpeg(const uint8_t* d, size_t n) { return n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF; }
+bool is_png(const uint8_t* d, size_t n) {
+  static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  return n >= 8 && std::memcmp(d, sig, 8) == 0;
+}
+
+// PIL's MULDIV255: a * b / 255 rounded, in integers.
+inline int muldiv255(int a, int b) {
+  const int t = a * b + 128;
+  return ((t >> 8) + t) >> 8;
+}
+
+#ifdef FLATCLR_HAVE_JPEG
+struct JpegError {
+  jpeg_error_mgr mgr;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+[[noreturn]] void jpeg_error_exit(j_common_ptr cinfo) {
+  auto* err = reinterpret_cast<JpegError*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, err->message);
+  std::longjmp(err->jump, 1);
+}
+
+// Warnings are ignored (as PIL does: extraneous bytes and the like), except a premature end of the data:
+// PIL refuses truncated files ("image file is truncated"), and so does flatclr.
+void jpeg_emit_message(j_common_ptr cinfo, int level) {
+  if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) jpeg_error_exit(cinfo);
+}
+
+// Runs the decode; returns false with err->message set on a libjpeg error. Only trivially destructible locals
+// live between setjmp and a longjmp (the output vector belongs to the caller).
+bool decode_jpeg_into(const uint8_t* data, size_t size, DecodedImage& out, JpegError& err) {
+  jpeg_decompress_struct cinfo;
+  cinfo.err = jpeg_std_error(&err.mgr);
+  err.mgr.error_exit = jpeg_error_exit;
+  err.mgr.emit_message = jpeg_emit_message;
+  if (setjmp(err.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
+  jpeg_read_header(&cinfo, TRUE);
+  const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+  // Adobe writes CMYK inverted; PIL reads such files as "CMYK;I".
+  const bool inverted = cmyk && cinfo.saw_Adobe_marker;
+  cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;  // grayscale -> RGB is done by libjpeg (replication)
+  jpeg_start_decompress(&cinfo);
+  const int64_t h = cinfo.output_height, w = cinfo.output_width;
+  const int comps = cinfo.output_components;
+  out.height = h;
+  out.width = w;
+  out.pixels.resize(static_cast<size_t>(h * w * 3));
+  if (!cmyk) {
+    while (cinfo.output_scanline < cinfo.output_height) {
+      JSAMPROW row = out.pixels.data() + static_cast<size_t>(cinfo.output_scanline) * w * 3;
+      jpeg_read_scanlines(&cinfo, &row, 1);
+    }
+  } else {
+    // One CMYK row at a time in the tail of a scratch line allocated by libjpeg (freed with cinfo).
+    JSAMPARRAY scratch = (*cinfo.mem->alloc_sarray)(reinterpret_cast<j_common_ptr>(&cinfo), JPOOL_IMAGE,
+                                                    static_cast<JDIMENSION>(w * comps), 1);
+    while (cinfo.output_scanline < cinfo.output_height) {
+      uint8_t* dst = out.pixels.data() + static_cast<size_t>(cinfo.output_scanline) * w * 3;
+      jpeg_read_scanlines(&cinfo, scratch, 1);
+      const uint8_t* src = scratch[0];
+      for (int64_t x = 0; x < w; ++x, src += 4, dst += 3) {
+        int c = src[0], m = src[1], y = src[2], k = src[3];
+        if (inverted) c = 255 - c, m = 255 - m, y = 255 - y, k = 255 - k;
+        const int nk = 255 - k;  // PIL cmyk2rgb
+        dst[0] = static_cast<uint8_t>(std::max(0, nk - muldiv255(c, nk)));
+        dst[1] = static_cast<uint8_t>(std::max(0, nk - muldiv255(m, nk)));
+        dst[2] = static_cast<uint8_t>(std::max(0, nk - muldiv255(y, nk)));
+      }
+    }
+  }
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  return true;
+}
+
+DecodedImage decode_jpeg(const uint8_t* data, size_t size, const std::string& what) {
+  DecodedImage out;
+  JpegError err;
+  err.message[0] = '\0';
+  if (!decode_jpeg_into(data, size, out, err))
+    fail(what, ": cannot decode this JPEG file (libjpeg: ", err.message, ")");
+  return out;
+}
+#endif
+
+#ifdef FLATCLR_HAVE_PNG
+struct PngReader {
+  const uint8_t* data;
+  size_t size, pos;
+  char message[256];
+};
+
+void png_read_mem(png_structp png, png_bytep out, png_size_t n) {
+  auto* r = static_cast<PngReader*>(png_get_io_ptr(png));
+  if (n > r->size - r->pos) png_error(png, "file is truncated");
+  std::memcpy(out, r->data + r->pos, n);
+  r->pos += n;
+}
+
+void png_on_error(png_structp png, png_const_charp msg) {
+  auto* r = static_cast<PngReader*>(png_get_error_ptr(png));
+  std::snprintf(r->message, sizeof r->message, "%s", msg);
+  png_longjmp(png, 1);
+}
+
+void png_on_warning(png_structp, png_const_charp) {}
+
+bool decode_png_into(PngReader& reader, DecodedImage& out, std::vector<png_bytep>& rows) {
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &reader, png_on_error, png_on_warning);
+  if (!png) return false;
+  png_infop info = png_create_info_struct(png);
+  if (!info || setjmp(png_jmpbuf(png))) {
+    png_destroy_read_struct(&png, info ? &info : nullptr, nullptr);
+    return false;
+  }
+  png_set_read_fn(png, &reader, png_read_mem);
+  png_read_info(png, info);
+  const int color = png_get_color_type(png, info);
+  const int depth = png_get_bit_depth(png, info);
+  if (depth == 16) png_set_strip_16(png);  // the high byte, as PIL's "RGB;16B"
+  if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+  if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+  if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
+  png_set_strip_alpha(png);  // also the alpha that palette expansion makes from tRNS
+  png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  const int64_t h = png_get_image_height(png, info), w = png_get_image_width(png, info);
+  if (png_get_rowbytes(png, info) != static_cast<size_t>(w * 3)) png_error(png, "unexpected row layout");
+  out.height = h;
+  out.width = w;
+  out.pixels.resize(static_cast<size_t>(h * w * 3));
+  rows.resize(static_cast<size_t>(h));
+  for (int64_t y = 0; y < h; ++y) rows[y] = out.pixels.data() + y * w * 3;
+  png_read_image(png, rows.data());
+  png_read_end(png, nullptr);
+  png_destroy_read_struct(&png, &info, nullptr);
+  return true;
+}
+
+DecodedImage decode_png(const uint8_t* data, size_t size, const std::string& what) {
+  PngReader reader{data, size, 0, "out of memory"};
+  DecodedImage out;
+  std::vector<png_bytep> rows;
+  if (!decode_png_into(reader, out, rows))
+    fail(what, ": cannot decode this PNG file (libpng: ", reader.message, ")");
+  return out;
+}
+#endif
+
+}  // namespace
+
+bool have_jpeg() {
+#ifdef FLATCLR_HAVE_JPEG
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool have_png() {
+#ifdef FLATCLR_HAVE_PNG
+  return true;
+#else
+  return false;
+#endif
+}
+
+DecodedImage decode_image(const uint8_t* data, size_t size, const std::string& what) {
+  if (is_jpeg(data, size)) {
+#ifdef FLATCLR_HAVE_JPEG
+    return decode_jpeg(data, size, what);
+#else
+    fail(what,
+         ": a JPEG file, but this flatclr was built without libjpeg (install libjpeg62-turbo-dev and "
+         "rebuild)");
+#endif
+  }
+  if (is_png(data, size)) {
+#ifdef FLATCLR_HAVE_PNG
+    return decode_png(data, size, what);
+#else
+    fail(what, ": a PNG file, but this flatclr was built without libpng (install libpng-dev and rebuild)");
+#endif
+  }
+  fail(what, ": not a JPEG or PNG file (", size, " bytes, unknown signature)");
+}
+
+DecodedImage decode_image_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  if (!f) fail(path, ": cannot open the image file");
+  const auto size = static_cast<size_t>(f.tellg());
+  std::vector<uint8_t> bytes(size);
+  f.seekg(0);
+  if (size > 0 && !f.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
+    fail(path, ": cannot read the image file");
+  return decode_image(bytes.data(), bytes.size(), path);
+}
+
+}  // namespace flatclr::data
