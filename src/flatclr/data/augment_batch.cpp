@@ -209,6 +209,34 @@ AugmentParams AugmentParams::to(const at::Device& device) const {
           move(order), move(gray), move(blur),   move(sigma)};
 }
 
+ViewDraw draw_view(const AugmentConfig& config, int64_t height, int64_t width, uint64_t seed, int64_t epoch,
+                   int view, int64_t image_index) {
+  const std::array<std::pair<double, double>, kNumJitterOps> ranges = {
+      std::pair{std::max(0.0, 1.0 - config.brightness), 1.0 + config.brightness},
+      std::pair{std::max(0.0, 1.0 - config.contrast), 1.0 + config.contrast},
+      std::pair{std::max(0.0, 1.0 - config.saturation), 1.0 + config.saturation},
+      std::pair{-config.hue, config.hue}};
+  core::Rng rng(core::hash_key({kAugmentStream, seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(view),
+                                static_cast<uint64_t>(image_index)}));
+  ViewDraw d;
+  // Every draw is made whatever the earlier outcomes, in this fixed order.
+  d.crop = sample_crop(rng, height, width, config);
+  d.flip = rng.bernoulli(config.flip_p);
+  d.jitter = rng.bernoulli(config.jitter_p);
+  std::array<int, kNumJitterOps> perm = {0, 1, 2, 3};  // torch.randperm(4): uniform permutation
+  for (int k = kNumJitterOps - 1; k > 0; --k)
+    std::swap(perm[k], perm[static_cast<int>(rng.below(static_cast<uint64_t>(k + 1)))]);
+  for (int k = 0; k < kNumJitterOps; ++k) {
+    d.order[k] = perm[k];
+    d.factors[k] = static_cast<float>(rng.uniform(ranges[k].first, ranges[k].second));
+  }
+  d.gray = rng.bernoulli(config.gray_p);
+  const bool blur_draw = rng.bernoulli(config.blur_p);
+  d.blur = config.blur && blur_draw;
+  d.sigma = static_cast<float>(rng.uniform(config.sigma_min, config.sigma_max));
+  return d;
+}
+
 AugmentParams sample_augment_params(const AugmentConfig& config, int64_t height, int64_t width, uint64_t seed,
                                     int64_t epoch, int view, const std::vector<int64_t>& image_indices) {
   config.validate();
@@ -228,30 +256,18 @@ AugmentParams sample_augment_params(const AugmentConfig& config, int64_t height,
   auto gray = p.gray.accessor<bool, 1>();
   auto blur = p.blur.accessor<bool, 1>();
   auto sigma = p.sigma.accessor<float, 1>();
-  const std::array<std::pair<double, double>, kNumJitterOps> ranges = {
-      std::pair{std::max(0.0, 1.0 - config.brightness), 1.0 + config.brightness},
-      std::pair{std::max(0.0, 1.0 - config.contrast), 1.0 + config.contrast},
-      std::pair{std::max(0.0, 1.0 - config.saturation), 1.0 + config.saturation},
-      std::pair{-config.hue, config.hue}};
   for (int64_t b = 0; b < n; ++b) {
-    core::Rng rng(core::hash_key({kAugmentStream, seed, static_cast<uint64_t>(epoch),
-                                  static_cast<uint64_t>(view), static_cast<uint64_t>(image_indices[b])}));
-    // Every draw is made whatever the earlier outcomes, in this fixed order.
-    const auto box = sample_crop(rng, height, width, config);
-    for (int c = 0; c < 4; ++c) crop[b][c] = box[c];
-    flip[b] = rng.bernoulli(config.flip_p);
-    jitter[b] = rng.bernoulli(config.jitter_p);
-    std::array<int64_t, kNumJitterOps> perm = {0, 1, 2, 3};  // torch.randperm(4): uniform permutation
-    for (int64_t k = kNumJitterOps - 1; k > 0; --k)
-      std::swap(perm[k], perm[static_cast<int64_t>(rng.below(static_cast<uint64_t>(k + 1)))]);
+    const auto d = draw_view(config, height, width, seed, epoch, view, image_indices[b]);
+    for (int c = 0; c < 4; ++c) crop[b][c] = d.crop[c];
+    flip[b] = d.flip;
+    jitter[b] = d.jitter;
     for (int k = 0; k < kNumJitterOps; ++k) {
-      order[b][k] = perm[k];
-      factors[b][k] = static_cast<float>(rng.uniform(ranges[k].first, ranges[k].second));
+      order[b][k] = d.order[k];
+      factors[b][k] = d.factors[k];
     }
-    gray[b] = rng.bernoulli(config.gray_p);
-    const bool blur_draw = rng.bernoulli(config.blur_p);
-    blur[b] = config.blur && blur_draw;
-    sigma[b] = static_cast<float>(rng.uniform(config.sigma_min, config.sigma_max));
+    gray[b] = d.gray;
+    blur[b] = d.blur;
+    sigma[b] = d.sigma;
   }
   return p;
 }

@@ -26,6 +26,7 @@
 
 #include <ATen/ATen.h>
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -68,6 +69,20 @@ struct AugmentParams {
   // One copy per tensor; from the host to CUDA through pinned memory and non_blocking, so it does not wait.
   AugmentParams to(const at::Device& device) const;
 };
+
+// The random parameters of one view of one image, drawn from one core::Rng keyed by (seed, epoch, view,
+// image_index) in a fixed order (crop, flip, jitter, order, factors, gray, blur, sigma): the batched path
+// (sample_augment_params) and the per-image path (augment_image.h) make the same draws for the same key.
+struct ViewDraw {
+  std::array<int64_t, 4> crop{};  // top, left, height, width
+  bool flip = false, jitter = false, gray = false, blur = false;
+  std::array<float, 4> factors{};  // brightness, contrast, saturation factors, hue shift
+  std::array<int, 4> order{};      // op id at each position (0 brightness, 1 contrast, 2 saturation, 3 hue)
+  float sigma = 1.0f;
+};
+// config must be valid (validate()); height, width: the input image size.
+ViewDraw draw_view(const AugmentConfig& config, int64_t height, int64_t width, uint64_t seed, int64_t epoch,
+                   int view, int64_t image_index);
 
 // Draws the parameters of every image in `image_indices` for one view of one epoch (on the host). height,
 // width: the input image size. Row b depends only on (seed, epoch, view, image_indices[b]).
