@@ -83,10 +83,11 @@ TEST(EndToEnd, BadInputFailsClearlyAndLeavesNothingBehind) {
   r = run_cli("--batchsize=3");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("--batchsize"), std::string::npos) << r.output;
-  // The per-image pipeline is not there yet: said clearly.
-  r = run_cli("--faster_version=False --data=" + empty.string());
-  EXPECT_NE(r.code, 0);
-  EXPECT_NE(r.output.find("faster_version"), std::string::npos) << r.output;
+  // An image-folder dataset that is not there: the folder looked for is named.
+  r = run_cli("--faster_version=False --dataset_name=no_such_set --data=" + empty.string() +
+              " --save_dir=" + save.string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find((empty / "no_such_set" / "train").string()), std::string::npos) << r.output;
   if (!have_data()) return;
   // A corrupt checkpoint to resume from.
   auto run = save / "cifar10" / "64_FlatCLR" / "x";

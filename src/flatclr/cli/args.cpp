@@ -51,10 +51,15 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
 
   // data
   app.add_option("--data", c.data, "dataset root folder (holds cifar-10-batches-bin/, cifar-100-binary/)");
-  app.add_option("--dataset_name", c.dataset_name, "cifar10 | cifar100");
+  app.add_option(
+      "--dataset_name", c.dataset_name,
+      "cifar10 | cifar100 | any other name: the image folder <data>/<name>/{train,val|test}/<class>/*");
   bools.add(app, "faster_version", &c.faster_version,
             "batched augmentation on the training device (False: the per-image SimCLR pipeline)");
-  app.add_option("--workers", c.workers, "data loading workers (per-image pipeline)");
+  app.add_option("--workers", c.workers,
+                 "decoding + augmentation threads of the per-image pipeline (0 = in the training thread)");
+  app.add_option("--bad_images", c.bad_images,
+                 "image files that cannot be decoded: skip (reported, counted) | stop (error)");
   app.add_option("--data_fraction", c.data_fraction, "class-stratified fraction of the training set, (0, 1]");
   bools.add(app, "download", &c.download, "download missing CIFAR archives (MD5-checked)");
   // method
@@ -138,6 +143,8 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
       e.data = c.data;
       e.dataset_name = app.count("--dataset_name") ? c.dataset_name : "";
       e.download = c.download;
+      e.bad_images = c.bad_images;
+      e.workers = c.workers;
       e.data_fraction = c.data_fraction;
       e.device = c.device;
       e.disable_cuda = c.disable_cuda;

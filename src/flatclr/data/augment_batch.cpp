@@ -216,8 +216,8 @@ ViewDraw draw_view(const AugmentConfig& config, int64_t height, int64_t width, u
       std::pair{std::max(0.0, 1.0 - config.contrast), 1.0 + config.contrast},
       std::pair{std::max(0.0, 1.0 - config.saturation), 1.0 + config.saturation},
       std::pair{-config.hue, config.hue}};
-  core::Rng rng(core::hash_key({kAugmentStream, seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(view),
-                                static_cast<uint64_t>(image_index)}));
+  core::Rng rng(core::hash_key({kAugmentStream, seed, static_cast<uint64_t>(epoch),
+                                static_cast<uint64_t>(view), static_cast<uint64_t>(image_index)}));
   ViewDraw d;
   // Every draw is made whatever the earlier outcomes, in this fixed order.
   d.crop = sample_crop(rng, height, width, config);

@@ -37,10 +37,13 @@ void EvalConfig::validate() const {
   if (!(test_fraction > 0 && test_fraction <= 1)) {
     fail_usage("--eval_test_fraction=", test_fraction, ": expected a fraction in (0, 1]");
   }
-  if (!dataset_name.empty() && dataset_name != "cifar10" && dataset_name != "cifar100") {
+  if (dataset_name.find('/') != std::string::npos || dataset_name == "." || dataset_name == "..") {
     fail_usage("--dataset_name=", dataset_name,
-               ": evaluation supports cifar10 and cifar100 (image folders: separate issue)");
+               ": expected cifar10, cifar100 or the name of an image folder <data>/<name>/train/<class>/*");
   }
+  if (bad_images != "skip" && bad_images != "stop")
+    fail_usage("--bad_images=", bad_images, ": expected skip or stop");
+  if (workers < 0) fail_usage("--workers=", workers, ": expected an integer >= 0");
 }
 
 }  // namespace flatclr::eval

@@ -21,7 +21,9 @@ struct EvalConfig {
   std::string
       dataset_name;  // "" = the dataset the encoder was pretrained on (cifar10 for foreign checkpoints)
   bool download = true;
-  double data_fraction = 1.0;  // class-stratified share of the labelled training set
+  std::string bad_images = "skip";  // image folders: skip | stop on a file that cannot be decoded
+  int64_t workers = 4;              // image folders: decoding threads
+  double data_fraction = 1.0;       // class-stratified share of the labelled training set
   double test_fraction = 1.0;  // class-stratified share of the test split (quick checks only: not comparable)
 
   // linear probe / finetune (reference defaults)

@@ -14,6 +14,7 @@
 #include "flatclr/core/error.h"
 #include "flatclr/core/threads.h"
 #include "flatclr/data/cifar.h"
+#include "flatclr/data/open_dataset.h"
 #include "flatclr/data/subset.h"
 #include "flatclr/eval/encoder_loader.h"
 #include "flatclr/eval/features.h"
@@ -102,9 +103,13 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
   const std::string dataset = !c.dataset_name.empty()
                                   ? c.dataset_name
                                   : (first.pretrain_dataset.empty() ? "cifar10" : first.pretrain_dataset);
-  if (c.download) data::ensure_cifar(c.data, dataset, data::default_cifar_source(dataset));
-  auto train = data::load_cifar(c.data, dataset, true);
-  auto test = data::load_cifar(c.data, dataset, false);
+  const data::OpenOptions open{c.download, c.bad_images == "stop",
+                               static_cast<int>(std::max<int64_t>(1, c.workers))};
+  data::BadImages bad(open.stop_on_bad);
+  auto train = data::load_labelled_split(c.data, dataset, true, open, bad);
+  auto test = data::load_labelled_split(c.data, dataset, false, open, bad);
+  if (bad.count() > 0)
+    std::cout << bad.count() << " bad image file(s) skipped (--bad_images=skip)" << std::endl;
   keep_stratified_fraction(train, c.data_fraction, static_cast<uint64_t>(c.seed));
   keep_stratified_fraction(test, c.test_fraction, static_cast<uint64_t>(c.seed));
   std::cout << "flatclr evaluation: " << c.transfer_mode << " on " << dataset << " (" << train.images.size(0)

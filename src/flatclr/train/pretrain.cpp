@@ -15,7 +15,10 @@
 #include "flatclr/core/rng.h"
 #include "flatclr/core/threads.h"
 #include "flatclr/data/augment_batch.h"
+#include "flatclr/data/augment_image.h"
 #include "flatclr/data/cifar.h"
+#include "flatclr/data/loader.h"
+#include "flatclr/data/open_dataset.h"
 #include "flatclr/data/subset.h"
 #include "flatclr/eval/features.h"
 #include "flatclr/eval/knn.h"
@@ -40,19 +43,29 @@ constexpr uint64_t kOrderStream = 0x6f72646572ull;  // "order": the data-order s
 // The training set as the trainer uses it: uint8 images on the training device plus the dataset
 // indices of the selected (--data_fraction) subset.
 struct TrainData {
-  at::Tensor images;             // [N_all, 3, H, W] uint8 on the device
+  at::Tensor images;             // [N_all, 3, H, W] uint8 on the device (undefined: streamed image folder)
   at::Tensor labels;             // [N_all] int64 on the device (kNN monitor only)
   std::vector<int64_t> indices;  // selected indices into images, sorted
+  data::TrainImages source;      // the dataset as data/open_dataset.h opened it (per-image loader)
 };
 
 TrainData load_train_data(const PretrainConfig& c, const c10::Device& device) {
-  if (c.download) data::ensure_cifar(c.data, c.dataset_name, data::default_cifar_source(c.dataset_name));
-  auto ds = data::load_cifar(c.data, c.dataset_name, /*train=*/true);
+  data::OpenOptions oo;
+  oo.download = c.download;
+  oo.stop_on_bad = data::bad_images_stop(c.bad_images);
+  oo.threads = static_cast<int>(std::max<int64_t>(1, c.workers));
   TrainData td;
-  td.indices =
-      data::stratified_subset(ds.labels, ds.num_classes, c.data_fraction, static_cast<uint64_t>(c.seed));
-  td.images = ds.images.to(device);
-  td.labels = ds.labels.to(device);
+  td.source = data::open_train_images(c.data, c.dataset_name, oo);
+  td.indices = data::stratified_subset(td.source.labels, td.source.num_classes, c.data_fraction,
+                                       static_cast<uint64_t>(c.seed));
+  if (td.source.memory.images.defined()) {
+    if (c.faster_version || c.knn_every > 0) td.images = td.source.memory.images.to(device);
+    td.labels = td.source.labels.to(device);
+  } else if (c.faster_version || c.knn_every > 0) {
+    fail("--dataset_name=", c.dataset_name, " is an ImageNet-sized image folder, streamed from disk: ",
+         c.faster_version ? "--faster_version=True needs the images in memory (use --faster_version=False)"
+                          : "the online kNN monitor needs the images in memory (use --knn_every=0)");
+  }
   return td;
 }
 
@@ -64,10 +77,12 @@ std::vector<int64_t> epoch_order(const std::vector<int64_t>& indices, uint64_t s
   return order;
 }
 
-models::ResNet build_model(const PretrainConfig& c) {
+// The ImageNet stem (7x7/2 conv + max-pool) for ImageNet-sized data (imagenet, or a folder of images larger
+// than data::kSmallImageMax), the CIFAR stem otherwise (reference §3 keys it on the name imagenet).
+models::ResNet build_model(const PretrainConfig& c, bool imagenet_stem) {
   models::ResNetOptions o;
   o.arch = c.model;
-  o.imagenet_stem = c.dataset_name == "imagenet";
+  o.imagenet_stem = imagenet_stem;
   o.width_multiplier = c.width_multiplier;
   o.normalize_dataset = c.dataset_name;
   o.head.mode = c.proj_head_mode;
@@ -93,7 +108,8 @@ void warn_config_differences(const std::string& stored_json, const PretrainConfi
   auto current = nlohmann::json::parse(now.to_json());
   if (stored.is_discarded() || !stored.is_object()) return;
   for (auto& [key, value] : current.items()) {
-    if (key == "log_dir" || key == "train_from" || key == "progress" || key == "threads") continue;
+    if (key == "log_dir" || key == "train_from" || key == "progress" || key == "threads" || key == "workers")
+      continue;
     if (stored.contains(key) && stored[key] != value) {
       std::cout << "warning: resuming with --" << key << "=" << value.dump()
                 << " but the checkpoint was trained with " << stored[key].dump()
@@ -111,11 +127,6 @@ std::string fixed(double v, int digits) {
 }  // namespace
 
 PretrainResult pretrain(const PretrainConfig& c) {
-  if (!c.faster_version) {
-    fail(
-        "--faster_version=False: the per-image SimCLR augmentation pipeline is not available yet; use "
-        "--faster_version=True (batched augmentation on the training device, reference §6.2)");
-  }
   if (c.fp16_precision)
     fail("--fp16_precision: mixed precision is not implemented yet; run without it (fp32)");
 
@@ -131,9 +142,23 @@ PretrainResult pretrain(const PretrainConfig& c) {
     fail("--batch_size=", c.batch_size, " is larger than the training set (", n,
          " images after --data_fraction=", c.data_fraction, ")");
   }
-  const auto aug = data::AugmentConfig::for_dataset(c.dataset_name, data.images.size(2));
+  const bool small = data.source.small;
+  const auto aug = c.faster_version
+                       ? data::AugmentConfig::for_dataset(
+                             small && !data::is_cifar_name(c.dataset_name) ? "cifar10" : c.dataset_name,
+                             data.images.size(2))
+                       : data::per_image_config(small, data.source.view_size);
+  std::unique_ptr<data::ViewLoader> loader;  // the per-image pipeline (--faster_version=False)
+  if (!c.faster_version) {
+    data::LoaderOptions lo;
+    lo.workers = static_cast<int>(c.workers);
+    lo.pin_memory = device.is_cuda();
+    lo.augment = aug;
+    lo.seed = seed;
+    loader = std::make_unique<data::ViewLoader>(data.source.source, lo);
+  }
 
-  auto model = build_model(c);
+  auto model = build_model(c, !small);
   model->to(device);
   model->train();
   auto optimizer = optim::make_optimizer(c.optimizer, *model, c.effective_lr, c.weight_decay, c.momentum);
@@ -181,7 +206,9 @@ PretrainResult pretrain(const PretrainConfig& c) {
   data::Dataset knn_test;
   at::Tensor knn_train_index;
   if (c.knn_every > 0) {
-    knn_test = data::load_cifar(c.data, c.dataset_name, /*train=*/false);
+    knn_test = data::load_labelled_split(
+        c.data, c.dataset_name, /*train=*/false,
+        {false, data::bad_images_stop(c.bad_images), static_cast<int>(c.workers)}, *data.source.bad);
     knn_train_index = torch::tensor(data.indices, torch::kLong).to(device);
   }
   auto knn_monitor = [&]() {
@@ -200,6 +227,8 @@ PretrainResult pretrain(const PretrainConfig& c) {
 
   for (int64_t epoch = start_epoch; epoch < c.epochs; ++epoch) {
     const auto order = epoch_order(data.indices, seed, epoch);
+    if (loader) loader->start_epoch(epoch, order, c.batch_size);
+    const double wait_before = loader ? loader->wait_seconds() : 0.0;
     core::Progress progress(progress_mode,
                             "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(c.epochs),
                             steps_per_epoch, c.batch_size);
@@ -210,8 +239,12 @@ PretrainResult pretrain(const PretrainConfig& c) {
     for (int64_t step = 0; step < steps_per_epoch; ++step) {
       std::vector<int64_t> batch_idx(order.begin() + step * c.batch_size,
                                      order.begin() + (step + 1) * c.batch_size);
-      auto idx = torch::from_blob(batch_idx.data(), {c.batch_size}, long_opts).to(device);
-      auto views = data::make_two_views(data.images.index_select(0, idx), batch_idx, aug, seed, epoch);
+      auto views = loader
+                       ? loader->next().to(device, /*non_blocking=*/true)
+                       : data::make_two_views(
+                             data.images.index_select(
+                                 0, torch::from_blob(batch_idx.data(), {c.batch_size}, long_opts).to(device)),
+                             batch_idx, aug, seed, epoch);
       auto z = model->forward(views).second;
       auto out = loss_fn(z, c.temperature);
       optimizer->zero_grad();
@@ -248,6 +281,7 @@ PretrainResult pretrain(const PretrainConfig& c) {
     s.lr = lr;
     s.seconds = progress.elapsed_seconds();
     s.images_per_s = static_cast<double>(steps_per_epoch * c.batch_size) / s.seconds;
+    s.data_wait_seconds = loader ? loader->wait_seconds() - wait_before : 0.0;
     std::string knn_text;
     if (c.knn_every > 0 && s.epoch % c.knn_every == 0) {
       auto counts = knn_monitor();
@@ -269,6 +303,7 @@ PretrainResult pretrain(const PretrainConfig& c) {
     rec["lr"] = s.lr;
     rec["images_per_s"] = s.images_per_s;
     rec["epoch_time_s"] = s.seconds;
+    if (loader) rec["data_wait_s"] = s.data_wait_seconds;
     if (s.knn_top1 >= 0) {
       rec["knn_top1"] = s.knn_top1;
       rec["knn_top5"] = s.knn_top5;
@@ -290,6 +325,8 @@ PretrainResult pretrain(const PretrainConfig& c) {
       std::cout << "saved " << result.last_checkpoint << std::endl;
     }
   }
+  if (data.source.bad && data.source.bad->count() > 0)
+    std::cout << data.source.bad->count() << " bad image file(s) skipped (--bad_images=skip)" << std::endl;
   return result;
 }
 

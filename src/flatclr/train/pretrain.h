@@ -20,7 +20,8 @@ struct EpochStats {
   double lr = 0;  // lr of the epoch's last step
   double images_per_s = 0;
   double seconds = 0;
-  double knn_top1 = -1;  // online kNN monitor (--knn_every), -1 when not measured this epoch
+  double data_wait_seconds = 0;  // per-image loader: time the steps waited for their batch
+  double knn_top1 = -1;          // online kNN monitor (--knn_every), -1 when not measured this epoch
   double knn_top5 = -1;
 };
 

@@ -32,7 +32,11 @@ void at_least(const std::string& flag, int64_t value, int64_t min) {
 }  // namespace
 
 void PretrainConfig::validate() const {
-  one_of("dataset_name", dataset_name, {"cifar10", "cifar100"});
+  if (dataset_name.empty() || dataset_name.find('/') != std::string::npos || dataset_name == "." ||
+      dataset_name == "..")
+    fail_usage("--dataset_name=", dataset_name,
+               ": expected cifar10, cifar100 or the name of an image folder <data>/<name>/train/<class>/*");
+  one_of("bad_images", bad_images, {"skip", "stop"});
   one_of("clr", clr, {"simclr", "flatclr"});
   one_of("model", model, models::resnet_arch_names());
   one_of("proj_head_mode", proj_head_mode, {"nonlinear", "linear", "none"});
@@ -83,6 +87,7 @@ std::string PretrainConfig::to_json() const {
   j["workers"] = workers;
   j["data_fraction"] = data_fraction;
   j["download"] = download;
+  j["bad_images"] = bad_images;
   j["clr"] = clr;
   j["temperature"] = temperature;
   j["n_views"] = n_views;

@@ -11,11 +11,13 @@ namespace flatclr::train {
 struct PretrainConfig {
   // data
   std::string data = "./datasets";
-  std::string dataset_name = "cifar10";  // cifar10 | cifar100 (image folders: separate issue)
-  bool faster_version = false;           // batched device augmentation; false = per-image SimCLR pipeline
+  std::string dataset_name =
+      "cifar10";                // cifar10 | cifar100 | an image folder <data>/<name>/{train,val|test}
+  bool faster_version = false;  // batched device augmentation; false = per-image SimCLR pipeline
   int64_t workers = 40;
-  double data_fraction = 1.0;  // class-stratified share of the training set, (0, 1]
-  bool download = true;        // fetch missing CIFAR archives
+  double data_fraction = 1.0;       // class-stratified share of the training set, (0, 1]
+  bool download = true;             // fetch missing CIFAR archives
+  std::string bad_images = "skip";  // image files that fail to decode: skip (count) | stop
 
   // method
   std::string clr = "flatclr";  // simclr (InfoNCE) | flatclr (FlatNCE)

@@ -1,0 +1,82 @@
+#include "flatclr/data/open_dataset.h"
+
+#include <torch/torch.h>
+
+#include <iostream>
+
+#include "flatclr/core/error.h"
+#include "flatclr/data/cifar.h"
+#include "flatclr/data/image_decode.h"
+
+namespace flatclr::data {
+
+namespace {
+
+// Whether a folder dataset is used at its own size: decided from its first decodable training image.
+bool folder_is_small(const std::string& name, const ImageFolderIndex& index, BadImages& bad) {
+  if (name == "imagenet") return false;
+  for (const auto& path : index.paths) {
+    try {
+      const auto img = decode_image_file(path);
+      return img.height <= kSmallImageMax && img.width <= kSmallImageMax;
+    } catch (const UserError& e) {
+      bad.report(path, e.what());
+    }
+  }
+  fail(index.dir, ": none of the ", index.size(), " image files could be decoded");
+}
+
+}  // namespace
+
+bool is_cifar_name(const std::string& name) { return name == "cifar10" || name == "cifar100"; }
+
+TrainImages open_train_images(const std::string& data_root, const std::string& name, const OpenOptions& o) {
+  TrainImages t;
+  t.name = name;
+  t.bad = std::make_shared<BadImages>(o.stop_on_bad);
+  if (is_cifar_name(name)) {
+    if (o.download) ensure_cifar(data_root, name, default_cifar_source(name));
+    t.memory = load_cifar(data_root, name, /*train=*/true);
+  } else {
+    auto index = scan_image_folder(image_folder_split_dir(data_root, name, /*train=*/true));
+    t.small = folder_is_small(name, index, *t.bad);
+    if (t.small) {
+      FolderLoadOptions fo;
+      fo.threads = std::max(1, o.threads);
+      t.memory = load_image_folder(index, name, fo, *t.bad);
+    } else {
+      t.view_size = kLargeCropSize;
+      t.labels = torch::tensor(index.labels, torch::kLong);
+      t.num_classes = static_cast<int64_t>(index.class_names.size());
+      t.source = std::make_shared<FolderImageSource>(std::move(index), t.bad);
+      return t;
+    }
+  }
+  t.view_size = std::min(t.memory.images.size(2), t.memory.images.size(3));
+  t.labels = t.memory.labels;
+  t.num_classes = t.memory.num_classes;
+  t.source = std::make_shared<MemoryImageSource>(t.memory.images);
+  return t;
+}
+
+Dataset load_labelled_split(const std::string& data_root, const std::string& name, bool train,
+                            const OpenOptions& o, BadImages& bad) {
+  if (is_cifar_name(name)) {
+    if (o.download) ensure_cifar(data_root, name, default_cifar_source(name));
+    return load_cifar(data_root, name, train);
+  }
+  const auto train_index = scan_image_folder(image_folder_split_dir(data_root, name, /*train=*/true));
+  auto index = train ? train_index : scan_image_folder(image_folder_split_dir(data_root, name, false));
+  if (!train && index.class_names != train_index.class_names)
+    fail(index.dir, ": its class folders differ from those of ", train_index.dir,
+         " (both splits need the same classes)");
+  FolderLoadOptions fo;
+  fo.threads = std::max(1, o.threads);
+  if (!folder_is_small(name, train_index, bad)) {
+    fo.resize = kLargeResizeSize;
+    fo.crop = kLargeCropSize;
+  }
+  return load_image_folder(index, name, fo, bad);
+}
+
+}  // namespace flatclr::data

@@ -1,0 +1,52 @@
+// From --data and --dataset_name to images, for pretraining and evaluation (reference §6.1, §9.1,
+// decision §13.3):
+//   cifar10 / cifar100 -> the official binaries (downloaded when allowed), in memory, 32 px.
+//   any other name     -> the image folder <data>/<name>/{train, val|test}/<class>/* (image_folder.h).
+//     "small" folders (the first training image has both sides <= kSmallImageMax, and the name is not
+//     imagenet), e.g. the CIFAR-10 JPEGs: every image decoded into memory (one size required), used at its
+//     own size like CIFAR (CIFAR stem, s = 0.5 colour jitter, no blur).
+//     otherwise "ImageNet-sized": pretraining streams the files through the loader (224 px crops, ImageNet
+//     stem, s = 1 jitter and blur); evaluation loads each split as Resize(256) + CenterCrop(224) (bicubic,
+//     §9.1) into memory, which suits folders up to a few hundred thousand images, not full ImageNet.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "flatclr/data/dataset.h"
+#include "flatclr/data/image_folder.h"
+#include "flatclr/data/loader.h"
+
+namespace flatclr::data {
+
+constexpr int64_t kSmallImageMax = 64;   // px: folders of images up to this size are used as CIFAR is
+constexpr int64_t kLargeCropSize = 224;  // RandomResizedCrop / CenterCrop size of ImageNet-sized data
+constexpr int64_t kLargeResizeSize = 256;
+
+bool is_cifar_name(const std::string& name);
+
+struct OpenOptions {
+  bool download = true;      // CIFAR archives
+  bool stop_on_bad = false;  // --bad_images=stop
+  int threads = 1;           // decoding threads for in-memory loads
+};
+
+// The training split for pretraining.
+struct TrainImages {
+  std::string name;
+  bool small = true;       // used at its own size (CIFAR-like); false: ImageNet-sized
+  int64_t view_size = 32;  // side of the augmented views
+  Dataset memory;     // images [N, 3, H, W] uint8 + labels when in memory; images undefined when streamed
+  at::Tensor labels;  // [N] int64 (always)
+  int64_t num_classes = 0;
+  std::shared_ptr<ImageSource> source;  // for the per-image loader (memory or folder)
+  std::shared_ptr<BadImages> bad;       // bad files met so far (folders)
+};
+TrainImages open_train_images(const std::string& data_root, const std::string& name, const OpenOptions& o);
+
+// A labelled split for evaluation, in memory (test images as reference §9.1 for ImageNet-sized folders).
+// `bad` collects the bad files (folders).
+Dataset load_labelled_split(const std::string& data_root, const std::string& name, bool train,
+                            const OpenOptions& o, BadImages& bad);
+
+}  // namespace flatclr::data

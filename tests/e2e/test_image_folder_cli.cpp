@@ -1,0 +1,98 @@
+// End to end on an image-folder dataset: the real CIFAR-10 JPEGs (shared/data/cifar10-jpg.tar.gz, unpacked
+// by the prepare_cifar10_jpg fixture into <build>/datasets/cifar10_jpg/{train,test}) pretrained with the
+// per-image SimCLR pipeline (--faster_version=False, worker threads), then evaluated (linear_eval, kNN) on
+// the same folders; the run is deterministic across worker counts.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "e2e_util.h"
+
+using namespace flatclr::e2e;
+
+namespace {
+
+bool have_jpg_data() { return fs::exists(data_dir() + "/cifar10_jpg/test/truck/0999.jpg"); }
+
+// 1% of the 50,000 JPEGs (500), ResNet-18 at 1/8 width, batch 50: 10 steps per epoch.
+std::string folder_run(const fs::path& save, int workers) {
+  return "--dataset_name=cifar10_jpg --faster_version=False --workers=" + std::to_string(workers) +
+         " --data=" + data_dir() +
+         " --clr=flatclr --model=res18 --width_multiplier=0.125 --batch_size=50 --epochs=1 --warmup_epochs=0"
+         " --data_fraction=0.01 --lr=0.3 --save_every_n_epochs=1 --progress=lines --log_every_n_steps=5"
+         " --seed=11 --save_dir=" +
+         save.string();
+}
+
+fs::path run_folder(const fs::path& save) {
+  std::vector<fs::path> runs;
+  for (auto& e : fs::directory_iterator(save / "cifar10_jpg" / "50_FlatCLR")) runs.push_back(e.path());
+  EXPECT_EQ(runs.size(), 1u);
+  return runs.at(0);
+}
+
+}  // namespace
+
+TEST(EndToEndImageFolder, PerImagePipelinePretrainsAndEvaluatesOnCifarJpegs) {
+  if (!have_jpg_data()) GTEST_SKIP() << "no CIFAR-10 JPEG folders under " << data_dir();
+  auto save = fresh_dir("folder");
+  auto r = run_cli(folder_run(save, 2));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("on cifar10_jpg, 500 images"), std::string::npos) << r.output;
+  const auto run = run_folder(save);
+  ASSERT_TRUE(fs::exists(run / "checkpoint_0001.pth.tar"));
+  std::ifstream metrics(run / "metrics.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(metrics, line));
+  const auto rec = nlohmann::json::parse(line);
+  EXPECT_TRUE(std::isfinite(rec["loss"].get<double>()));
+  EXPECT_GE(rec["data_wait_s"].get<double>(), 0.0);
+  // A CIFAR-sized folder gets the CIFAR stem (3x3 conv1).
+  const auto ckpt = flatclr::train::load_checkpoint((run / "checkpoint_0001.pth.tar").string());
+  EXPECT_EQ(ckpt.model_state_dict.at("conv1.weight").size(3), 3);
+
+  // The same run with another worker count ends with the same weights (the views are keyed per image).
+  auto save0 = fresh_dir("folder_w0");
+  r = run_cli(folder_run(save0, 0));
+  ASSERT_EQ(r.code, 0) << r.output;
+  expect_same_weights((run / "checkpoint_0001.pth.tar").string(),
+                      (run_folder(save0) / "checkpoint_0001.pth.tar").string(), 0.0);
+
+  const std::string common = " --checkpoint_dir=" + run.string() + " --data=" + data_dir() +
+                             " --data_fraction=0.02 --eval_test_fraction=0.05 --progress=none --workers=2";
+  r = run_cli("--train_mode=eval --transfer_mode=linear_eval --fc_epochs=3 --fc_batch_size=250" + common);
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run_cli("--train_mode=eval --transfer_mode=knn" + common);
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream results(run / "eval_results.jsonl");
+  std::vector<nlohmann::json> recs;
+  while (std::getline(results, line)) recs.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(recs.size(), 2u);
+  for (const auto& j : recs) {
+    EXPECT_EQ(j["dataset"], "cifar10_jpg");
+    EXPECT_EQ(j["train_images"], 1000);
+    EXPECT_EQ(j["test_images"], 500);
+    EXPECT_GT(j["best_top1"].get<double>(), 0.1);  // above chance (10 classes) after pretraining
+  }
+}
+
+TEST(EndToEndImageFolder, BadImageFlagsAndMissingSplit) {
+  auto data = fresh_dir("folder_bad");
+  fs::create_directories(data / "tiny" / "train" / "a");
+  fs::copy_file(flatclr::testing::source_path("tests/data/data/images/rgb.jpg"), data / "tiny/train/a/0.jpg");
+  std::ofstream(data / "tiny/train/a/1.jpg") << "not a jpeg";
+  const std::string base = "--dataset_name=tiny --faster_version=False --data=" + data.string() +
+                           " --model=res10 --width_multiplier=0.125 --batch_size=2 --epochs=1 --save_dir=" +
+                           (data / "runs").string() + " --progress=none";
+  auto r = run_cli(base + " --bad_images=stop");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find((data / "tiny/train/a/1.jpg").string()), std::string::npos) << r.output;
+  r = run_cli(base + " --bad_images=sometimes");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--bad_images"), std::string::npos) << r.output;
+  // skip: the one good image is not enough for a batch of 2 -> a clear error, the bad file counted.
+  r = run_cli(base);
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("1.jpg"), std::string::npos) << r.output;
+}
