@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "flatclr/core/error.h"
@@ -45,6 +47,30 @@ void make_taps(int64_t in, int64_t out, Taps& t) {
   }
 }
 
+// out[x] = sum_t k[t] * src[t][x] for a symmetric kernel of radius rad (k[t] = k[2 rad - t]), in blocks of
+// 16 columns held in registers: (src[t] + src[2 rad - t]) * k[t] halves the multiplications.
+void symmetric_taps(const float* const* src, const float* k, int64_t rad, int64_t n, float* __restrict out) {
+  constexpr int64_t B = 16;
+  int64_t x0 = 0;
+  for (; x0 + B <= n; x0 += B) {
+    float acc[B];
+    const float* mid = src[rad] + x0;
+    for (int64_t j = 0; j < B; ++j) acc[j] = k[rad] * mid[j];
+    for (int64_t t = 0; t < rad; ++t) {
+      const float* a = src[t] + x0;
+      const float* b = src[2 * rad - t] + x0;
+      const float kt = k[t];
+      for (int64_t j = 0; j < B; ++j) acc[j] += kt * (a[j] + b[j]);
+    }
+    for (int64_t j = 0; j < B; ++j) out[x0 + j] = acc[j];
+  }
+  for (; x0 < n; ++x0) {
+    float acc = k[rad] * src[rad][x0];
+    for (int64_t t = 0; t < rad; ++t) acc += k[t] * (src[t][x0] + src[2 * rad - t][x0]);
+    out[x0] = acc;
+  }
+}
+
 inline float clamp01(float v) { return std::min(std::max(v, 0.0f), 1.0f); }
 
 inline float gray_of(float r, float g, float b) { return 0.2989f * r + 0.587f * g + 0.114f * b; }
@@ -68,17 +94,27 @@ void resized_crop_aa(const ImageView& image, const std::array<int64_t, 4>& box, 
   thread_local std::vector<float> tmp;
   make_taps(cw, size, tx);
   make_taps(ch, size, ty);
-  const int64_t stride = image.width * 3;
-  tmp.resize(static_cast<size_t>(3 * ch * size));
-  float* t0 = tmp.data();
-  float* t1 = t0 + ch * size;
-  float* t2 = t1 + ch * size;
-  // Along the width: crop rows -> planar [3, ch, size], values in [0, 255].
-  for (int64_t y = 0; y < ch; ++y) {
-    const uint8_t* row = image.data + (top + y) * stride + left * 3;
+  const int64_t stride = image.width * 3, row_len = cw * 3;
+  // Along the height first: `size` rows of the crop's interleaved RGB, values in [0, 255] (contiguous, so the
+  // inner loop is vectorised; the order of the two passes changes the result only by rounding).
+  tmp.resize(static_cast<size_t>(size * row_len));
+  for (int64_t y = 0; y < size; ++y) {
+    float* __restrict o = tmp.data() + y * row_len;
+    std::fill(o, o + row_len, 0.0f);
+    const float* w = ty.w.data() + y * ty.max_taps;
+    for (int64_t k = 0; k < ty.count[y]; ++k) {
+      const uint8_t* __restrict src = image.data + (top + ty.first[y] + k) * stride + left * 3;
+      const float wk = w[k];
+      for (int64_t j = 0; j < row_len; ++j) o[j] += wk * static_cast<float>(src[j]);
+    }
+  }
+  // Along the width, the flip folded into the taps, planar output, and ToTensor's / 255.
+  const int64_t plane = size * size;
+  for (int64_t y = 0; y < size; ++y) {
+    const float* row = tmp.data() + y * row_len;
     for (int64_t x = 0; x < size; ++x) {
       const int64_t xi = flip ? size - 1 - x : x;
-      const uint8_t* p = row + tx.first[xi] * 3;
+      const float* p = row + tx.first[xi] * 3;
       const float* w = tx.w.data() + xi * tx.max_taps;
       float r = 0, g = 0, b = 0;
       for (int64_t k = 0; k < tx.count[xi]; ++k, p += 3) {
@@ -86,26 +122,10 @@ void resized_crop_aa(const ImageView& image, const std::array<int64_t, 4>& box, 
         g += w[k] * p[1];
         b += w[k] * p[2];
       }
-      t0[y * size + x] = r;
-      t1[y * size + x] = g;
-      t2[y * size + x] = b;
-    }
-  }
-  // Along the height, and ToTensor's / 255.
-  const int64_t plane = size * size;
-  for (int c = 0; c < 3; ++c) {
-    const float* src = tmp.data() + c * ch * size;
-    float* dst = out + c * plane;
-    for (int64_t y = 0; y < size; ++y) {
-      float* o = dst + y * size;
-      std::fill(o, o + size, 0.0f);
-      const float* w = ty.w.data() + y * ty.max_taps;
-      for (int64_t k = 0; k < ty.count[y]; ++k) {
-        const float* s = src + (ty.first[y] + k) * size;
-        const float wk = w[k];
-        for (int64_t x = 0; x < size; ++x) o[x] += wk * s[x];
-      }
-      for (int64_t x = 0; x < size; ++x) o[x] = clamp01(o[x] * (1.0f / 255.0f));
+      const int64_t o = y * size + x;
+      out[o] = clamp01(r * (1.0f / 255.0f));
+      out[plane + o] = clamp01(g * (1.0f / 255.0f));
+      out[2 * plane + o] = clamp01(b * (1.0f / 255.0f));
     }
   }
 }
@@ -134,59 +154,98 @@ void saturation_planar(float* x, int64_t hw, float f) {
   }
 }
 
+namespace {
+
+// Lane helpers so one hue kernel serves a float and a 4-float vector (GCC/Clang vector extensions, which
+// compile to SSE2 on x86-64 and NEON on arm64, with the same IEEE float operations as the scalar code).
+typedef float F4 __attribute__((vector_size(16)));
+typedef int32_t I4 __attribute__((vector_size(16)));
+template <class F, class E>
+F splat(E c) {  // c in every lane
+  if constexpr (std::is_arithmetic_v<F>)
+    return static_cast<F>(c);
+  else
+    return F{} + c;
+}
+inline float sel(bool m, float a, float b) { return m ? a : b; }
+inline F4 sel(I4 m, F4 a, F4 b) { return m ? a : b; }
+inline int32_t sel(bool m, int32_t a, int32_t b) { return m ? a : b; }
+inline I4 sel(I4 m, I4 a, I4 b) { return m ? a : b; }
+inline int32_t trunc_int(float x) { return static_cast<int32_t>(x); }
+inline I4 trunc_int(F4 x) { return __builtin_convertvector(x, I4); }
+inline float to_float(int32_t x) { return static_cast<float>(x); }
+inline F4 to_float(I4 x) { return __builtin_convertvector(x, F4); }
+template <class F>
+F max_of(F a, F b) {  // std::max: a < b ? b : a
+  return sel(a < b, b, a);
+}
+template <class F>
+F min_of(F a, F b) {  // std::min: b < a ? b : a
+  return sel(b < a, b, a);
+}
+template <class F>
+F clamp01_of(F v) {
+  return min_of(max_of(v, splat<F>(0.0f)), splat<F>(1.0f));
+}
+
+// torchvision's adjust_hue on one pixel (or 4): _rgb2hsv op for op in float, h shifted mod 1, _hsv2rgb.
+template <class F, class I>
+void hue_kernel(F& r, F& g, F& b, float shift) {
+  const F one = splat<F>(1.0f), zero = splat<F>(0.0f);
+  const F maxc = max_of(max_of(r, g), b);
+  const F minc = min_of(min_of(r, g), b);
+  const auto eqc = maxc == minc;
+  const F cr = maxc - minc;
+  const F s = cr / sel(eqc, one, maxc);
+  const F cr_divisor = sel(eqc, one, cr);
+  const F rc = (maxc - r) / cr_divisor;
+  const F gc = (maxc - g) / cr_divisor;
+  const F bc = (maxc - b) / cr_divisor;
+  // torchvision's masks as 0/1 factors, as it computes them (mask * value).
+  const F mr = sel(maxc == r, one, zero);
+  const F mg = sel((maxc == g) & (maxc != r), one, zero);
+  const F mb = sel((maxc != g) & (maxc != r), one, zero);
+  const F hr = mr * (bc - gc);
+  const F hg = mg * ((2.0f + rc) - bc);
+  const F hb = mb * ((4.0f + gc) - rc);
+  // fmod(x, 1) for x = (hr + hg + hb) / 6 + 1 in [5/6, 2): x or x - 1, both exact (no libm call).
+  F h = (hr + hg + hb) / 6.0f + 1.0f;
+  h = h - sel(h >= 1.0f, one, zero);
+  // (h + shift) - floor(h + shift) for values in (-1, 2) without the libm call: the same floats, except that
+  // a sum rounding to exactly 1 becomes 0, which gives the same colour (sector 6 = sector 0 with f = 0).
+  h = h + shift;
+  h = h + sel(h < 0.0f, one, zero);
+  h = h - sel(h >= 1.0f, one, zero);
+  const F v = maxc;
+  const F h6 = h * 6.0f;
+  // floor (h6 >= 0); h6 may round up to 6, and sector 5 with f = 1 is the same colour as sector 0 with f = 0.
+  const I sector = min_of(trunc_int(h6), splat<I>(5));
+  const F f = h6 - to_float(sector);
+  const F p = clamp01_of(v * (1.0f - s));
+  const F q = clamp01_of(v * (1.0f - s * f));
+  const F t = clamp01_of(v * (1.0f - s * (1.0f - f)));
+  // r = (v, q, p, p, t, v)[sector], g = (t, v, v, q, p, p)[sector], b = (p, p, t, v, v, q)[sector].
+  r = sel((sector == 0) | (sector == 5), v, sel(sector == 1, q, sel(sector == 4, t, p)));
+  g = sel((sector == 1) | (sector == 2), v, sel(sector == 0, t, sel(sector == 3, q, p)));
+  b = sel((sector == 3) | (sector == 4), v, sel(sector == 2, t, sel(sector == 5, q, p)));
+}
+
+}  // namespace
+
 void hue_planar(float* x, int64_t hw, float shift) {
   float *rp = x, *gp = x + hw, *bp = x + 2 * hw;
-  for (int64_t i = 0; i < hw; ++i) {
-    const float r = rp[i], g = gp[i], b = bp[i];
-    // torchvision _rgb2hsv, op for op in float.
-    const float maxc = std::max(std::max(r, g), b);
-    const float minc = std::min(std::min(r, g), b);
-    const bool eqc = maxc == minc;
-    const float cr = maxc - minc;
-    const float s = cr / (eqc ? 1.0f : maxc);
-    const float cr_divisor = eqc ? 1.0f : cr;
-    const float rc = (maxc - r) / cr_divisor;
-    const float gc = (maxc - g) / cr_divisor;
-    const float bc = (maxc - b) / cr_divisor;
-    const float hr = maxc == r ? bc - gc : 0.0f;
-    const float hg = (maxc == g && maxc != r) ? (2.0f + rc) - bc : 0.0f;
-    const float hb = (maxc != g && maxc != r) ? (4.0f + gc) - rc : 0.0f;
-    // fmod(x, 1) for x = (hr + hg + hb) / 6 + 1 in [5/6, 2): x or x - 1, both exact (no libm call).
-    float h = (hr + hg + hb) / 6.0f + 1.0f;
-    h = h >= 1.0f ? h - 1.0f : h;
-    h = h + shift;
-    // h - floor(h) for h in (-1, 2): the same float operations without the libm call.
-    h = h < 0.0f ? h + 1.0f : (h >= 1.0f ? h - 1.0f : h);
-    // torchvision _hsv2rgb.
-    const float v = maxc;
-    const float h6 = h * 6.0f;
-    const int i6 = static_cast<int>(h6);  // floor: h6 >= 0
-    const float f = h6 - static_cast<float>(i6);
-    const int sector = i6 % 6;
-    const float p = clamp01(v * (1.0f - s));
-    const float q = clamp01(v * (1.0f - s * f));
-    const float t = clamp01(v * (1.0f - s * (1.0f - f)));
-    switch (sector) {
-      case 0:
-        rp[i] = v, gp[i] = t, bp[i] = p;
-        break;
-      case 1:
-        rp[i] = q, gp[i] = v, bp[i] = p;
-        break;
-      case 2:
-        rp[i] = p, gp[i] = v, bp[i] = t;
-        break;
-      case 3:
-        rp[i] = p, gp[i] = q, bp[i] = v;
-        break;
-      case 4:
-        rp[i] = t, gp[i] = p, bp[i] = v;
-        break;
-      default:
-        rp[i] = v, gp[i] = p, bp[i] = q;
-        break;
-    }
+  int64_t i = 0;
+  for (; i + 4 <= hw; i += 4) {
+    F4 r, g, b;
+    std::memcpy(&r, rp + i, sizeof r);
+    std::memcpy(&g, gp + i, sizeof g);
+    std::memcpy(&b, bp + i, sizeof b);
+    hue_kernel<F4, I4>(r, g, b, shift);
+    std::memcpy(rp + i, &r, sizeof r);
+    std::memcpy(gp + i, &g, sizeof g);
+    std::memcpy(bp + i, &b, sizeof b);
   }
+  for (; i < hw; ++i) hue_kernel<float, int32_t>(rp[i], gp[i], bp[i], shift);
 }
 
 void grayscale_planar(float* x, int64_t hw) {
@@ -211,31 +270,24 @@ void gaussian_blur_planar(float* x, int64_t h, int64_t w, float sigma, int64_t k
   for (auto& v : k) v /= total;
   auto reflect = [](int64_t i, int64_t n) { return i < 0 ? -i : (i >= n ? 2 * (n - 1) - i : i); };
   thread_local std::vector<float> tmp, pad;
+  thread_local std::vector<const float*> rows;
   tmp.resize(static_cast<size_t>(h * w));
   pad.resize(static_cast<size_t>(w + 2 * rad));
+  rows.resize(static_cast<size_t>(kernel));
   for (int c = 0; c < 3; ++c) {
     float* plane = x + c * h * w;
-    // Along the width into tmp.
+    // Along the width into tmp (tap t reads pad + t).
     for (int64_t y = 0; y < h; ++y) {
       const float* row = plane + y * w;
       for (int64_t i = -rad; i < w + rad; ++i) pad[i + rad] = row[reflect(i, w)];
-      float* o = tmp.data() + y * w;
-      std::fill(o, o + w, 0.0f);
-      for (int64_t t = 0; t < kernel; ++t) {
-        const float kt = k[t];
-        const float* s = pad.data() + t;
-        for (int64_t xx = 0; xx < w; ++xx) o[xx] += kt * s[xx];
-      }
+      for (int64_t t = 0; t < kernel; ++t) rows[t] = pad.data() + t;
+      symmetric_taps(rows.data(), k.data(), rad, w, tmp.data() + y * w);
     }
-    // Along the height back into the plane.
+    // Along the height back into the plane (tap t reads row reflect(y + t - rad)).
     for (int64_t y = 0; y < h; ++y) {
+      for (int64_t t = 0; t < kernel; ++t) rows[t] = tmp.data() + reflect(y + t - rad, h) * w;
       float* o = plane + y * w;
-      std::fill(o, o + w, 0.0f);
-      for (int64_t t = 0; t < kernel; ++t) {
-        const float kt = k[t];
-        const float* s = tmp.data() + reflect(y + t - rad, h) * w;
-        for (int64_t xx = 0; xx < w; ++xx) o[xx] += kt * s[xx];
-      }
+      symmetric_taps(rows.data(), k.data(), rad, w, o);
       for (int64_t xx = 0; xx < w; ++xx) o[xx] = clamp01(o[xx]);
     }
   }
