@@ -268,6 +268,11 @@ void gaussian_blur_planar(float* x, int64_t h, int64_t w, float sigma, int64_t k
     total += k[t];
   }
   for (auto& v : k) v /= total;
+  // Taps beyond 6.2 sigma weigh < 5e-9 each (exp(-19.2) / total): they are left out (the kernel keeps
+  // torchvision's normalisation), which changes the result by < 1e-7 and saves ~40% at sigma ~ U(0.1, 2).
+  const int64_t re =
+      std::min<int64_t>(rad, static_cast<int64_t>(std::ceil(6.2 * static_cast<double>(sigma))));
+  const float* kc = k.data() + (rad - re);  // the kept taps, centre at kc[re]
   auto reflect = [](int64_t i, int64_t n) { return i < 0 ? -i : (i >= n ? 2 * (n - 1) - i : i); };
   thread_local std::vector<float> tmp, pad;
   thread_local std::vector<const float*> rows;
@@ -280,14 +285,14 @@ void gaussian_blur_planar(float* x, int64_t h, int64_t w, float sigma, int64_t k
     for (int64_t y = 0; y < h; ++y) {
       const float* row = plane + y * w;
       for (int64_t i = -rad; i < w + rad; ++i) pad[i + rad] = row[reflect(i, w)];
-      for (int64_t t = 0; t < kernel; ++t) rows[t] = pad.data() + t;
-      symmetric_taps(rows.data(), k.data(), rad, w, tmp.data() + y * w);
+      for (int64_t t = 0; t <= 2 * re; ++t) rows[t] = pad.data() + (rad - re) + t;
+      symmetric_taps(rows.data(), kc, re, w, tmp.data() + y * w);
     }
     // Along the height back into the plane (tap t reads row reflect(y + t - rad)).
     for (int64_t y = 0; y < h; ++y) {
-      for (int64_t t = 0; t < kernel; ++t) rows[t] = tmp.data() + reflect(y + t - rad, h) * w;
+      for (int64_t t = 0; t <= 2 * re; ++t) rows[t] = tmp.data() + reflect(y + t - re, h) * w;
       float* o = plane + y * w;
-      symmetric_taps(rows.data(), k.data(), rad, w, o);
+      symmetric_taps(rows.data(), kc, re, w, o);
       for (int64_t xx = 0; xx < w; ++xx) o[xx] = clamp01(o[xx]);
     }
   }
