@@ -15,8 +15,8 @@
 #include <sstream>
 #include <thread>
 
-#include "flatclr/core/event_writer.h"
 #include "../test_paths.h"
+#include "flatclr/core/event_writer.h"
 
 namespace fs = std::filesystem;
 using flatclr::core::EventWriter;

@@ -24,7 +24,8 @@ bool have_reader() {
 std::vector<fs::path> event_files(const fs::path& run) {
   std::vector<fs::path> out;
   for (auto& e : fs::directory_iterator(run))
-    if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0) out.push_back(e.path());
+    if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0 && e.path().extension() != ".json")
+      out.push_back(e.path());
   std::sort(out.begin(), out.end());
   return out;
 }

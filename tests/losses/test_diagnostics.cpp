@@ -195,6 +195,10 @@ TEST(Diagnostics, EffectiveRankClosedForms) {
   auto q = std::get<0>(torch::linalg::qr(torch::randn({3, 3}, torch::kDouble)));
   EXPECT_NEAR(effective_rank(x.matmul(q)), std::exp(h), 1e-9);
   EXPECT_EQ(effective_rank(torch::zeros({3, 3})), 0.0);
+  auto bad = torch::ones({3, 3}, torch::kDouble);
+  bad[1][1] = std::nan("");
+  EXPECT_TRUE(std::isnan(effective_rank(bad)));
+  EXPECT_TRUE(std::isnan(normalized_dim_std(bad)));
 }
 
 TEST(Diagnostics, NormalizedDimStdClosedForms) {

@@ -69,7 +69,9 @@ at::Tensor batch_diagnostics_vector(const BatchDiagnostics& d) {
 double effective_rank(const at::Tensor& x) {
   FLATCLR_CHECK(x.dim() == 2 && x.size(0) > 0 && x.size(1) > 0, "x must be [B, D], got ", x.sizes());
   torch::NoGradGuard no_grad;
-  auto sv = at::linalg_svdvals(x.detach().to(at::kDouble).cpu());
+  auto xd = x.detach().to(at::kDouble).cpu();
+  if (!torch::isfinite(xd).all().item<bool>()) return std::nan("");
+  auto sv = at::linalg_svdvals(xd);
   const double total = sv.sum().item<double>();
   if (!(total > 0)) return 0.0;  // all-zero embeddings: no rank at all
   auto p = sv / total;
@@ -80,6 +82,7 @@ double effective_rank(const at::Tensor& x) {
 double normalized_dim_std(const at::Tensor& x) {
   FLATCLR_CHECK(x.dim() == 2 && x.size(0) > 1, "x must be [B, D] with B > 1, got ", x.sizes());
   torch::NoGradGuard no_grad;
+  if (!torch::isfinite(x).all().item<bool>()) return std::nan("");
   auto xn = torch::nn::functional::normalize(x.detach().to(at::kDouble),
                                              torch::nn::functional::NormalizeFuncOptions().dim(1).eps(1e-12));
   return xn.std(0, /*unbiased=*/false).mean().item<double>();

@@ -49,9 +49,11 @@ at::Tensor batch_diagnostics_vector(const BatchDiagnostics& d);
 // log(2N - 1) for a batch of N images.
 double log_k(int64_t batch_size);
 
-// x: [B, D] -> exp(entropy of the normalised singular values) as a double, in [1, min(B, D)].
+// x: [B, D] -> exp(entropy of the normalised singular values) as a double, in [1, min(B, D)]; NaN when x
+// holds a NaN or Inf.
 double effective_rank(const at::Tensor& x);
-// x: [B, D] -> mean over the D dimensions of the (population) std over B of the L2-normalised rows.
+// x: [B, D] -> mean over the D dimensions of the (population) std over B of the L2-normalised rows (NaN when
+// x is not finite).
 double normalized_dim_std(const at::Tensor& x);
 
 }  // namespace flatclr::losses

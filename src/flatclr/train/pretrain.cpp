@@ -248,7 +248,6 @@ PretrainResult pretrain(const PretrainConfig& c) {
       std::vector<at::Tensor> saved_buffers;
       if (c.on_nonfinite == "skip") saved_buffers = copy_buffers(*model);
       auto [h, z] = model->forward(views);
-      if (monitor.wants_embeddings()) monitor.observe_embeddings(h, z);
       auto out = loss_fn(z, c.temperature);
       optimizer->zero_grad();
       out.loss.backward();
@@ -259,19 +258,20 @@ PretrainResult pretrain(const PretrainConfig& c) {
       if (!std::isfinite(loss_value) || !std::isfinite(grad_value)) {
         const bool bad_loss = !std::isfinite(loss_value);
         const double bad = bad_loss ? loss_value : grad_value;
+        const std::string bad_text = std::isnan(bad) ? "nan" : (bad > 0 ? "inf" : "-inf");
         nlohmann::ordered_json ev;
         ev["event"] = "nonfinite";
         ev["epoch"] = epoch + 1;
         ev["global_step"] = global_step + 1;
         ev["what"] = bad_loss ? "loss" : "gradient";
-        ev["value"] = std::isnan(bad) ? "nan" : (bad > 0 ? "inf" : "-inf");
+        ev["value"] = bad_text;
         ev["action"] = c.on_nonfinite;
         ev["last_checkpoint"] = result.last_checkpoint.empty() ? "none" : result.last_checkpoint;
         steps_log.append(ev);
         if (c.on_nonfinite == "stop") {
           progress.finish();
-          fail("the ", bad_loss ? "loss" : "gradient norm", " became ", bad, " at step ", global_step + 1,
-               " (epoch ", epoch + 1,
+          fail("the ", bad_loss ? "loss" : "gradient norm", " became ", bad_text, " at step ",
+               global_step + 1, " (epoch ", epoch + 1,
                "); last good checkpoint: ", result.last_checkpoint.empty() ? "none" : result.last_checkpoint,
                ". Try a lower --lr or a larger --temperature (or --on_nonfinite=skip); `flatclr diagnose ",
                result.run_dir, "` reads the run's logs");
@@ -282,7 +282,7 @@ PretrainResult pretrain(const PretrainConfig& c) {
         monitor.observe_skipped_step();
         ++skipped_steps;
         std::cerr << "warning: step " << global_step + 1 << " skipped: its "
-                  << (bad_loss ? "loss" : "gradient norm") << " is " << bad << " (--on_nonfinite=skip)"
+                  << (bad_loss ? "loss" : "gradient norm") << " is " << bad_text << " (--on_nonfinite=skip)"
                   << std::endl;
       } else {
         optim::set_lr(*optimizer, lr);
@@ -292,6 +292,7 @@ PretrainResult pretrain(const PretrainConfig& c) {
         sum_top1 += acc.top1.to(torch::kDouble);
         sum_top5 += acc.top5.to(torch::kDouble);
         ++good_steps;
+        if (monitor.wants_embeddings()) monitor.observe_embeddings(h, z);
         monitor.observe_step(out, grad_norm, data_seconds, seconds_since(step_start));
       }
       ++global_step;
