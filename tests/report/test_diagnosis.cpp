@@ -36,6 +36,7 @@ RunHistory healthy(const std::string& clr = "simclr") {
                            {"data_wait_share", 0.05},
                            {"effective_rank_z", 20.0},
                            {"z_dim", 128.0},
+                           {"rank_max_z", 32.0},
                            {"z_dim_std", 0.07},
                            {"z_dim_std_spread", 0.0884}});
   }
@@ -61,7 +62,8 @@ TEST(Diagnosis, HealthyRunHasNoProblem) {
   for (const auto& f : fs) EXPECT_EQ(f.severity, "info") << f.rule << ": " << f.text;
   ASSERT_TRUE(find(fs, "healthy"));
   EXPECT_TRUE(mentions(find(fs, "status"), "finished: 4/4 epochs"));
-  EXPECT_TRUE(mentions(find(fs, "summary"), "effective rank z 20.0 of 128"));
+  EXPECT_TRUE(
+      mentions(find(fs, "summary"), "effective rank z 20.0 of at most 32 (batch rows vs 128 dimensions)"));
 }
 
 TEST(Diagnosis, SaturationSimclrPointsToFlatclr) {
@@ -102,11 +104,11 @@ TEST(Diagnosis, LogKCeiling) {
 
 TEST(Diagnosis, CollapseByEffectiveRank) {
   auto h = healthy();
-  h.intervals.back()["effective_rank_z"] = 2.1;
+  h.intervals.back()["effective_rank_z"] = 1.9;
   auto f = find(diagnose(h), "collapse");
   ASSERT_TRUE(f);
   EXPECT_EQ(f->severity, "problem");
-  EXPECT_TRUE(mentions(f, "embeddings collapsing: effective rank 2.1 of 128")) << f->text;
+  EXPECT_TRUE(mentions(f, "embeddings collapsing: effective rank 1.9 of at most 32")) << f->text;
 }
 
 TEST(Diagnosis, RankHalvingIsAWarning) {

@@ -79,6 +79,7 @@ TEST(StepMonitor, RanksOnTheFirstStepOfEveryKthInterval) {
       EXPECT_NEAR(r["z_dim_std"], losses::normalized_dim_std(z), 1e-12);
       EXPECT_NEAR(r["z_dim_std_spread"], 1 / std::sqrt(3.0), 1e-12);
       EXPECT_EQ(r["z_dim"], 3.0);
+      EXPECT_EQ(r["rank_max_z"], 3.0);  // min(8 rows, 3 dimensions)
     }
   }
   EXPECT_EQ(wanted, (std::vector<bool>{true, false, true, false}));

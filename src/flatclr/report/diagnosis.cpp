@@ -94,14 +94,15 @@ void rule_log_k(const RunHistory& run, std::vector<Finding>& out) {
 }
 
 void rule_collapse(const RunHistory& run, std::vector<Finding>& out) {
-  auto rank = run.series("effective_rank_z"), dim = run.series("z_dim");
+  auto rank = run.series("effective_rank_z"), dim = run.series("rank_max_z");
+  if (dim.empty()) dim = run.series("z_dim");
   auto std_z = run.series("z_dim_std"), spread = run.series("z_dim_std_spread");
   if (!rank.empty() && !dim.empty()) {
     const double r = rank.value.back(), d = dim.value.back();
     if (r < std::max(2.0, 0.05 * d)) {
       out.push_back({"collapse", "problem",
-                     "embeddings collapsing: effective rank " + fmt("%.1f", r) + " of " + fmt("%.0f", d) +
-                         " at step " + fmt("%.0f", rank.step.back()) +
+                     "embeddings collapsing: effective rank " + fmt("%.1f", r) + " of at most " +
+                         fmt("%.0f", d) + " at step " + fmt("%.0f", rank.step.back()) +
                          ". Check the augmentation strength, lower --lr, or raise --temperature"});
       return;
     }
@@ -208,7 +209,9 @@ Finding summary(const RunHistory& run) {
                   fmt("%.3f", get("p_pos_mean")) + " (saturated rows " + pct(get("saturated")) + "), ESS " +
                   fmt("%.2f", get("ess")) + ", pair top-1 " + fmt("%.1f%%", 100 * get("top1"));
   if (!std::isnan(last("effective_rank_z")))
-    t += ", effective rank z " + fmt("%.1f", last("effective_rank_z")) + " of " + fmt("%.0f", last("z_dim"));
+    t += ", effective rank z " + fmt("%.1f", last("effective_rank_z")) + " of at most " +
+         fmt("%.0f", std::isnan(last("rank_max_z")) ? last("z_dim") : last("rank_max_z")) +
+         " (batch rows vs " + fmt("%.0f", last("z_dim")) + " dimensions)";
   t += ", data wait " + pct(get("data_wait_share"));
   return {"summary", "info", t};
 }

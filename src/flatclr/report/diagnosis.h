@@ -7,7 +7,8 @@
 //               gradient is (1 - p+) times FlatNCE's): the log-K regime. SimCLR: try --clr=flatclr;
 //   log_k       the InfoNCE MI estimate is recently at >= 90% of its ceiling log(2N-1): the loss cannot show
 //               more progress at this batch size;
-//   collapse    effective rank of z below max(2, 5% of its dimension), or per-dimension std of the normalised
+//   collapse    effective rank of z below max(2, 5% of its maximum min(2N, D)), or per-dimension std of the
+//   normalised
 //               z below 20% of its spread value 1/sqrt(D): the embeddings are collapsing;
 //   data        data loading takes more than 20% of step time: raise --workers or use --faster_version=True;
 //   no_progress InfoNCE recently not below its first logged value by 1% after at least 4 intervals;

@@ -35,6 +35,7 @@ void StepMonitor::observe_embeddings(const at::Tensor& h, const at::Tensor& z) {
   ranks_ = {{"effective_rank_h", losses::effective_rank(h)},
             {"effective_rank_z", losses::effective_rank(z)},
             {"z_dim", static_cast<double>(z.size(1))},
+            {"rank_max_z", static_cast<double>(std::min(z.size(0), z.size(1)))},
             {"z_dim_std", losses::normalized_dim_std(z)},
             {"z_dim_std_spread", 1.0 / std::sqrt(static_cast<double>(z.size(1)))}};
 }

@@ -4,7 +4,8 @@
 // positive-pair accuracy, the global gradient norm, the learning rate, images/s and the share of step time
 // spent waiting for data, averaged over the steps of one logging interval (p+ min: the minimum). Every
 // `rank_every` intervals it adds the effective rank (RankMe) of h and z and the per-dimension std of the
-// normalised z. Values stay on the device until flush(), which syncs once per interval.
+// normalised z (the rank of one batch is at most min(2N, D): rank_max_z). Values stay on the device until
+// flush(), which syncs once per interval.
 //
 // Each value has a key (steps.jsonl, the diagnosis, the plots) and a TensorBoard tag grouped as loss/, diag/,
 // perf/ and eval/ (tag_for_key).
