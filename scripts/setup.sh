@@ -19,6 +19,7 @@ packages=(
   libgtest-dev libbenchmark-dev
   libcurl4-openssl-dev libssl-dev libarchive-dev   # CIFAR download, MD5 check, unpacking
   python3-pil            # scripts/prepare_cifar10.sh: converting the shared CIFAR-10 JPEGs
+  libgloo-dev            # Gloo headers that c10d's ProcessGroupGloo.hpp includes: distributed runs (optional)
 )
 if [ "$want_test" = 1 ]; then
   packages+=(python3-torch python3-torchvision python3-numpy)

@@ -17,6 +17,7 @@
 #include "flatclr/data/augment_batch.h"
 #include "flatclr/data/cifar.h"
 #include "flatclr/data/subset.h"
+#include "flatclr/dist/data_parallel.h"
 #include "flatclr/eval/features.h"
 #include "flatclr/eval/knn.h"
 #include "flatclr/losses/flat_nce.h"
@@ -45,8 +46,10 @@ struct TrainData {
   std::vector<int64_t> indices;  // selected indices into images, sorted
 };
 
-TrainData load_train_data(const PretrainConfig& c, const c10::Device& device) {
-  if (c.download) data::ensure_cifar(c.data, c.dataset_name, data::default_cifar_source(c.dataset_name));
+TrainData load_train_data(const PretrainConfig& c, const c10::Device& device, dist::DataParallel& dp) {
+  if (c.download && dp.is_rank0())
+    data::ensure_cifar(c.data, c.dataset_name, data::default_cifar_source(c.dataset_name));
+  dp.barrier();  // the other ranks read what rank 0 downloaded
   auto ds = data::load_cifar(c.data, c.dataset_name, /*train=*/true);
   TrainData td;
   td.indices =
@@ -93,7 +96,9 @@ void warn_config_differences(const std::string& stored_json, const PretrainConfi
   auto current = nlohmann::json::parse(now.to_json());
   if (stored.is_discarded() || !stored.is_object()) return;
   for (auto& [key, value] : current.items()) {
-    if (key == "log_dir" || key == "train_from" || key == "progress" || key == "threads") continue;
+    if (key == "log_dir" || key == "train_from" || key == "progress" || key == "threads" ||
+        key == "world_size" || key == "dist_timeout")
+      continue;
     if (stored.contains(key) && stored[key] != value) {
       std::cout << "warning: resuming with --" << key << "=" << value.dump()
                 << " but the checkpoint was trained with " << stored[key].dump()
@@ -120,11 +125,14 @@ PretrainResult pretrain(const PretrainConfig& c) {
     fail("--fp16_precision: mixed precision is not implemented yet; run without it (fp32)");
 
   const int threads = core::set_num_threads(c.threads);
-  const c10::Device device = core::resolve_device(c.device, c.disable_cuda);
+  const c10::Device device = dist::local_device(core::resolve_device(c.device, c.disable_cuda), c.dist_env);
+  // One process of a data-parallel group (dist/); a single process when WORLD_SIZE is not set.
+  dist::DataParallel dp(c.dist_env, c.dist_backend, c.dist_timeout, device);
+  const bool rank0 = dp.is_rank0();  // only rank 0 writes and prints
   const uint64_t seed = static_cast<uint64_t>(c.seed);
   torch::manual_seed(seed);
 
-  TrainData data = load_train_data(c, device);
+  TrainData data = load_train_data(c, device, dp);
   const int64_t n = static_cast<int64_t>(data.indices.size());
   const int64_t steps_per_epoch = n / c.batch_size;  // drop_last, as the reference
   if (steps_per_epoch == 0) {
@@ -136,6 +144,7 @@ PretrainResult pretrain(const PretrainConfig& c) {
   auto model = build_model(c);
   model->to(device);
   model->train();
+  dp.prepare_model(*model, c.sync_bn);  // rank 0's weights everywhere; SyncBN
   auto optimizer = optim::make_optimizer(c.optimizer, *model, c.effective_lr, c.weight_decay, c.momentum);
   optim::LrSchedule schedule;
   schedule.kind = c.scheduler;
@@ -163,19 +172,25 @@ PretrainResult pretrain(const PretrainConfig& c) {
     result.run_dir = c.log_dir;
     std::cout << "resuming from " << path << " at epoch " << start_epoch << ", step " << global_step << "\n";
   } else {
-    result.run_dir = create_run_dir(c.save_dir, c.dataset_name, c.batch_size, c.method_name());
+    result.run_dir =
+        dp.agree(rank0 ? create_run_dir(c.save_dir, c.dataset_name, c.batch_size, c.method_name()) : "");
   }
   const fs::path run_dir(result.run_dir);
-  core::write_file_atomic((run_dir / "config.json").string(), c.to_json() + "\n");
   MetricsLog metrics((run_dir / "metrics.jsonl").string());
-  metrics.truncate_after_epoch(start_epoch);
+  if (rank0) {
+    core::write_file_atomic((run_dir / "config.json").string(), c.to_json() + "\n");
+    metrics.truncate_after_epoch(start_epoch);
+  }
 
   std::cout << "flatclr pretraining: " << c.method_name() << " ("
             << (c.clr == "simclr" ? "InfoNCE" : "FlatNCE") << " loss) on " << c.dataset_name << ", " << n
             << " images, " << c.model << " x" << c.width_multiplier << ", batch " << c.batch_size << ", "
             << steps_per_epoch << " steps/epoch, lr " << c.effective_lr << " (--lr=" << c.lr << ", scaling "
-            << c.learning_rate_scaling << "), device " << device.str() << ", " << threads
-            << " threads\nrun folder: " << result.run_dir << std::endl;
+            << c.learning_rate_scaling << "), device " << device.str() << ", " << threads << " threads"
+            << (dp.distributed() ? ", " + std::to_string(dp.world_size()) + " processes (" +
+                                       dp.group().backend() + (c.sync_bn ? ", SyncBN)" : ")")
+                                 : std::string())
+            << "\nrun folder: " << result.run_dir << std::endl;
 
   // Online kNN monitor: train features of the selected subset vs the whole test split.
   data::Dataset knn_test;
@@ -194,7 +209,7 @@ PretrainResult pretrain(const PretrainConfig& c) {
     return counts;
   };
 
-  const auto progress_mode = core::progress_mode_from(c.progress);
+  const auto progress_mode = core::progress_mode_from(rank0 ? c.progress : "none");
   auto loss_fn = c.clr == "simclr" ? &losses::info_nce_loss : &losses::flat_nce_loss;
   const auto long_opts = torch::TensorOptions().dtype(torch::kLong);
 
@@ -208,14 +223,17 @@ PretrainResult pretrain(const PretrainConfig& c) {
     auto sum_top1 = torch::zeros_like(sum_loss), sum_top5 = torch::zeros_like(sum_loss);
     double lr = 0;
     for (int64_t step = 0; step < steps_per_epoch; ++step) {
-      std::vector<int64_t> batch_idx(order.begin() + step * c.batch_size,
-                                     order.begin() + (step + 1) * c.batch_size);
-      auto idx = torch::from_blob(batch_idx.data(), {c.batch_size}, long_opts).to(device);
+      std::vector<int64_t> batch_idx = dp.local_batch(  // this rank's slice of the global batch
+          std::vector<int64_t>(order.begin() + step * c.batch_size,
+                               order.begin() + (step + 1) * c.batch_size));
+      auto idx =
+          torch::from_blob(batch_idx.data(), {static_cast<int64_t>(batch_idx.size())}, long_opts).to(device);
       auto views = data::make_two_views(data.images.index_select(0, idx), batch_idx, aug, seed, epoch);
-      auto z = model->forward(views).second;
+      auto z = dp.gather_views(model->forward(views).second);  // all 2B views, with gradient
       auto out = loss_fn(z, c.temperature);
       optimizer->zero_grad();
       out.loss.backward();
+      dp.average_gradients(*model);
       lr = schedule.lr_at(global_step);
       optim::set_lr(*optimizer, lr);
       optimizer->step();
@@ -249,7 +267,7 @@ PretrainResult pretrain(const PretrainConfig& c) {
     s.seconds = progress.elapsed_seconds();
     s.images_per_s = static_cast<double>(steps_per_epoch * c.batch_size) / s.seconds;
     std::string knn_text;
-    if (c.knn_every > 0 && s.epoch % c.knn_every == 0) {
+    if (c.knn_every > 0 && s.epoch % c.knn_every == 0 && rank0) {
       auto counts = knn_monitor();
       s.knn_top1 = counts.top1_rate();
       s.knn_top5 = counts.top5_rate();
@@ -273,9 +291,9 @@ PretrainResult pretrain(const PretrainConfig& c) {
       rec["knn_top1"] = s.knn_top1;
       rec["knn_top5"] = s.knn_top5;
     }
-    metrics.append(rec);
+    if (rank0) metrics.append(rec);
 
-    if (s.epoch % c.save_every_n_epochs == 0 || s.epoch == c.epochs) {
+    if (rank0 && (s.epoch % c.save_every_n_epochs == 0 || s.epoch == c.epochs)) {
       Checkpoint ckpt;
       ckpt.epoch = s.epoch;
       ckpt.batch_size = c.batch_size;

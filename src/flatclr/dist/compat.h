@@ -1,0 +1,23 @@
+// The c10d headers and the one LibTorch version difference that matters here: in 1.13 the Gloo/NCCL
+// process groups derive from c10d::ProcessGroup, in 2.x from c10d::Backend (same collective methods).
+// Only compiled where CMake found c10d with Gloo (FLATCLR_HAVE_DIST).
+#pragma once
+
+#ifdef FLATCLR_HAVE_DIST
+#include <torch/version.h>
+
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef FLATCLR_HAVE_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
+namespace flatclr::dist::compat {
+#if TORCH_VERSION_MAJOR >= 2
+using Collectives = c10d::Backend;
+#else
+using Collectives = c10d::ProcessGroup;
+#endif
+}  // namespace flatclr::dist::compat
+#endif
