@@ -93,12 +93,14 @@ int worker(const Options& o) {
   auto optimizer = optim::make_optimizer("lars", *model, 0.3, 1e-6, 0.9);
   const auto aug = data::AugmentConfig::for_dataset("cifar10", 32);
   std::vector<double> step_s, grad_comm_s, fwd_bwd_comm_s;
+  int64_t fb_collectives = 0, grad_collectives = 0;
   const int warmup = 2;
   for (int step = 0; step < warmup + o.steps; ++step) {
     std::vector<int64_t> global(static_cast<size_t>(o.batch));
     for (int64_t i = 0; i < o.batch; ++i) global[i] = (step * o.batch + i) % (o.batch * 4);
     dp.barrier();  // every rank starts the step together
     const double c0 = dp.comm_seconds();
+    const int64_t k0 = dp.collectives();
     const auto t0 = Clock::now();
     auto batch = dp.local_batch(global);
     auto idx = torch::tensor(batch, torch::kLong);
@@ -108,8 +110,11 @@ int worker(const Options& o) {
     optimizer->zero_grad();
     out.loss.backward();
     const double c1 = dp.comm_seconds();
+    const int64_t k1 = dp.collectives();
     dp.average_gradients(*model);
     const double c2 = dp.comm_seconds();
+    fb_collectives = k1 - k0;
+    grad_collectives = dp.collectives() - k1;
     optimizer->step();
     const double t = std::chrono::duration<double>(Clock::now() - t0).count();
     if (step >= warmup) {
@@ -121,7 +126,7 @@ int worker(const Options& o) {
   if (dp.is_rank0()) {
     std::ofstream f(o.result);
     f << median(step_s) << " " << median(fwd_bwd_comm_s) << " " << median(grad_comm_s) << " " << n_params
-      << "\n";
+      << " " << fb_collectives << " " << grad_collectives << "\n";
   }
   return 0;
 }
@@ -182,16 +187,22 @@ int launch(const Options& o, const char* self) {
       return 1;
     }
     double step = 0, fb = 0, grad = 0;
-    int64_t n_params = 0;
-    std::ifstream(result) >> step >> fb >> grad >> n_params;
+    int64_t n_params = 0, fb_n = 0, grad_n = 0;
+    std::ifstream(result) >> step >> fb >> grad >> n_params >> fb_n >> grad_n;
     std::remove(result.c_str());
     if (world == 1) base_step = step;
     const double speedup = base_step > 0 ? base_step / step : 0;
-    std::printf(
-        "%9d | %9.3f | %9.1f | %7.2fx | %9.0f%% | %14.1f | %15.1f | %9.1f%%   (%lld parameters, %.1f MB "
-        "of gradients)\n",
-        world, step, o.batch / step, speedup, 100 * speedup / world, 1000 * grad, 1000 * fb,
-        100 * (grad + fb) / step, static_cast<long long>(n_params), n_params * 4 / 1e6);
+    std::printf("%9d | %9.3f | %9.1f | %7.2fx | %9.0f%% | %14.1f | %15.1f | %9.1f%%\n", world, step,
+                o.batch / step, speedup, 100 * speedup / world, 1000 * grad, 1000 * fb,
+                100 * (grad + fb) / step);
+    if (world > 1) {
+      std::printf(
+          "          %lld parameters = %.2f MB of float32 gradients in %lld all-reduce(s): %.2f GB/s; "
+          "forward/backward: %lld small collectives (view gather, SyncBN statistics), %.3f ms each\n",
+          static_cast<long long>(n_params), n_params * 4 / 1e6, static_cast<long long>(grad_n),
+          grad > 0 ? n_params * 4 / grad / 1e9 : 0.0, static_cast<long long>(fb_n),
+          fb_n > 0 ? 1000 * fb / fb_n : 0.0);
+    }
   }
   return 0;
 }

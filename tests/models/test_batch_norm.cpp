@@ -1,8 +1,10 @@
 // models::BatchNorm1d/2d: without a sync hook they are LibTorch's BatchNorm (outputs, gradients, running
-// statistics, state-dict keys, and LARS sees them as normalisation layers); with a hook, training mode
+// statistics, state-dict keys, printing; LARS excludes their parameters); with a hook, training mode
 // takes the hook's result and eval mode does not; set_batch_norm_sync finds every layer of a ResNet.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+
+#include <sstream>
 
 #include "flatclr/models/batch_norm.h"
 #include "flatclr/models/resnet.h"
@@ -29,8 +31,30 @@ TEST(BatchNorm, WithoutSyncIsLibTorchsBatchNorm) {
   for (auto& p : ref->named_parameters()) k2.push_back(p.key());
   for (auto& b : ref->named_buffers()) k2.push_back(b.key());
   EXPECT_EQ(k1, k2);
-  EXPECT_TRUE(optim::is_norm_module(*bn));
-  EXPECT_TRUE(optim::is_norm_module(*BatchNorm1d(4)));
+  std::ostringstream printed;
+  bn->pretty_print(printed);
+  EXPECT_EQ(printed.str(),
+            "flatclr::models::BatchNorm2d(3, eps=1e-05, momentum=0.1, affine=1, track_running_stats=1)");
+  bn->eval();
+  ref->eval();
+  EXPECT_TRUE(torch::equal(bn(x), ref(x)));
+}
+
+TEST(BatchNorm, LarsExcludesItsParameters) {
+  ResNetOptions o;
+  o.arch = "res10";
+  o.width_multiplier = 0.125;
+  o.head.mode = "linear";
+  ResNet net(o);
+  auto groups = optim::split_param_groups(*net);
+  int bn_params = 0;
+  for (const auto& name : groups.excluded_names)
+    if (name.find("bn") != std::string::npos || name.find("downsample.1") != std::string::npos ||
+        name.find("net.1") != std::string::npos)
+      ++bn_params;
+  for (const auto& name : groups.regular_names) EXPECT_EQ(name.find("bn"), std::string::npos) << name;
+  // res10: stem + 4 blocks x 2 + 3 downsample BatchNorm2d, the head's BatchNorm1d; weight and bias each.
+  EXPECT_EQ(bn_params, 2 * (1 + 8 + 3 + 1));
 }
 
 struct ConstantSync : BatchNormSync {

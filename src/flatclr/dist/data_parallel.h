@@ -47,6 +47,7 @@ class DataParallel {
   // Rank 0's value on every rank.
   std::string agree(const std::string& value_on_rank0) { return group_->broadcast_string(value_on_rank0); }
   double comm_seconds() const { return group_->comm_seconds(); }
+  int64_t collectives() const { return group_->collectives(); }
 
  private:
   std::shared_ptr<ProcessGroup> group_;

@@ -9,7 +9,7 @@
 namespace flatclr::dist {
 
 bool distributed_available() {
-#ifdef FLATCLR_HAVE_DIST
+#ifdef FLATCLR_HAVE_C10D
   return true;
 #else
   return false;
@@ -24,7 +24,7 @@ bool nccl_available() {
 #endif
 }
 
-#ifdef FLATCLR_HAVE_DIST
+#ifdef FLATCLR_HAVE_C10D
 
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
@@ -59,6 +59,14 @@ ProcessGroup::ProcessGroup(const DistEnv& env, const std::string& backend, doubl
         "--dist_backend=nccl: this LibTorch has no NCCL process group (a CUDA build of LibTorch has it); "
         "use --dist_backend=gloo");
   }
+#ifndef FLATCLR_HAVE_DIST
+  if (backend == "gloo") {
+    fail(
+        "--dist_backend=gloo: this flatclr was built without c10d's Gloo (CMake found no Gloo headers; "
+        "Debian: "
+        "libgloo-dev); use --dist_backend=nccl on CUDA");
+  }
+#endif
   if (!(timeout_s > 0)) fail("--dist_timeout=", timeout_s, ": expected a positive number of seconds");
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
   impl_ = std::make_unique<Impl>();
@@ -72,11 +80,13 @@ ProcessGroup::ProcessGroup(const DistEnv& env, const std::string& backend, doubl
     auto tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
     impl_->store = c10::make_intrusive<c10d::PrefixStore>("flatclr", tcp);
     if (backend == "gloo") {
+#ifdef FLATCLR_HAVE_DIST
       auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
       opts->devices.push_back(is_loopback(env.master_addr)
                                   ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
                                   : c10d::ProcessGroupGloo::createDefaultDevice());
       impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, rank_, size_, opts);
+#endif
     } else {
 #ifdef FLATCLR_HAVE_NCCL
       auto opts = c10d::ProcessGroupNCCL::Options::create();
@@ -97,6 +107,7 @@ ProcessGroup::~ProcessGroup() = default;
 void ProcessGroup::all_reduce_sum(at::Tensor& t) {
   if (size_ == 1) return;
   Timer timer(comm_seconds_);
+  ++collectives_;
   std::vector<at::Tensor> v{t};
   impl_->group->allreduce(v)->wait();
 }
@@ -104,6 +115,7 @@ void ProcessGroup::all_reduce_sum(at::Tensor& t) {
 at::Tensor ProcessGroup::all_gather(const at::Tensor& t) {
   if (size_ == 1) return t;
   Timer timer(comm_seconds_);
+  ++collectives_;
   std::vector<at::Tensor> in{t.contiguous()};
   std::vector<std::vector<at::Tensor>> out(1);
   for (int r = 0; r < size_; ++r) out[0].push_back(at::empty_like(in[0]));
@@ -114,6 +126,7 @@ at::Tensor ProcessGroup::all_gather(const at::Tensor& t) {
 void ProcessGroup::broadcast(at::Tensor& t, int root) {
   if (size_ == 1) return;
   Timer timer(comm_seconds_);
+  ++collectives_;
   std::vector<at::Tensor> v{t};
   c10d::BroadcastOptions o;
   o.rootRank = root;
@@ -149,8 +162,8 @@ ProcessGroup::ProcessGroup(const DistEnv& env, const std::string& backend, doubl
     : rank_(env.rank), size_(env.world_size), backend_(backend) {
   if (size_ > 1) {
     fail("WORLD_SIZE=", size_,
-         ": this flatclr was built without distributed support (CMake found no c10d with Gloo; on Debian "
-         "install libgloo-dev and reconfigure). Run a single process (unset WORLD_SIZE/RANK)");
+         ": this flatclr was built without distributed support (CMake found no c10d with Gloo or NCCL; on "
+         "Debian install libgloo-dev and reconfigure). Run a single process (unset WORLD_SIZE/RANK)");
   }
 }
 

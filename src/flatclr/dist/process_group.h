@@ -43,6 +43,8 @@ class ProcessGroup {
 
   // Wall-clock seconds spent in collectives so far (includes waiting for slower ranks).
   double comm_seconds() const { return comm_seconds_; }
+  // Collectives run so far (each all-reduce, all-gather, broadcast counts one).
+  int64_t collectives() const { return collectives_; }
 
  private:
   struct Impl;
@@ -50,6 +52,7 @@ class ProcessGroup {
   int rank_ = 0, size_ = 1;
   std::string backend_;
   double comm_seconds_ = 0;
+  int64_t collectives_ = 0;
 };
 
 }  // namespace flatclr::dist
