@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
     models::ResNet model(o);
     model->train();
     dp.prepare_model(*model, sync_bn);
-    auto optimizer = optim::make_optimizer("lars", *model, 0.5, 1e-4, 0.9);
+    auto optimizer = optim::make_optimizer("lars", *model, 0.1, 1e-4, 0.9);
     const auto aug = data::AugmentConfig::for_dataset("cifar10", 8);
     auto loss_fn = clr == "simclr" ? &losses::info_nce_loss : &losses::flat_nce_loss;
 

@@ -37,6 +37,15 @@ std::vector<Result> run_cli_world(int world, const std::string& args, const fs::
   return out;
 }
 
+// small_run on 200 images: 3 steps per epoch. This early-training configuration amplifies float32 rounding
+// quickly: any two runs with a different summation order drift apart (measured: 1 process with 1 vs 2
+// threads differs by 3e-5 in the weights after 3 steps, 4e-3 after 6 and 0.05 after 15; 1 vs 2 processes
+// by 5e-5, 3e-3 and 0.055), so the weights are compared after 3 steps and the losses over 6. The exact
+// per-step equivalence (loss, gradients, weights) is tests/dist/test_data_parallel.cpp's.
+std::string tiny_run(const fs::path& save_dir) {
+  return small_run("flatclr", save_dir) + " --data_fraction=0.004";
+}
+
 double epoch_loss(const fs::path& run, int epoch) {
   std::ifstream metrics(run / "metrics.jsonl");
   for (std::string line; std::getline(metrics, line);) {
@@ -52,9 +61,9 @@ TEST(EndToEndDist, TwoProcessesTrainLikeOneCheckpointFromRankZeroAndResume) {
   if (!flatclr::dist::distributed_available()) GTEST_SKIP() << "built without c10d";
   if (!have_data()) GTEST_SKIP() << "no CIFAR-10 binaries under " << data_dir();
   auto one = fresh_dir("dist_one"), two = fresh_dir("dist_two"), logs = fresh_dir("dist_logs");
-  auto r1 = run_cli(small_run("flatclr", one) + " --threads=1");
+  auto r1 = run_cli(tiny_run(one) + " --threads=1");
   ASSERT_EQ(r1.code, 0) << r1.output;
-  auto r2 = run_cli_world(2, small_run("flatclr", two), logs, "train");
+  auto r2 = run_cli_world(2, tiny_run(two), logs, "train");
   ASSERT_EQ(r2[0].code, 0) << r2[0].output;
   ASSERT_EQ(r2[1].code, 0) << r2[1].output;
   EXPECT_NE(r2[0].output.find("2 processes (gloo, SyncBN)"), std::string::npos) << r2[0].output;
@@ -64,17 +73,16 @@ TEST(EndToEndDist, TwoProcessesTrainLikeOneCheckpointFromRankZeroAndResume) {
   for (int e : {1, 2}) {
     const double l1 = epoch_loss(run1, e), l2 = epoch_loss(run2, e);
     std::printf("epoch %d loss: 1 process %.6f, 2 processes %.6f\n", e, l1, l2);
-    EXPECT_NEAR(l1, l2, 1e-3) << "epoch " << e;
+    EXPECT_NEAR(l1, l2, e == 1 ? 1e-5 : 1e-3) << "epoch " << e;
   }
-  // 30 LARS steps in float32: summation order differs (SyncBN, all-reduce), the weights agree closely.
-  expect_same_weights((run1 / "checkpoint_0002.pth.tar").string(),
-                      (run2 / "checkpoint_0002.pth.tar").string(), 2e-3);
+  expect_same_weights((run1 / "checkpoint_0001.pth.tar").string(),
+                      (run2 / "checkpoint_0001.pth.tar").string(), 5e-4);
 
   // Resume the 2-process run from rank 0's epoch-1 checkpoint: the uninterrupted 2-process weights.
   fs::copy_file(run2 / "checkpoint_0002.pth.tar", logs / "straight_0002.pth.tar");
   auto r3 = run_cli_world(
-      2, small_run("flatclr", two) + " --log_dir=" + run2.string() + " --train_from=checkpoint_0001.pth.tar",
-      logs, "resume");
+      2, tiny_run(two) + " --log_dir=" + run2.string() + " --train_from=checkpoint_0001.pth.tar", logs,
+      "resume");
   ASSERT_EQ(r3[0].code, 0) << r3[0].output;
   ASSERT_EQ(r3[1].code, 0) << r3[1].output;
   EXPECT_NE(r3[0].output.find("resuming from"), std::string::npos) << r3[0].output;

@@ -96,9 +96,10 @@ ProcessGroup::ProcessGroup(const DistEnv& env, const std::string& backend, doubl
 #endif
     }
   } catch (const std::exception& e) {
+    const auto* c10_error = dynamic_cast<const c10::Error*>(&e);  // its what() carries a backtrace
     fail("could not start the ", backend, " process group as rank ", rank_, " of ", size_,
          " (MASTER_ADDR=", env.master_addr, " MASTER_PORT=", env.master_port, ", --dist_timeout=", timeout_s,
-         " s): ", e.what());
+         " s): ", c10_error ? c10_error->what_without_backtrace() : e.what());
   }
 }
 
