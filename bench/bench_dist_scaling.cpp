@@ -123,10 +123,25 @@ int worker(const Options& o) {
       grad_comm_s.push_back(c2 - c1);
     }
   }
+  // The collectives alone, with no compute in between (no waiting for a slower rank): the latency of a
+  // SyncBN-sized all-gather and the bandwidth of a gradient-sized all-reduce.
+  double latency_s = 0, allreduce_s = 0;
+  if (dp.distributed()) {
+    auto small = torch::randn({3, 64});
+    auto grads = torch::randn({n_params});
+    dp.barrier();
+    const auto t0 = Clock::now();
+    for (int i = 0; i < 50; ++i) dp.group().all_gather(small);
+    latency_s = std::chrono::duration<double>(Clock::now() - t0).count() / 50;
+    dp.barrier();
+    const auto t1 = Clock::now();
+    for (int i = 0; i < 5; ++i) dp.group().all_reduce_sum(grads);
+    allreduce_s = std::chrono::duration<double>(Clock::now() - t1).count() / 5;
+  }
   if (dp.is_rank0()) {
     std::ofstream f(o.result);
     f << median(step_s) << " " << median(fwd_bwd_comm_s) << " " << median(grad_comm_s) << " " << n_params
-      << " " << fb_collectives << " " << grad_collectives << "\n";
+      << " " << fb_collectives << " " << grad_collectives << " " << latency_s << " " << allreduce_s << "\n";
   }
   return 0;
 }
@@ -188,7 +203,8 @@ int launch(const Options& o, const char* self) {
     }
     double step = 0, fb = 0, grad = 0;
     int64_t n_params = 0, fb_n = 0, grad_n = 0;
-    std::ifstream(result) >> step >> fb >> grad >> n_params >> fb_n >> grad_n;
+    double latency = 0, allreduce = 0;
+    std::ifstream(result) >> step >> fb >> grad >> n_params >> fb_n >> grad_n >> latency >> allreduce;
     std::remove(result.c_str());
     if (world == 1) base_step = step;
     const double speedup = base_step > 0 ? base_step / step : 0;
@@ -197,11 +213,14 @@ int launch(const Options& o, const char* self) {
                 100 * (grad + fb) / step);
     if (world > 1) {
       std::printf(
-          "          %lld parameters = %.2f MB of float32 gradients in %lld all-reduce(s): %.2f GB/s; "
-          "forward/backward: %lld small collectives (view gather, SyncBN statistics), %.3f ms each\n",
-          static_cast<long long>(n_params), n_params * 4 / 1e6, static_cast<long long>(grad_n),
-          grad > 0 ? n_params * 4 / grad / 1e9 : 0.0, static_cast<long long>(fb_n),
-          fb_n > 0 ? 1000 * fb / fb_n : 0.0);
+          "          in the step: %.2f MB of float32 gradients (%lld parameters) in %lld all-reduce(s); %lld "
+          "forward/backward collectives (view gather, SyncBN statistics), %.2f ms each incl. waiting\n",
+          n_params * 4 / 1e6, static_cast<long long>(n_params), static_cast<long long>(grad_n),
+          static_cast<long long>(fb_n), fb_n > 0 ? 1000 * fb / fb_n : 0.0);
+      std::printf(
+          "          alone: all-gather of [3, 64] floats %.3f ms; all-reduce of the gradients %.2f ms "
+          "(%.2f GB/s)\n",
+          1000 * latency, 1000 * allreduce, allreduce > 0 ? n_params * 4 / allreduce / 1e9 : 0.0);
     }
   }
   return 0;
