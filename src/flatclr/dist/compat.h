@@ -1,6 +1,7 @@
 // The c10d headers and the one LibTorch version difference that matters here: in 1.13 the Gloo/NCCL
 // process groups derive from c10d::ProcessGroup, in 2.x from c10d::Backend (same collective methods).
-// FLATCLR_HAVE_DIST: CMake found c10d with Gloo; FLATCLR_HAVE_NCCL: c10d with NCCL. FLATCLR_HAVE_C10D: either.
+// FLATCLR_HAVE_DIST: CMake found c10d with Gloo; FLATCLR_HAVE_NCCL: c10d with NCCL. FLATCLR_HAVE_C10D:
+// either.
 #pragma once
 
 #if defined(FLATCLR_HAVE_DIST) || defined(FLATCLR_HAVE_NCCL)

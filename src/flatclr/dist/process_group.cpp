@@ -1,6 +1,7 @@
 #include "flatclr/dist/process_group.h"
 
 #include <chrono>
+#include <csignal>
 #include <vector>
 
 #include "flatclr/core/error.h"
@@ -69,6 +70,8 @@ ProcessGroup::ProcessGroup(const DistEnv& env, const std::string& backend, doubl
 #endif
   if (!(timeout_s > 0)) fail("--dist_timeout=", timeout_s, ": expected a positive number of seconds");
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
+  // A peer that died must surface as an error from the collective, not as SIGPIPE killing this process.
+  std::signal(SIGPIPE, SIG_IGN);
   impl_ = std::make_unique<Impl>();
   c10d::TCPStoreOptions so;
   so.port = static_cast<std::uint16_t>(env.master_port);
