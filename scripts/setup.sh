@@ -19,10 +19,13 @@ packages=(
   libgtest-dev libbenchmark-dev
   libcurl4-openssl-dev libssl-dev libarchive-dev   # CIFAR download, MD5 check, unpacking
   python3-pil            # scripts/prepare_cifar10.sh: converting the shared CIFAR-10 JPEGs
+  gnuplot-nox            # PNG plots of a run (optional: without it flatclr says so and skips them)
   libgloo-dev            # Gloo headers that c10d's ProcessGroupGloo.hpp includes: distributed runs (optional)
 )
 if [ "$want_test" = 1 ]; then
   packages+=(python3-torch python3-torchvision python3-numpy)
+  # scripts/tb_read.py: the independent reader of our TensorBoard event files (Google's protobuf runtime, CRC-32C)
+  packages+=(python3-protobuf python3-crc32c)
 fi
 
 if [ "${FLATCLR_SKIP_APT:-0}" != 1 ]; then

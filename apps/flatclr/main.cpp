@@ -6,12 +6,21 @@
 #include "flatclr/cli/args.h"
 #include "flatclr/core/error.h"
 #include "flatclr/eval/evaluate.h"
+#include "flatclr/report/commands.h"
 #include "flatclr/train/pretrain.h"
 
 int main(int argc, char** argv) {
   auto args = flatclr::cli::parse_args(argc, argv, std::cout, std::cerr);
   if (args.exit_now) return args.exit_code;
   try {
+    if (args.tool == "diagnose") {
+      flatclr::report::print_diagnosis(args.run_dir, std::cout, /*save=*/false);
+      return 0;
+    }
+    if (args.tool == "plot") {
+      flatclr::report::draw_plots(args.run_dir, std::cout);
+      return 0;
+    }
     if (args.evaluate) {
       flatclr::eval::run_evaluation(args.eval);
       return 0;

@@ -28,6 +28,23 @@ TEST(MetricsLog, AppendAndTruncateAfterEpochDropsLaterAndCutLines) {
   fs::remove_all(dir);
 }
 
+TEST(MetricsLog, TruncateAfterStepKeepsRecordsWithoutTheKey) {
+  auto dir = fs::temp_directory_path() / ("flatclr_steps_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  MetricsLog log((dir / "steps.jsonl").string());
+  for (int s = 10; s <= 40; s += 10) log.append({{"global_step", s}, {"info_nce", 1.0 / s}});
+  log.append({{"event", "note"}});
+  log.truncate_after("global_step", 20);
+  std::ifstream in(log.path());
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(nlohmann::json::parse(lines[1])["global_step"], 20);
+  EXPECT_EQ(nlohmann::json::parse(lines[2])["event"], "note");
+  fs::remove_all(dir);
+}
+
 TEST(RunDir, LayoutAndUniqueness) {
   auto root = fs::temp_directory_path() / ("flatclr_runs_" + std::to_string(::getpid()));
   fs::remove_all(root);

@@ -37,13 +37,44 @@ struct BoolFlags {
 
 }  // namespace
 
+namespace {
+
+ParsedArgs parse_tool_args(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  ParsedArgs result;
+  result.tool = argv[1];
+  const bool diagnose = result.tool == "diagnose";
+  CLI::App app{diagnose
+                   ? "flatclr diagnose: a report in plain words on a pretraining run (running or finished), "
+                     "from its run folder's logs"
+                   : "flatclr plot: PNG plots (gnuplot) of a pretraining run into <run folder>/plots/",
+               "flatclr " + result.tool};
+  app.add_option("run_dir", result.run_dir, "the run folder, e.g. results/cifar10/16_SimCLR/<date>")
+      ->required();
+  try {
+    app.parse(argc - 1, argv + 1);
+  } catch (const CLI::CallForHelp&) {
+    out << app.help();
+    result.exit_now = true;
+  } catch (const CLI::ParseError& e) {
+    err << "flatclr " << result.tool << ": error: " << e.what() << "\n";
+    result.exit_now = true;
+    result.exit_code = 2;
+  }
+  return result;
+}
+
+}  // namespace
+
 ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  if (argc >= 2 && (std::string(argv[1]) == "diagnose" || std::string(argv[1]) == "plot"))
+    return parse_tool_args(argc, argv, out, err);
   ParsedArgs result;
   auto& c = result.config;
   CLI::App app{
       "flatclr: SimCLR / FlatCLR contrastive pretraining (arXiv 2107.01152) in C++ on LibTorch.\n"
       "Flags follow the paper's main.py; e.g.\n"
-      "  flatclr --dataset_name=cifar10 --clr=flatclr --faster_version=True\n",
+      "  flatclr --dataset_name=cifar10 --clr=flatclr --faster_version=True\n"
+      "Subcommands on a run folder: flatclr diagnose RUN_DIR | flatclr plot RUN_DIR\n",
       "flatclr"};
   app.option_defaults()->always_capture_default();
   // As argparse: a flag given twice takes its last value.
@@ -103,6 +134,14 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
       "--knn_every", c.knn_every,
       "online kNN accuracy (k=200, T=0.1, on the test split) every N epochs during pretraining; 0 = off");
   app.add_option("--progress", c.progress, "auto (bar on a terminal, lines otherwise) | bar | lines | none");
+  // monitoring
+  app.add_option("--diag_rank_every", c.diag_rank_every,
+                 "effective rank of h and z and std of normalised z every N logging intervals; 0 = off");
+  app.add_option(
+      "--on_nonfinite", c.on_nonfinite,
+      "a step whose loss or gradient is NaN/Inf: stop (naming the step and the last checkpoint) | skip");
+  bools.add(app, "tensorboard", &c.tensorboard, "write a TensorBoard event file in the run folder");
+  bools.add(app, "plots", &c.plots, "PNG plots (gnuplot) and a diagnosis at the end of the run");
   // distributed: torchrun's RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT (or scripts/launch.sh)
   app.add_option("--dist_backend", c.dist_backend,
                  "distributed runs: auto (nccl on CUDA when built with it, else gloo) | gloo | nccl");

@@ -14,11 +14,15 @@ struct ParsedArgs {
   bool exit_now = false;  // --help or an error: exit with exit_code
   int exit_code = 0;      // 0 for --help, 2 for a bad flag or value
   bool evaluate = false;  // --train_mode=eval|transfer: run `eval`, else pretrain with `config`
+  std::string tool;       // "diagnose" | "plot": `flatclr diagnose RUN_DIR`, `flatclr plot RUN_DIR`
+  std::string run_dir;    // the tool's run folder
   train::PretrainConfig config;
   eval::EvalConfig eval;
 };
 
-// Parses, validates and resolves. Messages go to `out` (help) or `err` (errors, naming the flag).
+// Parses, validates and resolves. `flatclr diagnose RUN_DIR` and `flatclr plot RUN_DIR` are the two
+// subcommands (reading a run folder); everything else is the reference's flag set. Messages go to `out`
+// (help) or `err` (errors, naming the flag).
 ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
 
 }  // namespace flatclr::cli

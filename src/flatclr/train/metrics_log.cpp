@@ -10,7 +10,7 @@ namespace flatclr::train {
 
 MetricsLog::MetricsLog(std::string path) : path_(std::move(path)) {}
 
-void MetricsLog::truncate_after_epoch(int64_t last_epoch) {
+void MetricsLog::truncate_after(const std::string& key, int64_t last) {
   if (!std::filesystem::exists(path_)) return;
   std::ifstream in(path_);
   std::string line, kept;
@@ -18,8 +18,7 @@ void MetricsLog::truncate_after_epoch(int64_t last_epoch) {
     if (line.empty()) continue;
     auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) continue;  // a line cut by a crash
-    if (j.contains("epoch") && j["epoch"].is_number_integer() && j["epoch"].get<int64_t>() > last_epoch)
-      continue;
+    if (j.contains(key) && j[key].is_number_integer() && j[key].get<int64_t>() > last) continue;
     kept += line + "\n";
   }
   core::write_file_atomic(path_, kept);

@@ -11,6 +11,7 @@
 #include "flatclr/core/atomic_file.h"
 #include "flatclr/core/device.h"
 #include "flatclr/core/error.h"
+#include "flatclr/core/event_writer.h"
 #include "flatclr/core/progress.h"
 #include "flatclr/core/rng.h"
 #include "flatclr/core/threads.h"
@@ -24,12 +25,15 @@
 #include "flatclr/losses/info_nce.h"
 #include "flatclr/losses/pair_accuracy.h"
 #include "flatclr/models/resnet.h"
+#include "flatclr/optim/grad_norm.h"
 #include "flatclr/optim/make_optimizer.h"
 #include "flatclr/optim/optimizer_state.h"
 #include "flatclr/optim/schedule.h"
+#include "flatclr/report/commands.h"
 #include "flatclr/train/checkpoint.h"
 #include "flatclr/train/metrics_log.h"
 #include "flatclr/train/run_dir.h"
+#include "flatclr/train/step_monitor.h"
 
 namespace flatclr::train {
 namespace {
@@ -107,6 +111,22 @@ void warn_config_differences(const std::string& stored_json, const PretrainConfi
   }
 }
 
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// The model's buffers (BatchNorm running statistics), copied so that a skipped step can leave them as they
+// were.
+std::vector<at::Tensor> copy_buffers(torch::nn::Module& m) {
+  std::vector<at::Tensor> out;
+  for (auto& b : m.buffers()) out.push_back(b.clone());
+  return out;
+}
+void restore_buffers(torch::nn::Module& m, const std::vector<at::Tensor>& saved) {
+  torch::NoGradGuard no_grad;
+  auto buffers = m.buffers();
+  for (size_t i = 0; i < buffers.size(); ++i) buffers[i].copy_(saved[i]);
+}
+
 std::string fixed(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);
@@ -154,7 +174,7 @@ PretrainResult pretrain(const PretrainConfig& c) {
   schedule.validate();
 
   PretrainResult result;
-  int64_t start_epoch = 0, global_step = 0;
+  int64_t start_epoch = 0, global_step = 0, skipped_steps = 0;
   if (!c.train_from.empty()) {
     const std::string path = resolve_resume_checkpoint(c.log_dir, c.train_from);
     auto ckpt = load_checkpoint(path);
@@ -177,10 +197,20 @@ PretrainResult pretrain(const PretrainConfig& c) {
   }
   const fs::path run_dir(result.run_dir);
   MetricsLog metrics((run_dir / "metrics.jsonl").string());
+  MetricsLog steps_log((run_dir / "steps.jsonl").string());  // per logging interval (train/step_monitor.h)
+  std::unique_ptr<core::EventWriter> events;                 // TensorBoard scalars
   if (rank0) {
     core::write_file_atomic((run_dir / "config.json").string(), c.to_json() + "\n");
     metrics.truncate_after_epoch(start_epoch);
+    steps_log.truncate_after("global_step", global_step);
+    if (c.tensorboard) {
+      events = std::make_unique<core::EventWriter>(run_dir.string());
+      if (global_step > 0)
+        events->add_session_start(global_step);  // TensorBoard drops the older steps >= this
+    }
   }
+  StepMonitor monitor(c.temperature, c.batch_size, c.diag_rank_every);  // h: this rank's rows, z: all
+  const auto parameters = model->parameters();
 
   std::cout << "flatclr pretraining: " << c.method_name() << " ("
             << (c.clr == "simclr" ? "InfoNCE" : "FlatNCE") << " loss) on " << c.dataset_name << ", " << n
@@ -222,47 +252,96 @@ PretrainResult pretrain(const PretrainConfig& c) {
     auto sum_loss = torch::zeros({}, torch::TensorOptions().device(device).dtype(torch::kDouble));
     auto sum_top1 = torch::zeros_like(sum_loss), sum_top5 = torch::zeros_like(sum_loss);
     double lr = 0;
+    int64_t good_steps = 0;
     for (int64_t step = 0; step < steps_per_epoch; ++step) {
+      const auto step_start = Clock::now();
       std::vector<int64_t> batch_idx = dp.local_batch(  // this rank's slice of the global batch
           std::vector<int64_t>(order.begin() + step * c.batch_size,
                                order.begin() + (step + 1) * c.batch_size));
       auto idx =
           torch::from_blob(batch_idx.data(), {static_cast<int64_t>(batch_idx.size())}, long_opts).to(device);
       auto views = data::make_two_views(data.images.index_select(0, idx), batch_idx, aug, seed, epoch);
-      auto z = dp.gather_views(model->forward(views).second);  // all 2B views, with gradient
+      const double data_seconds = seconds_since(step_start);
+      std::vector<at::Tensor> saved_buffers;
+      if (c.on_nonfinite == "skip") saved_buffers = copy_buffers(*model);
+      auto [h, z_local] = model->forward(views);
+      auto z = dp.gather_views(z_local);  // all 2B views, with gradient
       auto out = loss_fn(z, c.temperature);
       optimizer->zero_grad();
       out.loss.backward();
       dp.average_gradients(*model);
+      auto grad_norm = optim::global_grad_norm(parameters);
       lr = schedule.lr_at(global_step);
-      optim::set_lr(*optimizer, lr);
-      optimizer->step();
+      // The NaN/Inf guard reads two scalars every step (a sync on a GPU), so that no step trains on garbage.
+      const double loss_value = out.info_nce.item<double>(), grad_value = grad_norm.item<double>();
+      if (!std::isfinite(loss_value) || !std::isfinite(grad_value)) {
+        const bool bad_loss = !std::isfinite(loss_value);
+        const double bad = bad_loss ? loss_value : grad_value;
+        const std::string bad_text = std::isnan(bad) ? "nan" : (bad > 0 ? "inf" : "-inf");
+        nlohmann::ordered_json ev;
+        ev["event"] = "nonfinite";
+        ev["epoch"] = epoch + 1;
+        ev["global_step"] = global_step + 1;
+        ev["what"] = bad_loss ? "loss" : "gradient";
+        ev["value"] = bad_text;
+        ev["action"] = c.on_nonfinite;
+        ev["last_checkpoint"] = result.last_checkpoint.empty() ? "none" : result.last_checkpoint;
+        if (rank0) steps_log.append(ev);
+        if (c.on_nonfinite == "stop") {
+          progress.finish();
+          fail("the ", bad_loss ? "loss" : "gradient norm", " became ", bad_text, " at step ",
+               global_step + 1, " (epoch ", epoch + 1,
+               "); last good checkpoint: ", result.last_checkpoint.empty() ? "none" : result.last_checkpoint,
+               ". Try a lower --lr or a larger --temperature (or --on_nonfinite=skip); `flatclr diagnose ",
+               result.run_dir, "` reads the run's logs");
+        }
+        // skip: no update, BatchNorm statistics as before the step; the step still counts (schedule, resume).
+        optimizer->zero_grad();
+        restore_buffers(*model, saved_buffers);
+        monitor.observe_skipped_step();
+        ++skipped_steps;
+        std::cerr << "warning: step " << global_step + 1 << " skipped: its "
+                  << (bad_loss ? "loss" : "gradient norm") << " is " << bad_text << " (--on_nonfinite=skip)"
+                  << std::endl;
+      } else {
+        optim::set_lr(*optimizer, lr);
+        optimizer->step();
+        auto acc = losses::positive_pair_accuracy(out.similarity);
+        sum_loss += out.info_nce.to(torch::kDouble);
+        sum_top1 += acc.top1.to(torch::kDouble);
+        sum_top5 += acc.top5.to(torch::kDouble);
+        ++good_steps;
+        if (monitor.wants_embeddings()) monitor.observe_embeddings(h, z);
+        monitor.observe_step(out, grad_norm, data_seconds, seconds_since(step_start));
+      }
       ++global_step;
 
-      auto acc = losses::positive_pair_accuracy(out.similarity);
-      sum_loss += out.info_nce.to(torch::kDouble);
-      sum_top1 += acc.top1.to(torch::kDouble);
-      sum_top5 += acc.top5.to(torch::kDouble);
       const bool log_now = (step + 1) % c.log_every_n_steps == 0 || step + 1 == steps_per_epoch;
       if (log_now) {
-        const double loss_value = out.info_nce.item<double>();
-        if (!std::isfinite(loss_value)) {
-          progress.finish();
-          fail("the loss became ", loss_value, " at step ", global_step, " (epoch ", epoch + 1,
-               "); last good checkpoint: ", result.last_checkpoint.empty() ? "none" : result.last_checkpoint,
-               ". Try a lower --lr or a larger --temperature");
+        const Record rec = monitor.flush(lr);
+        nlohmann::ordered_json line;
+        line["epoch"] = epoch + 1;
+        line["global_step"] = global_step;
+        std::vector<std::pair<std::string, double>> scalars;
+        for (const auto& [key, value] : rec) {
+          line[key] = value;
+          scalars.emplace_back(tag_for_key(key), value);
         }
-        progress.update(step + 1,
-                        "loss " + fixed(sum_loss.item<double>() / (step + 1), 4) + " lr " + fixed(lr, 6));
+        if (rank0) steps_log.append(line);
+        if (events) events->add_scalars(global_step, scalars);
+        progress.update(step + 1, "loss " +
+                                      fixed(sum_loss.item<double>() / std::max<int64_t>(1, good_steps), 4) +
+                                      " lr " + fixed(lr, 6));
       }
     }
     progress.finish();
 
     EpochStats s;
     s.epoch = epoch + 1;
-    s.loss = sum_loss.item<double>() / steps_per_epoch;
-    s.top1 = sum_top1.item<double>() / steps_per_epoch;
-    s.top5 = sum_top5.item<double>() / steps_per_epoch;
+    const double good = static_cast<double>(std::max<int64_t>(1, good_steps));
+    s.loss = sum_loss.item<double>() / good;
+    s.top1 = sum_top1.item<double>() / good;
+    s.top5 = sum_top5.item<double>() / good;
     s.lr = lr;
     s.seconds = progress.elapsed_seconds();
     s.images_per_s = static_cast<double>(steps_per_epoch * c.batch_size) / s.seconds;
@@ -272,6 +351,8 @@ PretrainResult pretrain(const PretrainConfig& c) {
       s.knn_top1 = counts.top1_rate();
       s.knn_top5 = counts.top5_rate();
       knn_text = " | knn_top1 " + fixed(100 * s.knn_top1, 2);
+      if (events)
+        events->add_scalars(global_step, {{"eval/knn_top1", s.knn_top1}, {"eval/knn_top5", s.knn_top5}});
     }
     result.epochs.push_back(s);
     std::cout << "epoch " << s.epoch << "/" << c.epochs << " | loss " << fixed(s.loss, 4) << " | top1 "
@@ -287,6 +368,7 @@ PretrainResult pretrain(const PretrainConfig& c) {
     rec["lr"] = s.lr;
     rec["images_per_s"] = s.images_per_s;
     rec["epoch_time_s"] = s.seconds;
+    if (good_steps < steps_per_epoch) rec["skipped_steps"] = steps_per_epoch - good_steps;
     if (s.knn_top1 >= 0) {
       rec["knn_top1"] = s.knn_top1;
       rec["knn_top5"] = s.knn_top5;
@@ -308,6 +390,13 @@ PretrainResult pretrain(const PretrainConfig& c) {
       std::cout << "saved " << result.last_checkpoint << std::endl;
     }
   }
+  if (skipped_steps > 0)
+    std::cout << skipped_steps << " step(s) skipped because of a non-finite loss or gradient" << std::endl;
+  if (c.plots && rank0) {
+    report::draw_plots(result.run_dir, std::cout);
+    report::print_diagnosis(result.run_dir, std::cout, /*save=*/true);
+  }
+  if (events) std::cout << "TensorBoard: tensorboard --logdir " << result.run_dir << std::endl;
   return result;
 }
 

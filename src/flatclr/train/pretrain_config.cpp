@@ -41,6 +41,7 @@ void PretrainConfig::validate() const {
   one_of("scheduler", scheduler, {"cosine", "constant"});
   one_of("train_mode", train_mode, {"ssl", "eval", "transfer"});
   one_of("progress", progress, {"auto", "bar", "lines", "none"});
+  one_of("on_nonfinite", on_nonfinite, {"stop", "skip"});
   one_of("dist_backend", dist_backend, {"auto", "gloo", "nccl"});
   positive("dist_timeout", dist_timeout);
   if (!(device == "auto" || device == "cpu" || device.rfind("cuda", 0) == 0)) {
@@ -56,6 +57,7 @@ void PretrainConfig::validate() const {
   at_least("workers", workers, 0);
   at_least("log_every_n_steps", log_every_n_steps, 1);
   at_least("knn_every", knn_every, 0);
+  at_least("diag_rank_every", diag_rank_every, 0);
   if (threads < 0) fail_usage("--threads=", threads, ": expected 0 (all cores) or a positive count");
   positive("lr", lr);
   positive("temperature", temperature);
@@ -121,6 +123,10 @@ std::string PretrainConfig::to_json() const {
   j["log_every_n_steps"] = log_every_n_steps;
   j["knn_every"] = knn_every;
   j["progress"] = progress;
+  j["diag_rank_every"] = diag_rank_every;
+  j["on_nonfinite"] = on_nonfinite;
+  j["tensorboard"] = tensorboard;
+  j["plots"] = plots;
   j["dist_backend"] = dist_backend;
   j["sync_bn"] = sync_bn;
   j["dist_timeout"] = dist_timeout;

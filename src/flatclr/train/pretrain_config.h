@@ -57,6 +57,12 @@ struct PretrainConfig {
   int64_t knn_every = 0;          // online kNN monitor (k=200, T=0.1 on h) every N epochs; 0 = off
   std::string progress = "auto";  // auto | bar | lines | none
 
+  // monitoring (issue 5: train/step_monitor.h, report/)
+  int64_t diag_rank_every = 10;       // effective rank + z std every N logging intervals; 0 = off
+  std::string on_nonfinite = "stop";  // stop | skip: a step whose loss or gradient is NaN/Inf
+  bool tensorboard = true;            // TensorBoard event file in the run folder
+  bool plots = true;                  // PNG plots (gnuplot) + diagnosis at the end of the run
+
   // distributed data parallel (dist/); a run is distributed when torchrun's variables say so
   std::string dist_backend = "auto";  // auto (nccl for CUDA when built with it, else gloo) | gloo | nccl
   bool sync_bn = true;                // BatchNorm statistics over the global batch (distributed runs)

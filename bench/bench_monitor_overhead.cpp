@@ -1,0 +1,150 @@
+// What the monitoring costs (issue 5): the pretraining step (batched augmentation -> ResNet-18 CIFAR stem ->
+// loss -> backward -> LARS) timed plain and with everything pretrain() adds per step: the global gradient
+// norm, the NaN/Inf guard's two host reads, the batch diagnostics, the effective ranks every `rank_every`
+// intervals, and per interval the flush, a steps.jsonl line and the TensorBoard scalars. Plain and monitored
+// blocks of steps alternate on the same model so that drift and other load hit both; the ratio of the median
+// step times is printed.
+//   build/bench_monitor_overhead [--clr flatclr|simclr] [--batch 16] [--width 0.5] [--blocks 6] [--steps 20]
+//                                [--log_every 10] [--rank_every 10] [--threads N]
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "flatclr/core/event_writer.h"
+#include "flatclr/core/threads.h"
+#include "flatclr/data/augment_batch.h"
+#include "flatclr/losses/flat_nce.h"
+#include "flatclr/losses/info_nce.h"
+#include "flatclr/models/resnet.h"
+#include "flatclr/optim/grad_norm.h"
+#include "flatclr/optim/make_optimizer.h"
+#include "flatclr/train/metrics_log.h"
+#include "flatclr/train/step_monitor.h"
+
+using namespace flatclr;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string clr = "flatclr";
+  int64_t batch = 16, blocks = 6, steps = 20, log_every = 10, rank_every = 10;
+  double width = 0.5;
+  int threads = 0;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--clr")
+      clr = v;
+    else if (k == "--batch")
+      batch = std::stoll(v);
+    else if (k == "--width")
+      width = std::stod(v);
+    else if (k == "--blocks")
+      blocks = std::stoll(v);
+    else if (k == "--steps")
+      steps = std::stoll(v);
+    else if (k == "--log_every")
+      log_every = std::stoll(v);
+    else if (k == "--rank_every")
+      rank_every = std::stoll(v);
+    else if (k == "--threads")
+      threads = std::stoi(v);
+    else {
+      std::cerr << "unknown option " << k << "\n";
+      return 2;
+    }
+  }
+  threads = core::set_num_threads(threads);
+  torch::manual_seed(0);
+  models::ResNetOptions o;
+  o.arch = "res18";
+  o.width_multiplier = width;
+  models::ResNet model(o);
+  model->train();
+  auto opt = optim::make_optimizer("lars", *model, 0.3, 1e-6, 0.9);
+  const auto params = model->parameters();
+  const auto aug = data::AugmentConfig::for_dataset("cifar10", 32);
+  auto images = torch::randint(0, 256, {batch, 3, 32, 32}, torch::kUInt8);
+  std::vector<int64_t> idx(batch);
+  for (int64_t i = 0; i < batch; ++i) idx[i] = i;
+  auto loss_fn = clr == "simclr" ? &losses::info_nce_loss : &losses::flat_nce_loss;
+
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("flatclr_bench_monitor_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  core::EventWriter events(dir.string());
+  train::MetricsLog steps_log((dir / "steps.jsonl").string());
+  train::StepMonitor monitor(0.1, batch, rank_every);
+
+  int64_t global = 0;
+  auto step = [&](bool monitored) {
+    const auto start = Clock::now();
+    auto views = data::make_two_views(images, idx, aug, 1, global);
+    const double data_s = seconds_since(start);
+    auto [h, z] = model->forward(views);
+    if (monitored && monitor.wants_embeddings()) monitor.observe_embeddings(h, z);
+    auto out = loss_fn(z, 0.1);
+    opt->zero_grad();
+    out.loss.backward();
+    if (monitored) {
+      auto gn = optim::global_grad_norm(params);
+      volatile double guard = out.info_nce.item<double>() + gn.item<double>();
+      (void)guard;
+      opt->step();
+      monitor.observe_step(out, gn, data_s, seconds_since(start));
+      if ((global + 1) % log_every == 0) {
+        auto rec = monitor.flush(0.3);
+        nlohmann::ordered_json line;
+        line["global_step"] = global + 1;
+        std::vector<std::pair<std::string, double>> scalars;
+        for (auto& [k, v] : rec) {
+          line[k] = v;
+          scalars.emplace_back(train::tag_for_key(k), v);
+        }
+        steps_log.append(line);
+        events.add_scalars(global + 1, scalars);
+      }
+    } else {
+      opt->step();
+    }
+    ++global;
+    return seconds_since(start);
+  };
+
+  std::printf(
+      "device cpu | threads %d | float32 | %s | res18 CIFAR stem x%g | batch %lld | log every %lld steps, "
+      "ranks every %lld intervals\n",
+      threads, clr.c_str(), width, static_cast<long long>(batch), static_cast<long long>(log_every),
+      static_cast<long long>(rank_every));
+  for (int w = 0; w < 3; ++w) step(true), step(false);  // warm-up
+  // Blocks of whole logging periods, so that every monitored block pays its flushes and rank computations.
+  global = 0;
+  std::vector<double> plain, monitored;
+  for (int64_t b = 0; b < blocks; ++b) {
+    for (int64_t s = 0; s < steps; ++s) plain.push_back(step(false));
+    for (int64_t s = 0; s < steps; ++s) monitored.push_back(step(true));
+  }
+  double mean_plain = 0, mean_mon = 0;
+  for (double t : plain) mean_plain += t / plain.size();
+  for (double t : monitored) mean_mon += t / monitored.size();
+  std::printf("plain step:     median %.4f s, mean %.4f s (%zu steps)\n", median(plain), mean_plain,
+              plain.size());
+  std::printf("monitored step: median %.4f s, mean %.4f s (%zu steps)\n", median(monitored), mean_mon,
+              monitored.size());
+  std::printf("overhead: median %+.2f%%, mean %+.2f%%\n", 100 * (median(monitored) / median(plain) - 1),
+              100 * (mean_mon / mean_plain - 1));
+  std::filesystem::remove_all(dir);
+  return 0;
+}

@@ -1,0 +1,43 @@
+// What a run folder says about its run, read back for the diagnosis and the plots (while the run goes on or
+// after it ended): config.json, metrics.jsonl (one record per epoch), steps.jsonl (one record per logging
+// interval, see train/step_monitor.h, plus event records such as {"event": "nonfinite", ...}) and the
+// checkpoint files. Lines cut by a crash are skipped; a folder that holds none of these files is an error.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace flatclr::report {
+
+struct RunHistory {
+  std::string run_dir;
+  nlohmann::json config = nlohmann::json::object();  // config.json, {} when absent
+  std::vector<nlohmann::json> epochs;                // metrics.jsonl
+  std::vector<nlohmann::json> intervals;             // steps.jsonl records with "global_step" and no "event"
+  std::vector<nlohmann::json> events;                // steps.jsonl records with "event"
+  std::vector<std::string> checkpoints;              // checkpoint_*.pth.tar file names, sorted
+
+  // config value or `fallback`.
+  template <typename T>
+  T config_value(const std::string& key, T fallback) const {
+    auto it = config.find(key);
+    if (it == config.end() || it->is_null()) return fallback;
+    try {
+      return it->get<T>();
+    } catch (const nlohmann::json::exception&) {
+      return fallback;
+    }
+  }
+  // The values of `key` over the intervals that have it, with their epochs and steps.
+  struct Series {
+    std::vector<double> value, epoch, step;
+    bool empty() const { return value.empty(); }
+  };
+  Series series(const std::string& key) const;
+};
+
+// Throws UserError naming the folder when it is not a flatclr run folder.
+RunHistory read_run_history(const std::string& run_dir);
+
+}  // namespace flatclr::report

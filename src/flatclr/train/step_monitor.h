@@ -1,0 +1,62 @@
+// What the trainer measures while it runs (issue 5): the batch diagnostics of every step
+// (losses/diagnostics.h: InfoNCE, MI estimate vs its log-K ceiling, p+, saturated rows, InfoNCE/FlatNCE
+// gradient ratio, ESS of the negatives' weights, positive/negative similarity, alignment, uniformity), the
+// positive-pair accuracy, the global gradient norm, the learning rate, images/s and the share of step time
+// spent waiting for data, averaged over the steps of one logging interval (p+ min: the minimum). Every
+// `rank_every` intervals it adds the effective rank (RankMe) of h and z and the per-dimension std of the
+// normalised z. Values stay on the device until flush(), which syncs once per interval.
+//
+// Each value has a key (steps.jsonl, the diagnosis, the plots) and a TensorBoard tag grouped as loss/, diag/,
+// perf/ and eval/ (tag_for_key).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "flatclr/losses/contrastive_output.h"
+
+namespace flatclr::train {
+
+// Ordered (key, value) pairs of one interval.
+using Record = std::vector<std::pair<std::string, double>>;
+
+// "info_nce" -> "loss/info_nce", "p_pos_mean" -> "diag/p_pos_mean", "images_per_s" -> "perf/images_per_s",
+// "knn_top1" -> "eval/knn_top1"; unknown keys go to "diag/".
+std::string tag_for_key(const std::string& key);
+
+class StepMonitor {
+ public:
+  // batch_size: images per step (N; the similarity matrix is [2N, 2N]); rank_every: 0 = never.
+  StepMonitor(double temperature, int64_t batch_size, int64_t rank_every);
+
+  // True when the embeddings of the coming step should be passed to observe_embeddings() (the first step
+  // of every rank_every-th interval).
+  bool wants_embeddings() const;
+  // h: [2N, F], z: [2N, D] of the current step (detached inside).
+  void observe_embeddings(const at::Tensor& h, const at::Tensor& z);
+  // After backward: the step's loss output, its global gradient norm (0-dim), the seconds spent getting the
+  // batch and the seconds of the whole step.
+  void observe_step(const losses::ContrastiveOutput& out, const at::Tensor& grad_norm, double data_seconds,
+                    double step_seconds);
+  // A step skipped because its loss or gradient was not finite (counted in the interval).
+  void observe_skipped_step();
+  int64_t steps_observed() const { return static_cast<int64_t>(diag_.size()); }
+
+  // The interval's averages (host sync), then resets. lr: the learning rate of the last step.
+  Record flush(double lr);
+
+ private:
+  double temperature_;
+  int64_t batch_size_;
+  int64_t rank_every_;
+  int64_t intervals_ = 0;
+  std::vector<at::Tensor> diag_;  // per step: [kNumBatchDiagnostics + 3] (diagnostics, top1, top5, grad norm)
+  double data_seconds_ = 0, step_seconds_ = 0;
+  int64_t skipped_ = 0;
+  Record ranks_;
+};
+
+}  // namespace flatclr::train

@@ -1,0 +1,244 @@
+// Each diagnosis rule on synthetic run histories: it fires on the pattern it is for, with the numbers in its
+// text, and stays quiet on a healthy run. One test also reads a run folder written to disk.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+#include "flatclr/report/diagnosis.h"
+#include "flatclr/report/run_history.h"
+
+using namespace flatclr::report;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A healthy 4-epoch run: 8 intervals, the loss falling, nothing saturated, ranks spread.
+RunHistory healthy(const std::string& clr = "simclr") {
+  RunHistory h;
+  h.run_dir = "results/cifar10/16_SimCLR/x";
+  h.config = {{"clr", clr},          {"batch_size", 16}, {"model", "res18"},       {"epochs", 4},
+              {"effective_lr", 0.3}, {"workers", 4},     {"faster_version", false}};
+  for (int i = 0; i < 8; ++i) {
+    h.intervals.push_back({{"epoch", i / 2 + 1},
+                           {"global_step", 10 * (i + 1)},
+                           {"info_nce", 3.0 - 0.2 * i},
+                           {"mi_estimate", 0.4 + 0.2 * i},
+                           {"log_k", std::log(31.0)},
+                           {"saturated", 0.05},
+                           {"p_pos_mean", 0.3},
+                           {"ess", 0.6},
+                           {"top1", 0.4},
+                           {"grad_norm", 1.0 + 0.1 * i},
+                           {"data_wait_share", 0.05},
+                           {"effective_rank_z", 20.0},
+                           {"z_dim", 128.0},
+                           {"z_dim_std", 0.07},
+                           {"z_dim_std_spread", 0.0884}});
+  }
+  for (int e = 1; e <= 4; ++e) h.epochs.push_back({{"epoch", e}, {"loss", 3.0 - 0.4 * e}});
+  return h;
+}
+
+// A copy: the findings are often a temporary.
+std::optional<Finding> find(const std::vector<Finding>& fs, const std::string& rule) {
+  for (const auto& f : fs)
+    if (f.rule == rule) return f;
+  return std::nullopt;
+}
+
+bool mentions(const std::optional<Finding>& f, const std::string& s) {
+  return f && f->text.find(s) != std::string::npos;
+}
+
+}  // namespace
+
+TEST(Diagnosis, HealthyRunHasNoProblem) {
+  auto fs = diagnose(healthy());
+  for (const auto& f : fs) EXPECT_EQ(f.severity, "info") << f.rule << ": " << f.text;
+  ASSERT_TRUE(find(fs, "healthy"));
+  EXPECT_TRUE(mentions(find(fs, "status"), "finished: 4/4 epochs"));
+  EXPECT_TRUE(mentions(find(fs, "summary"), "effective rank z 20.0 of 128"));
+}
+
+TEST(Diagnosis, SaturationSimclrPointsToFlatclr) {
+  auto h = healthy();
+  for (size_t i = 0; i < h.intervals.size(); ++i) h.intervals[i]["saturated"] = i < 6 ? 0.1 : 0.96;
+  auto fs = diagnose(h);
+  auto f = find(fs, "saturation");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->severity, "problem");
+  EXPECT_TRUE(mentions(f, "vanished on 96% of rows after epoch 3")) << f->text;
+  EXPECT_TRUE(mentions(f, "--clr=flatclr"));
+  EXPECT_FALSE(find(fs, "healthy"));
+}
+
+TEST(Diagnosis, SaturationUnderFlatclrIsInformation) {
+  auto h = healthy("flatclr");
+  for (auto& r : h.intervals) r["saturated"] = 0.8;
+  auto f = find(diagnose(h), "saturation");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->severity, "info");
+  EXPECT_TRUE(mentions(f, "80% of rows")) << f->text;
+  EXPECT_TRUE(mentions(f, "from epoch 1")) << f->text;
+}
+
+TEST(Diagnosis, SaturationBelowHalfIsQuiet) {
+  auto h = healthy();
+  for (auto& r : h.intervals) r["saturated"] = 0.45;
+  EXPECT_FALSE(find(diagnose(h), "saturation"));
+}
+
+TEST(Diagnosis, LogKCeiling) {
+  auto h = healthy();
+  for (auto& r : h.intervals) r["mi_estimate"] = 0.95 * std::log(31.0);
+  auto f = find(diagnose(h), "log_k");
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(mentions(f, "95% of its ceiling log(2N-1) = 3.43 at batch 16")) << f->text;
+}
+
+TEST(Diagnosis, CollapseByEffectiveRank) {
+  auto h = healthy();
+  h.intervals.back()["effective_rank_z"] = 2.1;
+  auto f = find(diagnose(h), "collapse");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->severity, "problem");
+  EXPECT_TRUE(mentions(f, "embeddings collapsing: effective rank 2.1 of 128")) << f->text;
+}
+
+TEST(Diagnosis, RankHalvingIsAWarning) {
+  auto h = healthy();
+  h.intervals.back()["effective_rank_z"] = 9.0;  // from 20
+  auto f = find(diagnose(h), "collapse");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->severity, "warning");
+  EXPECT_TRUE(mentions(f, "fell from 20.0 to 9.0")) << f->text;
+}
+
+TEST(Diagnosis, CollapseByDimensionStd) {
+  auto h = healthy();
+  for (auto& r : h.intervals) r.erase("effective_rank_z");
+  h.intervals.back()["z_dim_std"] = 0.01;
+  auto f = find(diagnose(h), "collapse");
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(mentions(f, "0.0100")) << f->text;
+}
+
+TEST(Diagnosis, DataLoadingBottleneck) {
+  auto h = healthy();
+  for (auto& r : h.intervals) r["data_wait_share"] = 0.4;
+  auto f = find(diagnose(h), "data");
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(mentions(f,
+                       "data loading takes 40% of step time: raise --workers (now 4) or use "
+                       "--faster_version=True"))
+      << f->text;
+  h.config["faster_version"] = true;
+  EXPECT_TRUE(mentions(find(diagnose(h), "data"), "--threads"));
+}
+
+TEST(Diagnosis, NonFiniteStopNamesStepAndCheckpoint) {
+  auto h = healthy();
+  h.events.push_back({{"event", "nonfinite"},
+                      {"what", "loss"},
+                      {"value", "nan"},
+                      {"global_step", 812},
+                      {"epoch", 3},
+                      {"action", "stop"},
+                      {"last_checkpoint", "checkpoint_0002.pth.tar"}});
+  auto f = find(diagnose(h), "nonfinite");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->severity, "problem");
+  EXPECT_TRUE(mentions(f, "the loss became nan at step 812 (epoch 3)")) << f->text;
+  EXPECT_TRUE(mentions(f, "checkpoint_0002.pth.tar"));
+}
+
+TEST(Diagnosis, NonFiniteSkipsAreCounted) {
+  auto h = healthy();
+  for (int i = 0; i < 3; ++i)
+    h.events.push_back({{"event", "nonfinite"}, {"what", "gradient"}, {"value", "inf"}, {"action", "skip"}});
+  auto f = find(diagnose(h), "nonfinite");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->severity, "warning");
+  EXPECT_TRUE(mentions(f, "3 step(s) were skipped")) << f->text;
+}
+
+TEST(Diagnosis, LossNotDecreasing) {
+  auto h = healthy();
+  for (auto& r : h.intervals) r["info_nce"] = 3.4;
+  auto f = find(diagnose(h), "no_progress");
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(mentions(f, "has not decreased (3.4000 at step 10, 3.4000 recently)")) << f->text;
+}
+
+TEST(Diagnosis, GradientGrowth) {
+  auto h = healthy();
+  h.intervals.back()["grad_norm"] = 25.0;
+  h.intervals[6]["grad_norm"] = 25.0;
+  auto f = find(diagnose(h), "grad_growth");
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(mentions(f, "grew 25x")) << f->text;
+}
+
+TEST(Diagnosis, KnnDropAndTrend) {
+  auto h = healthy();
+  h.epochs[1]["knn_top1"] = 0.35;
+  h.epochs[3]["knn_top1"] = 0.30;
+  auto f = find(diagnose(h), "knn");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->severity, "warning");
+  EXPECT_TRUE(mentions(f, "fell from 35.00% (epoch 2) to 30.00% (epoch 4)")) << f->text;
+  h.epochs[3]["knn_top1"] = 0.36;
+  f = find(diagnose(h), "knn");
+  EXPECT_EQ(f->severity, "info");
+}
+
+TEST(Diagnosis, RunInProgressAndEmpty) {
+  auto h = healthy();
+  h.epochs.resize(2);
+  EXPECT_TRUE(mentions(find(diagnose(h), "status"), "2/4 epochs done"));
+  h.intervals.clear();
+  auto fs = diagnose(h);
+  EXPECT_TRUE(std::any_of(fs.begin(), fs.end(), [](const Finding& f) {
+    return f.text.find("no step has been logged yet") != std::string::npos;
+  }));
+}
+
+TEST(RunHistory, ReadsARunFolderAndSkipsCutLines) {
+  auto dir = fs::temp_directory_path() / ("flatclr_history_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "config.json") << R"({"clr": "simclr", "batch_size": 16, "epochs": 1})";
+  std::ofstream(dir / "metrics.jsonl") << R"({"epoch": 1, "loss": 2.5})"
+                                       << "\n";
+  std::ofstream(dir / "steps.jsonl") << R"({"epoch": 1, "global_step": 10, "saturated": 0.9})"
+                                     << "\n"
+                                     << R"({"event": "nonfinite", "global_step": 12})"
+                                     << "\n"
+                                     << R"({"epoch": 1, "global_st)";
+  std::ofstream(dir / "checkpoint_0001.pth.tar") << "x";
+  auto h = read_run_history(dir.string());
+  EXPECT_EQ(h.config_value<int64_t>("batch_size", 0), 16);
+  EXPECT_EQ(h.epochs.size(), 1u);
+  ASSERT_EQ(h.intervals.size(), 1u);
+  EXPECT_EQ(h.events.size(), 1u);
+  EXPECT_EQ(h.checkpoints, (std::vector<std::string>{"checkpoint_0001.pth.tar"}));
+  EXPECT_EQ(h.series("saturated").value, (std::vector<double>{0.9}));
+  fs::remove_all(dir);
+}
+
+TEST(RunHistory, NotARunFolderIsAClearError) {
+  auto dir = fs::temp_directory_path() / ("flatclr_history_empty_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  try {
+    read_run_history(dir.string());
+    FAIL();
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("not a flatclr run folder"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(read_run_history((dir / "missing").string()), std::exception);
+  fs::remove_all(dir);
+}
