@@ -21,6 +21,7 @@ packages=(
   libjpeg62-turbo-dev libpng-dev   # decoding image-folder datasets (JPEG via libjpeg-turbo, PNG)
   python3-pil            # scripts/prepare_cifar10.sh: converting the shared CIFAR-10 JPEGs
   gnuplot-nox            # PNG plots of a run (optional: without it flatclr says so and skips them)
+  libgloo-dev            # Gloo headers that c10d's ProcessGroupGloo.hpp includes: distributed runs (optional)
 )
 if [ "$want_test" = 1 ]; then
   packages+=(python3-torch python3-torchvision python3-numpy)

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
       flatclr::eval::run_evaluation(args.eval);
       return 0;
     }
+    // A distributed run prints from rank 0 only (errors still come from every rank, on stderr).
+    if (args.config.dist_env.rank != 0) std::cout.setstate(std::ios_base::badbit);
     std::cout << "configuration:\n" << args.config.to_json() << std::endl;
     flatclr::train::pretrain(args.config);
     return 0;

@@ -1,10 +1,12 @@
 #include "flatclr/cli/args.h"
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <map>
 #include <ostream>
 
 #include "flatclr/core/error.h"
+#include "flatclr/dist/dist_env.h"
 
 namespace flatclr::cli {
 namespace {
@@ -145,6 +147,12 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
       "a step whose loss or gradient is NaN/Inf: stop (naming the step and the last checkpoint) | skip");
   bools.add(app, "tensorboard", &c.tensorboard, "write a TensorBoard event file in the run folder");
   bools.add(app, "plots", &c.plots, "PNG plots (gnuplot) and a diagnosis at the end of the run");
+  // distributed: torchrun's RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT (or scripts/launch.sh)
+  app.add_option("--dist_backend", c.dist_backend,
+                 "distributed runs: auto (nccl on CUDA when built with it, else gloo) | gloo | nccl");
+  bools.add(app, "sync_bn", &c.sync_bn, "distributed runs: BatchNorm statistics over the global batch");
+  app.add_option("--dist_timeout", c.dist_timeout,
+                 "distributed runs: seconds to wait for the other processes (start-up, each collective)");
 
   // evaluation (--train_mode=eval or transfer)
   auto& e = result.eval;
@@ -194,6 +202,7 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
       e.validate();
       return result;
     }
+    c.dist_env = dist::dist_env_from([](const char* name) { return std::getenv(name); });
     c.validate();
     c.resolve();
   } catch (const CLI::CallForHelp&) {

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "flatclr/core/error.h"
+#include "flatclr/models/batch_norm.h"
 
 namespace flatclr::models {
 
@@ -19,7 +20,7 @@ ProjectionHeadImpl::ProjectionHeadImpl(const ProjectionHeadOptions& o) : options
     net->push_back(torch::nn::Linear(o.in_dim, o.out_dim));
   } else if (o.mode == "linear") {
     net->push_back(torch::nn::Linear(o.in_dim, o.out_dim));
-    net->push_back(torch::nn::BatchNorm1d(o.out_dim));
+    net->push_back(BatchNorm1d(o.out_dim));
   } else {
     fail("--proj_head_mode=", o.mode, ": expected nonlinear, linear or none");
   }

@@ -17,7 +17,7 @@ nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad)
 
 nn::Sequential downsample_if_needed(int64_t in, int64_t out, int64_t stride) {
   if (stride == 1 && in == out) return nullptr;
-  return nn::Sequential(conv(in, out, 1, stride, 0), nn::BatchNorm2d(out));
+  return nn::Sequential(conv(in, out, 1, stride, 0), BatchNorm2d(out));
 }
 
 struct ArchSpec {
@@ -44,9 +44,9 @@ const std::vector<std::string>& resnet_arch_names() {
 
 BasicBlockImpl::BasicBlockImpl(int64_t in_planes, int64_t planes, int64_t stride) {
   conv1 = register_module("conv1", conv(in_planes, planes, 3, stride, 1));
-  bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+  bn1 = register_module("bn1", BatchNorm2d(planes));
   conv2 = register_module("conv2", conv(planes, planes, 3, 1, 1));
-  bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+  bn2 = register_module("bn2", BatchNorm2d(planes));
   if (auto ds = downsample_if_needed(in_planes, planes * kExpansion, stride)) {
     downsample = register_module("downsample", ds);
   }
@@ -61,11 +61,11 @@ at::Tensor BasicBlockImpl::forward(const at::Tensor& x) {
 
 BottleneckImpl::BottleneckImpl(int64_t in_planes, int64_t planes, int64_t stride) {
   conv1 = register_module("conv1", conv(in_planes, planes, 1, 1, 0));
-  bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+  bn1 = register_module("bn1", BatchNorm2d(planes));
   conv2 = register_module("conv2", conv(planes, planes, 3, stride, 1));
-  bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+  bn2 = register_module("bn2", BatchNorm2d(planes));
   conv3 = register_module("conv3", conv(planes, planes * kExpansion, 1, 1, 0));
-  bn3 = register_module("bn3", nn::BatchNorm2d(planes * kExpansion));
+  bn3 = register_module("bn3", BatchNorm2d(planes * kExpansion));
   if (auto ds = downsample_if_needed(in_planes, planes * kExpansion, stride)) {
     downsample = register_module("downsample", ds);
   }
@@ -92,7 +92,7 @@ ResNetImpl::ResNetImpl(ResNetOptions o) : options(std::move(o)) {
 
   normalize = register_module("normalize", Normalize(channel_stats_for(options.normalize_dataset)));
   conv1 = register_module("conv1", options.imagenet_stem ? conv(3, stem, 7, 2, 3) : conv(3, stem, 3, 1, 1));
-  bn1 = register_module("bn1", nn::BatchNorm2d(stem));
+  bn1 = register_module("bn1", BatchNorm2d(stem));
 
   int64_t in_planes = stem;
   auto make_layer = [&](int64_t planes, int64_t blocks, int64_t stride) {
@@ -121,7 +121,7 @@ ResNetImpl::ResNetImpl(ResNetOptions o) : options(std::move(o)) {
   for (auto& module : modules(/*include_self=*/false)) {
     if (auto* c = module->as<nn::Conv2d>()) {
       nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
-    } else if (auto* bn = module->as<nn::BatchNorm2d>()) {
+    } else if (auto* bn = module->as<BatchNorm2d>()) {
       nn::init::ones_(bn->weight);
       nn::init::zeros_(bn->bias);
     }

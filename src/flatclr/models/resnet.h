@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "flatclr/models/batch_norm.h"
 #include "flatclr/models/normalize.h"
 #include "flatclr/models/projection_head.h"
 
@@ -42,7 +43,7 @@ struct BasicBlockImpl : torch::nn::Module {
   BasicBlockImpl(int64_t in_planes, int64_t planes, int64_t stride);
   at::Tensor forward(const at::Tensor& x);
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr};
   torch::nn::Sequential downsample{nullptr};
 };
 TORCH_MODULE(BasicBlock);
@@ -52,7 +53,7 @@ struct BottleneckImpl : torch::nn::Module {
   BottleneckImpl(int64_t in_planes, int64_t planes, int64_t stride);
   at::Tensor forward(const at::Tensor& x);
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   torch::nn::Sequential downsample{nullptr};
 };
 TORCH_MODULE(Bottleneck);
@@ -68,7 +69,7 @@ struct ResNetImpl : torch::nn::Module {
   ResNetOptions options;
   Normalize normalize{nullptr};
   torch::nn::Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  BatchNorm2d bn1{nullptr};
   torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
   ProjectionHead fc{nullptr};
 

@@ -21,6 +21,7 @@
 #include "flatclr/data/loader.h"
 #include "flatclr/data/open_dataset.h"
 #include "flatclr/data/subset.h"
+#include "flatclr/dist/data_parallel.h"
 #include "flatclr/eval/features.h"
 #include "flatclr/eval/knn.h"
 #include "flatclr/losses/flat_nce.h"
@@ -53,9 +54,13 @@ struct TrainData {
   data::TrainImages source;      // the dataset as data/open_dataset.h opened it (per-image loader)
 };
 
-TrainData load_train_data(const PretrainConfig& c, const c10::Device& device) {
+TrainData load_train_data(const PretrainConfig& c, const c10::Device& device, dist::DataParallel& dp) {
+  // Rank 0 downloads (CIFAR archives); the other ranks wait for it and then read what it wrote.
+  if (c.download && dp.is_rank0() && data::is_cifar_name(c.dataset_name))
+    data::ensure_cifar(c.data, c.dataset_name, data::default_cifar_source(c.dataset_name));
+  dp.barrier();
   data::OpenOptions oo;
-  oo.download = c.download;
+  oo.download = false;
   oo.stop_on_bad = data::bad_images_stop(c.bad_images);
   oo.threads = static_cast<int>(std::max<int64_t>(1, c.workers));
   TrainData td;
@@ -112,7 +117,8 @@ void warn_config_differences(const std::string& stored_json, const PretrainConfi
   auto current = nlohmann::json::parse(now.to_json());
   if (stored.is_discarded() || !stored.is_object()) return;
   for (auto& [key, value] : current.items()) {
-    if (key == "log_dir" || key == "train_from" || key == "progress" || key == "threads" || key == "workers")
+    if (key == "log_dir" || key == "train_from" || key == "progress" || key == "threads" || key == "workers" ||
+        key == "world_size" || key == "dist_timeout")
       continue;
     if (stored.contains(key) && stored[key] != value) {
       std::cout << "warning: resuming with --" << key << "=" << value.dump()
@@ -151,11 +157,14 @@ PretrainResult pretrain(const PretrainConfig& c) {
     fail("--fp16_precision: mixed precision is not implemented yet; run without it (fp32)");
 
   const int threads = core::set_num_threads(c.threads);
-  const c10::Device device = core::resolve_device(c.device, c.disable_cuda);
+  const c10::Device device = dist::local_device(core::resolve_device(c.device, c.disable_cuda), c.dist_env);
+  // One process of a data-parallel group (dist/); a single process when WORLD_SIZE is not set.
+  dist::DataParallel dp(c.dist_env, c.dist_backend, c.dist_timeout, device);
+  const bool rank0 = dp.is_rank0();  // only rank 0 writes and prints
   const uint64_t seed = static_cast<uint64_t>(c.seed);
   torch::manual_seed(seed);
 
-  TrainData data = load_train_data(c, device);
+  TrainData data = load_train_data(c, device, dp);
   const int64_t n = static_cast<int64_t>(data.indices.size());
   const int64_t steps_per_epoch = n / c.batch_size;  // drop_last, as the reference
   if (steps_per_epoch == 0) {
@@ -181,6 +190,7 @@ PretrainResult pretrain(const PretrainConfig& c) {
   auto model = build_model(c, !small);
   model->to(device);
   model->train();
+  dp.prepare_model(*model, c.sync_bn);  // rank 0's weights everywhere; SyncBN
   auto optimizer = optim::make_optimizer(c.optimizer, *model, c.effective_lr, c.weight_decay, c.momentum);
   optim::LrSchedule schedule;
   schedule.kind = c.scheduler;
@@ -208,29 +218,35 @@ PretrainResult pretrain(const PretrainConfig& c) {
     result.run_dir = c.log_dir;
     std::cout << "resuming from " << path << " at epoch " << start_epoch << ", step " << global_step << "\n";
   } else {
-    result.run_dir = create_run_dir(c.save_dir, c.dataset_name, c.batch_size, c.method_name());
+    result.run_dir =
+        dp.agree(rank0 ? create_run_dir(c.save_dir, c.dataset_name, c.batch_size, c.method_name()) : "");
   }
   const fs::path run_dir(result.run_dir);
-  core::write_file_atomic((run_dir / "config.json").string(), c.to_json() + "\n");
   MetricsLog metrics((run_dir / "metrics.jsonl").string());
-  metrics.truncate_after_epoch(start_epoch);
-  // Per logging interval: steps.jsonl and TensorBoard scalars (train/step_monitor.h).
-  MetricsLog steps_log((run_dir / "steps.jsonl").string());
-  steps_log.truncate_after("global_step", global_step);
-  std::unique_ptr<core::EventWriter> events;
-  if (c.tensorboard) {
-    events = std::make_unique<core::EventWriter>(run_dir.string());
-    if (global_step > 0) events->add_session_start(global_step);  // TensorBoard drops the older steps >= this
+  MetricsLog steps_log((run_dir / "steps.jsonl").string());  // per logging interval (train/step_monitor.h)
+  std::unique_ptr<core::EventWriter> events;                 // TensorBoard scalars
+  if (rank0) {
+    core::write_file_atomic((run_dir / "config.json").string(), c.to_json() + "\n");
+    metrics.truncate_after_epoch(start_epoch);
+    steps_log.truncate_after("global_step", global_step);
+    if (c.tensorboard) {
+      events = std::make_unique<core::EventWriter>(run_dir.string());
+      if (global_step > 0)
+        events->add_session_start(global_step);  // TensorBoard drops the older steps >= this
+    }
   }
-  StepMonitor monitor(c.temperature, c.batch_size, c.diag_rank_every);
+  StepMonitor monitor(c.temperature, c.batch_size, c.diag_rank_every);  // h: this rank's rows, z: all
   const auto parameters = model->parameters();
 
   std::cout << "flatclr pretraining: " << c.method_name() << " ("
             << (c.clr == "simclr" ? "InfoNCE" : "FlatNCE") << " loss) on " << c.dataset_name << ", " << n
             << " images, " << c.model << " x" << c.width_multiplier << ", batch " << c.batch_size << ", "
             << steps_per_epoch << " steps/epoch, lr " << c.effective_lr << " (--lr=" << c.lr << ", scaling "
-            << c.learning_rate_scaling << "), device " << device.str() << ", " << threads
-            << " threads\nrun folder: " << result.run_dir << std::endl;
+            << c.learning_rate_scaling << "), device " << device.str() << ", " << threads << " threads"
+            << (dp.distributed() ? ", " + std::to_string(dp.world_size()) + " processes (" +
+                                       dp.group().backend() + (c.sync_bn ? ", SyncBN)" : ")")
+                                 : std::string())
+            << "\nrun folder: " << result.run_dir << std::endl;
 
   // Online kNN monitor: train features of the selected subset vs the whole test split.
   data::Dataset knn_test;
@@ -251,13 +267,21 @@ PretrainResult pretrain(const PretrainConfig& c) {
     return counts;
   };
 
-  const auto progress_mode = core::progress_mode_from(c.progress);
+  const auto progress_mode = core::progress_mode_from(rank0 ? c.progress : "none");
   auto loss_fn = c.clr == "simclr" ? &losses::info_nce_loss : &losses::flat_nce_loss;
   const auto long_opts = torch::TensorOptions().dtype(torch::kLong);
 
   for (int64_t epoch = start_epoch; epoch < c.epochs; ++epoch) {
     const auto order = epoch_order(data.indices, seed, epoch);
-    if (loader) loader->start_epoch(epoch, order, c.batch_size);
+    if (loader) {  // the loader makes this rank's slice of every global batch of the epoch
+      std::vector<int64_t> local_order;
+      for (int64_t step = 0; step < steps_per_epoch; ++step) {
+        const auto slice = dp.local_batch(std::vector<int64_t>(order.begin() + step * c.batch_size,
+                                                               order.begin() + (step + 1) * c.batch_size));
+        local_order.insert(local_order.end(), slice.begin(), slice.end());
+      }
+      loader->start_epoch(epoch, std::move(local_order), c.batch_size / dp.world_size());
+    }
     const double wait_before = loader ? loader->wait_seconds() : 0.0;
     core::Progress progress(progress_mode,
                             "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(c.epochs),
@@ -269,22 +293,26 @@ PretrainResult pretrain(const PretrainConfig& c) {
     int64_t good_steps = 0;
     for (int64_t step = 0; step < steps_per_epoch; ++step) {
       const auto step_start = Clock::now();
-      std::vector<int64_t> batch_idx(order.begin() + step * c.batch_size,
-                                     order.begin() + (step + 1) * c.batch_size);
+      std::vector<int64_t> batch_idx = dp.local_batch(  // this rank's slice of the global batch
+          std::vector<int64_t>(order.begin() + step * c.batch_size,
+                               order.begin() + (step + 1) * c.batch_size));
       // The data time of the step: with the per-image loader, the wait for the prefetched batch.
-      auto views = loader
-                       ? loader->next().to(device, /*non_blocking=*/true)
-                       : data::make_two_views(
-                             data.images.index_select(
-                                 0, torch::from_blob(batch_idx.data(), {c.batch_size}, long_opts).to(device)),
-                             batch_idx, aug, seed, epoch);
+      auto views = loader ? loader->next().to(device, /*non_blocking=*/true)
+                          : data::make_two_views(data.images.index_select(
+                                                     0, torch::from_blob(batch_idx.data(),
+                                                                         {static_cast<int64_t>(batch_idx.size())},
+                                                                         long_opts)
+                                                            .to(device)),
+                                                 batch_idx, aug, seed, epoch);
       const double data_seconds = seconds_since(step_start);
       std::vector<at::Tensor> saved_buffers;
       if (c.on_nonfinite == "skip") saved_buffers = copy_buffers(*model);
-      auto [h, z] = model->forward(views);
+      auto [h, z_local] = model->forward(views);
+      auto z = dp.gather_views(z_local);  // all 2B views, with gradient
       auto out = loss_fn(z, c.temperature);
       optimizer->zero_grad();
       out.loss.backward();
+      dp.average_gradients(*model);
       auto grad_norm = optim::global_grad_norm(parameters);
       lr = schedule.lr_at(global_step);
       // The NaN/Inf guard reads two scalars every step (a sync on a GPU), so that no step trains on garbage.
@@ -301,7 +329,7 @@ PretrainResult pretrain(const PretrainConfig& c) {
         ev["value"] = bad_text;
         ev["action"] = c.on_nonfinite;
         ev["last_checkpoint"] = result.last_checkpoint.empty() ? "none" : result.last_checkpoint;
-        steps_log.append(ev);
+        if (rank0) steps_log.append(ev);
         if (c.on_nonfinite == "stop") {
           progress.finish();
           fail("the ", bad_loss ? "loss" : "gradient norm", " became ", bad_text, " at step ",
@@ -342,7 +370,7 @@ PretrainResult pretrain(const PretrainConfig& c) {
           line[key] = value;
           scalars.emplace_back(tag_for_key(key), value);
         }
-        steps_log.append(line);
+        if (rank0) steps_log.append(line);
         if (events) events->add_scalars(global_step, scalars);
         progress.update(step + 1, "loss " +
                                       fixed(sum_loss.item<double>() / std::max<int64_t>(1, good_steps), 4) +
@@ -362,7 +390,7 @@ PretrainResult pretrain(const PretrainConfig& c) {
     s.images_per_s = static_cast<double>(steps_per_epoch * c.batch_size) / s.seconds;
     s.data_wait_seconds = loader ? loader->wait_seconds() - wait_before : 0.0;
     std::string knn_text;
-    if (c.knn_every > 0 && s.epoch % c.knn_every == 0) {
+    if (c.knn_every > 0 && s.epoch % c.knn_every == 0 && rank0) {
       auto counts = knn_monitor();
       s.knn_top1 = counts.top1_rate();
       s.knn_top5 = counts.top5_rate();
@@ -390,9 +418,9 @@ PretrainResult pretrain(const PretrainConfig& c) {
       rec["knn_top1"] = s.knn_top1;
       rec["knn_top5"] = s.knn_top5;
     }
-    metrics.append(rec);
+    if (rank0) metrics.append(rec);
 
-    if (s.epoch % c.save_every_n_epochs == 0 || s.epoch == c.epochs) {
+    if (rank0 && (s.epoch % c.save_every_n_epochs == 0 || s.epoch == c.epochs)) {
       Checkpoint ckpt;
       ckpt.epoch = s.epoch;
       ckpt.batch_size = c.batch_size;
@@ -411,7 +439,7 @@ PretrainResult pretrain(const PretrainConfig& c) {
     std::cout << data.source.bad->count() << " bad image file(s) skipped (--bad_images=skip)" << std::endl;
   if (skipped_steps > 0)
     std::cout << skipped_steps << " step(s) skipped because of a non-finite loss or gradient" << std::endl;
-  if (c.plots) {
+  if (c.plots && rank0) {
     report::draw_plots(result.run_dir, std::cout);
     report::print_diagnosis(result.run_dir, std::cout, /*save=*/true);
   }

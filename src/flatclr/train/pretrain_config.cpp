@@ -46,6 +46,8 @@ void PretrainConfig::validate() const {
   one_of("train_mode", train_mode, {"ssl", "eval", "transfer"});
   one_of("progress", progress, {"auto", "bar", "lines", "none"});
   one_of("on_nonfinite", on_nonfinite, {"stop", "skip"});
+  one_of("dist_backend", dist_backend, {"auto", "gloo", "nccl"});
+  positive("dist_timeout", dist_timeout);
   if (!(device == "auto" || device == "cpu" || device.rfind("cuda", 0) == 0)) {
     fail_usage("--device=", device, ": expected auto, cpu, cuda or cuda:N");
   }
@@ -70,6 +72,11 @@ void PretrainConfig::validate() const {
   if (!(momentum >= 0 && momentum < 1)) fail_usage("--momentum=", momentum, ": expected a number in [0, 1)");
   if (!(data_fraction > 0 && data_fraction <= 1)) {
     fail_usage("--data_fraction=", data_fraction, ": expected a fraction in (0, 1]");
+  }
+  if (batch_size % dist_env.world_size != 0) {
+    fail_usage("--batch_size=", batch_size,
+               " is the global batch and must be divisible by WORLD_SIZE=", dist_env.world_size,
+               " (each process takes batch_size / WORLD_SIZE images)");
   }
   if (!train_from.empty() && log_dir.empty()) {
     fail_usage("--train_from=", train_from,
@@ -125,6 +132,10 @@ std::string PretrainConfig::to_json() const {
   j["on_nonfinite"] = on_nonfinite;
   j["tensorboard"] = tensorboard;
   j["plots"] = plots;
+  j["dist_backend"] = dist_backend;
+  j["sync_bn"] = sync_bn;
+  j["dist_timeout"] = dist_timeout;
+  j["world_size"] = dist_env.world_size;
   return j.dump(2);
 }
 

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "flatclr/dist/dist_env.h"
+
 namespace flatclr::train {
 
 struct PretrainConfig {
@@ -62,6 +64,12 @@ struct PretrainConfig {
   std::string on_nonfinite = "stop";  // stop | skip: a step whose loss or gradient is NaN/Inf
   bool tensorboard = true;            // TensorBoard event file in the run folder
   bool plots = true;                  // PNG plots (gnuplot) + diagnosis at the end of the run
+
+  // distributed data parallel (dist/); a run is distributed when torchrun's variables say so
+  std::string dist_backend = "auto";  // auto (nccl for CUDA when built with it, else gloo) | gloo | nccl
+  bool sync_bn = true;                // BatchNorm statistics over the global batch (distributed runs)
+  double dist_timeout = 1800;         // seconds for the start-up and each collective (a dead rank -> error)
+  dist::DistEnv dist_env;             // RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT (the CLI)
 
   // Derived by resolve(): the effective lr after --learning_rate_scaling.
   double effective_lr = 0.0;

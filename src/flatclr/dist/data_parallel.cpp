@@ -1,0 +1,42 @@
+#include "flatclr/dist/data_parallel.h"
+
+#include "flatclr/dist/all_gather.h"
+#include "flatclr/dist/grad_sync.h"
+#include "flatclr/dist/shard.h"
+#include "flatclr/dist/sync_batch_norm.h"
+
+namespace flatclr::dist {
+
+std::string resolve_backend(const std::string& flag, const c10::Device& device) {
+  if (flag != "auto") return flag;
+  return device.is_cuda() && nccl_available() ? "nccl" : "gloo";
+}
+
+c10::Device local_device(const c10::Device& device, const DistEnv& env) {
+  if (env.distributed() && device.is_cuda() && !device.has_index()) {
+    return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
+  }
+  return device;
+}
+
+DataParallel::DataParallel(const DistEnv& env, const std::string& backend, double timeout_s,
+                           const c10::Device& device)
+    : group_(std::make_shared<ProcessGroup>(env, resolve_backend(backend, device), timeout_s)) {}
+
+std::vector<int64_t> DataParallel::local_batch(const std::vector<int64_t>& global_batch) const {
+  return rank_slice(global_batch, rank(), world_size());
+}
+
+at::Tensor DataParallel::gather_views(const at::Tensor& z) { return dist::gather_views(z, *group_); }
+
+int DataParallel::prepare_model(torch::nn::Module& model, bool sync_bn) {
+  if (!distributed()) return 0;
+  broadcast_module(model, *group_);
+  return sync_bn ? models::set_batch_norm_sync(model, std::make_shared<SyncBatchNorm>(group_)) : 0;
+}
+
+void DataParallel::average_gradients(torch::nn::Module& model) {
+  dist::average_gradients(model.parameters(), *group_);
+}
+
+}  // namespace flatclr::dist

@@ -1,0 +1,58 @@
+// A process group on PyTorch's c10d: a TCPStore served by rank 0 at MASTER_ADDR:MASTER_PORT, then Gloo
+// (CPU tensors; the default on CPU) or NCCL (CUDA tensors; compiled in only where LibTorch has it). Every
+// collective is blocking and fails with an error, instead of hanging, when a peer died or did not answer
+// within the timeout. A world of one process needs no c10d: every collective is then the identity.
+// The time spent inside collectives is accumulated (comm_seconds), for the scaling benchmark and logs.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <string>
+
+#include "flatclr/dist/dist_env.h"
+
+namespace flatclr::dist {
+
+// Whether this build has c10d with Gloo (FLATCLR_HAVE_DIST) / NCCL (FLATCLR_HAVE_NCCL).
+bool distributed_available();
+bool nccl_available();
+
+class ProcessGroup {
+ public:
+  // backend: gloo | nccl. timeout_s bounds the rendezvous and every collective. Throws UserError when
+  // env.world_size > 1 and this build has no distributed support, or when the backend is unavailable.
+  ProcessGroup(const DistEnv& env, const std::string& backend, double timeout_s);
+  ~ProcessGroup();
+  ProcessGroup(const ProcessGroup&) = delete;
+  ProcessGroup& operator=(const ProcessGroup&) = delete;
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  const std::string& backend() const { return backend_; }
+
+  // In place: t becomes the sum of every rank's t (same shape and dtype everywhere).
+  void all_reduce_sum(at::Tensor& t);
+  // t: [n, ...] on every rank (same shape) -> [size*n, ...], rank r's rows at [r*n, (r+1)*n). No autograd.
+  at::Tensor all_gather(const at::Tensor& t);
+  // In place: t becomes root's t.
+  void broadcast(at::Tensor& t, int root = 0);
+  void barrier();
+  // root's value of s, on every rank.
+  std::string broadcast_string(const std::string& s, int root = 0);
+
+  // Wall-clock seconds spent in collectives so far (includes waiting for slower ranks).
+  double comm_seconds() const { return comm_seconds_; }
+  // Collectives run so far (each all-reduce, all-gather, broadcast counts one).
+  int64_t collectives() const { return collectives_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int rank_ = 0, size_ = 1;
+  std::string backend_;
+  double comm_seconds_ = 0;
+  int64_t collectives_ = 0;
+};
+
+}  // namespace flatclr::dist
