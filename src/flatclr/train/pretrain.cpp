@@ -117,8 +117,8 @@ void warn_config_differences(const std::string& stored_json, const PretrainConfi
   auto current = nlohmann::json::parse(now.to_json());
   if (stored.is_discarded() || !stored.is_object()) return;
   for (auto& [key, value] : current.items()) {
-    if (key == "log_dir" || key == "train_from" || key == "progress" || key == "threads" || key == "workers" ||
-        key == "world_size" || key == "dist_timeout")
+    if (key == "log_dir" || key == "train_from" || key == "progress" || key == "threads" ||
+        key == "workers" || key == "world_size" || key == "dist_timeout")
       continue;
     if (stored.contains(key) && stored[key] != value) {
       std::cout << "warning: resuming with --" << key << "=" << value.dump()
@@ -298,12 +298,12 @@ PretrainResult pretrain(const PretrainConfig& c) {
                                order.begin() + (step + 1) * c.batch_size));
       // The data time of the step: with the per-image loader, the wait for the prefetched batch.
       auto views = loader ? loader->next().to(device, /*non_blocking=*/true)
-                          : data::make_two_views(data.images.index_select(
-                                                     0, torch::from_blob(batch_idx.data(),
-                                                                         {static_cast<int64_t>(batch_idx.size())},
-                                                                         long_opts)
-                                                            .to(device)),
-                                                 batch_idx, aug, seed, epoch);
+                          : data::make_two_views(
+                                data.images.index_select(
+                                    0, torch::from_blob(batch_idx.data(),
+                                                        {static_cast<int64_t>(batch_idx.size())}, long_opts)
+                                           .to(device)),
+                                batch_idx, aug, seed, epoch);
       const double data_seconds = seconds_since(step_start);
       std::vector<at::Tensor> saved_buffers;
       if (c.on_nonfinite == "skip") saved_buffers = copy_buffers(*model);
