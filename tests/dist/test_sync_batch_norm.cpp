@@ -133,6 +133,30 @@ TEST(SyncBatchNorm, TwoRanksEqualBatchNorm1dFloat64) {
   check_against_global_batch_norm({{10, 6}, {5, 5}});
 }
 
+// affine=false (no weight, no bias): outputs and input gradients against BatchNorm2d on the global batch.
+TEST(SyncBatchNorm, WithoutAffineParametersFloat64) {
+  if (!distributed_available()) GTEST_SKIP() << "built without c10d";
+  torch::manual_seed(11);
+  auto x = torch::randn({6, 2, 3, 3}, torch::kDouble) * 2 - 1, g = torch::randn({6, 2, 3, 3}, torch::kDouble);
+  torch::nn::BatchNorm2d ref(torch::nn::BatchNormOptions(2).affine(false));
+  ref->to(torch::kDouble);
+  auto xr = x.clone().requires_grad_();
+  auto yr = ref->forward(xr);
+  (yr * g).sum().backward();
+  testing::run_ranks(2, [&](ProcessGroup& group) {
+    const int r = group.rank();
+    models::BatchNorm2d bn(torch::nn::BatchNormOptions(2).affine(false));
+    bn->to(torch::kDouble);
+    bn->sync = std::make_shared<SyncBatchNorm>(std::shared_ptr<ProcessGroup>(&group, [](ProcessGroup*) {}));
+    auto xl = x.narrow(0, 3 * r, 3).clone().requires_grad_();
+    auto y = bn->forward(xl);
+    (y * g.narrow(0, 3 * r, 3)).sum().backward();
+    EXPECT_LT(max_diff(y, yr.detach().narrow(0, 3 * r, 3)), 1e-12) << "rank " << r;
+    EXPECT_LT(max_diff(xl.grad(), xr.grad().narrow(0, 3 * r, 3)), 1e-12) << "rank " << r;
+    EXPECT_LT(max_diff(bn->named_buffers()["running_var"], ref->named_buffers()["running_var"]), 1e-12);
+  });
+}
+
 TEST(SyncBatchNorm, OneProcessEqualsLibTorchBatchNorm) {
   auto group = std::make_shared<ProcessGroup>(DistEnv{}, "gloo", 10);
   torch::manual_seed(5);
