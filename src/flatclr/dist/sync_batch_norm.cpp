@@ -20,21 +20,20 @@ using torch::autograd::variable_list;
 struct SyncBatchNormFunction : torch::autograd::Function<SyncBatchNormFunction> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
                             const at::Tensor& bias, const at::Tensor& mean, const at::Tensor& var, double eps,
-                            double total, ProcessGroup* group) {
+                            const at::Tensor& total, ProcessGroup* group) {
     // autograd's saved_data holds IValues: the group travels as its address (it outlives the graph).
     ctx->saved_data["group"] = static_cast<int64_t>(reinterpret_cast<std::intptr_t>(group));
     ctx->saved_data["eps"] = eps;
-    ctx->saved_data["total"] = total;
-    ctx->save_for_backward({x, weight, mean, var});
+    ctx->save_for_backward({x, weight, mean, var, total});  // total: [C] global count, kept on the device
     return std::get<0>(at::native_batch_norm(x, weight, bias, mean, var, /*training=*/false, 0.0, eps));
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto* group =
         reinterpret_cast<ProcessGroup*>(static_cast<std::intptr_t>(ctx->saved_data["group"].toInt()));
-    const double eps = ctx->saved_data["eps"].toDouble(), total = ctx->saved_data["total"].toDouble();
+    const double eps = ctx->saved_data["eps"].toDouble();
     const auto saved = ctx->get_saved_variables();
-    const auto &x = saved[0], &w = saved[1], &mean = saved[2], &var = saved[3];
+    const auto &x = saved[0], &w = saved[1], &mean = saved[2], &var = saved[3], &total = saved[4];
     auto dy = grads[0].contiguous();
     // Eval-mode backward: dx_local = dy w invstd, sum(dy xhat), sum(dy) (this rank's rows).
     auto [dx, sum_dy_xhat, sum_dy] = at::native_batch_norm_backward(
@@ -81,8 +80,7 @@ at::Tensor SyncBatchNorm::forward(const at::Tensor& x_in, const models::BatchNor
   // affine=false: a constant weight 1 and bias 0 (autograd's inputs must be defined tensors).
   const auto weight = s.weight.defined() ? s.weight : torch::ones_like(g_mean);
   const auto bias = s.bias.defined() ? s.bias : torch::zeros_like(g_mean);
-  auto y = SyncBatchNormFunction::apply(x, weight, bias, g_mean, g_m2 / total, o.eps(),
-                                        total[0].item<double>(), group_.get());
+  auto y = SyncBatchNormFunction::apply(x, weight, bias, g_mean, g_m2 / total, o.eps(), total, group_.get());
 
   if (o.track_running_stats() && s.running_mean.defined()) {
     torch::NoGradGuard no_grad;
