@@ -86,6 +86,21 @@ std::vector<int64_t> epoch_order(const std::vector<int64_t>& indices, uint64_t s
   return order;
 }
 
+// This rank's share of an epoch: its slice (dist/shard.h) of each of the `steps` global batches of `order`,
+// concatenated, so that local batch s is [s * batch / W, (s + 1) * batch / W). One process: the first
+// steps * batch entries of order.
+std::vector<int64_t> local_epoch_order(const std::vector<int64_t>& order, int64_t steps, int64_t batch,
+                                       const dist::DataParallel& dp) {
+  std::vector<int64_t> local;
+  local.reserve(static_cast<size_t>(steps * batch / dp.world_size()));
+  for (int64_t step = 0; step < steps; ++step) {
+    const auto slice = dp.local_batch(
+        std::vector<int64_t>(order.begin() + step * batch, order.begin() + (step + 1) * batch));
+    local.insert(local.end(), slice.begin(), slice.end());
+  }
+  return local;
+}
+
 // The ImageNet stem (7x7/2 conv + max-pool) for ImageNet-sized data (imagenet, or a folder of images larger
 // than data::kSmallImageMax), the CIFAR stem otherwise (reference §3 keys it on the name imagenet).
 models::ResNet build_model(const PretrainConfig& c, bool imagenet_stem) {
@@ -272,16 +287,11 @@ PretrainResult pretrain(const PretrainConfig& c) {
   const auto long_opts = torch::TensorOptions().dtype(torch::kLong);
 
   for (int64_t epoch = start_epoch; epoch < c.epochs; ++epoch) {
-    const auto order = epoch_order(data.indices, seed, epoch);
-    if (loader) {  // the loader makes this rank's slice of every global batch of the epoch
-      std::vector<int64_t> local_order;
-      for (int64_t step = 0; step < steps_per_epoch; ++step) {
-        const auto slice = dp.local_batch(std::vector<int64_t>(order.begin() + step * c.batch_size,
-                                                               order.begin() + (step + 1) * c.batch_size));
-        local_order.insert(local_order.end(), slice.begin(), slice.end());
-      }
-      loader->start_epoch(epoch, std::move(local_order), c.batch_size / dp.world_size());
-    }
+    // This rank's slice of every global batch of the epoch, batch after batch.
+    const int64_t local_batch = c.batch_size / dp.world_size();
+    const auto order =
+        local_epoch_order(epoch_order(data.indices, seed, epoch), steps_per_epoch, c.batch_size, dp);
+    if (loader) loader->start_epoch(epoch, order, local_batch);
     const double wait_before = loader ? loader->wait_seconds() : 0.0;
     core::Progress progress(progress_mode,
                             "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(c.epochs),
@@ -293,17 +303,16 @@ PretrainResult pretrain(const PretrainConfig& c) {
     int64_t good_steps = 0;
     for (int64_t step = 0; step < steps_per_epoch; ++step) {
       const auto step_start = Clock::now();
-      std::vector<int64_t> batch_idx = dp.local_batch(  // this rank's slice of the global batch
-          std::vector<int64_t>(order.begin() + step * c.batch_size,
-                               order.begin() + (step + 1) * c.batch_size));
       // The data time of the step: with the per-image loader, the wait for the prefetched batch.
-      auto views = loader ? loader->next().to(device, /*non_blocking=*/true)
-                          : data::make_two_views(
-                                data.images.index_select(
-                                    0, torch::from_blob(batch_idx.data(),
-                                                        {static_cast<int64_t>(batch_idx.size())}, long_opts)
-                                           .to(device)),
-                                batch_idx, aug, seed, epoch);
+      at::Tensor views;
+      if (loader) {
+        views = loader->next().to(device, /*non_blocking=*/true);
+      } else {
+        std::vector<int64_t> batch_idx(order.begin() + step * local_batch,
+                                       order.begin() + (step + 1) * local_batch);
+        auto idx = torch::from_blob(batch_idx.data(), {local_batch}, long_opts).to(device);
+        views = data::make_two_views(data.images.index_select(0, idx), batch_idx, aug, seed, epoch);
+      }
       const double data_seconds = seconds_since(step_start);
       std::vector<at::Tensor> saved_buffers;
       if (c.on_nonfinite == "skip") saved_buffers = copy_buffers(*model);
