@@ -8,6 +8,7 @@
 //   build/bench_data_pipeline [--shared DIR] [--small N] [--large N] [--reps R] [--workers W]
 #include <torch/torch.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -129,23 +130,13 @@ int main(int argc, char** argv) {
   if (const char* env = std::getenv("FLATCLR_SHARED_DATA")) shared = env;
   int64_t n_small = 5000, n_large = 300;
   int reps = 3, workers = 2;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i], v = argv[i + 1];
-    if (a == "--shared")
-      shared = v;
-    else if (a == "--small")
-      n_small = std::stoll(v);
-    else if (a == "--large")
-      n_large = std::stoll(v);
-    else if (a == "--reps")
-      reps = std::stoi(v);
-    else if (a == "--workers")
-      workers = std::stoi(v);
-    else {
-      std::cerr << "unknown option " << a << "\n";
-      return 2;
-    }
-  }
+  CLI::App app{"decode + two SimCLR views per core, flatclr vs the torchvision/PIL pipeline"};
+  app.add_option("--shared", shared, "folder holding cifar10-jpg.tar.gz");
+  app.add_option("--small", n_small, "32 px CIFAR JPEGs")->check(CLI::Range(1, 1 << 30));
+  app.add_option("--large", n_large, "500x375 JPEGs cropped to 224 px")->check(CLI::Range(1, 1 << 30));
+  app.add_option("--reps", reps, "repetitions (best of)")->check(CLI::Range(1, 1 << 30));
+  app.add_option("--workers", workers, "threads of the multi-threaded loader")->check(CLI::Range(1, 1 << 30));
+  CLI11_PARSE(app, argc, argv);
   const fs::path script = fs::path(__FILE__).parent_path() / "pil_pipeline.py";
   const fs::path tmp = fs::temp_directory_path() / ("flatclr_bench_data_" + std::to_string(::getpid()));
   fs::create_directories(tmp);

@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -43,32 +44,6 @@ struct Options {
   bool sync_bn = true;
   std::string result;  // worker: where rank 0 writes its numbers
 };
-
-Options parse(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--batch")
-      o.batch = std::stoll(v);
-    else if (k == "--width")
-      o.width = std::stod(v);
-    else if (k == "--model")
-      o.model = v;
-    else if (k == "--steps")
-      o.steps = std::stoi(v);
-    else if (k == "--worlds")
-      o.worlds = v;
-    else if (k == "--sync_bn")
-      o.sync_bn = v == "1";
-    else if (k == "--result")
-      o.result = v;
-    else {
-      std::cerr << "unknown flag " << k << "\n";
-      std::exit(2);
-    }
-  }
-  return o;
-}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -229,7 +204,17 @@ int launch(const Options& o, const char* self) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options o = parse(argc, argv);
+  Options o;
+  CLI::App app{"data-parallel scaling: the same global batch on 1 and on 2 processes"};
+  app.add_option("--batch", o.batch, "global batch")->check(CLI::Range(1, 1 << 30));
+  app.add_option("--width", o.width, "ResNet width multiplier")->check(CLI::Range(1e-3, 64.0));
+  app.add_option("--model", o.model)
+      ->check(CLI::IsMember({"res10", "res18", "res34", "res50", "res101", "res152"}));
+  app.add_option("--steps", o.steps, "timed steps")->check(CLI::Range(1, 1 << 30));
+  app.add_option("--worlds", o.worlds, "process counts, comma-separated");
+  app.add_option("--sync_bn", o.sync_bn, "SyncBatchNorm (1) or per-process BatchNorm (0)");
+  app.add_option("--result", o.result, "(worker) where rank 0 writes its numbers");
+  CLI11_PARSE(app, argc, argv);
   try {
     if (std::getenv("RANK")) return worker(o);
     return launch(o, "/proc/self/exe");

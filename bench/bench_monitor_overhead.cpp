@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -44,29 +45,16 @@ int main(int argc, char** argv) {
   int64_t batch = 16, blocks = 6, steps = 20, log_every = 10, rank_every = 10;
   double width = 0.5;
   int threads = 0;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--clr")
-      clr = v;
-    else if (k == "--batch")
-      batch = std::stoll(v);
-    else if (k == "--width")
-      width = std::stod(v);
-    else if (k == "--blocks")
-      blocks = std::stoll(v);
-    else if (k == "--steps")
-      steps = std::stoll(v);
-    else if (k == "--log_every")
-      log_every = std::stoll(v);
-    else if (k == "--rank_every")
-      rank_every = std::stoll(v);
-    else if (k == "--threads")
-      threads = std::stoi(v);
-    else {
-      std::cerr << "unknown option " << k << "\n";
-      return 2;
-    }
-  }
+  CLI::App app{"what the monitoring costs per pretraining step"};
+  app.add_option("--clr", clr)->check(CLI::IsMember({"simclr", "flatclr"}));
+  app.add_option("--batch", batch)->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
+  app.add_option("--width", width, "ResNet-18 width multiplier")->check(CLI::Range(1e-3, 64.0));
+  app.add_option("--blocks", blocks, "alternating plain/monitored blocks")->check(CLI::Range(1, 1 << 30));
+  app.add_option("--steps", steps, "steps per block")->check(CLI::Range(1, 1 << 30));
+  app.add_option("--log_every", log_every)->check(CLI::Range(1, 1 << 30));
+  app.add_option("--rank_every", rank_every)->check(CLI::Range(1, 1 << 30));
+  app.add_option("--threads", threads, "0 = all cores")->check(CLI::Range(0, 1024));
+  CLI11_PARSE(app, argc, argv);
   threads = core::set_num_threads(threads);
   torch::manual_seed(0);
   models::ResNetOptions o;

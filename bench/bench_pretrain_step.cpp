@@ -6,6 +6,7 @@
 //   build/bench_pretrain_step [--threads N] [--width W] [--batches 32,64,256] [--reps R]
 #include <torch/torch.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -84,23 +85,14 @@ int main(int argc, char** argv) {
   int threads = 0, reps = 5;
   double width = 1.0;
   std::vector<int64_t> batches{32, 64, 256};
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i], v = argv[i + 1];
-    if (k == "--threads")
-      threads = std::stoi(v);
-    else if (k == "--width")
-      width = std::stod(v);
-    else if (k == "--reps")
-      reps = std::stoi(v);
-    else if (k == "--batches") {
-      batches.clear();
-      std::stringstream ss(v);
-      for (std::string x; std::getline(ss, x, ',');) batches.push_back(std::stoll(x));
-    } else {
-      std::cerr << "unknown option " << k << "\n";
-      return 2;
-    }
-  }
+  CLI::App app{"pretraining step time and achieved GFLOP/s against a matmul ceiling"};
+  app.add_option("--threads", threads, "0 = all cores")->check(CLI::Range(0, 1024));
+  app.add_option("--width", width, "ResNet-18 width multiplier")->check(CLI::Range(1e-3, 64.0));
+  app.add_option("--reps", reps)->check(CLI::Range(1, 1 << 30));
+  app.add_option("--batches", batches, "batch sizes, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
+  CLI11_PARSE(app, argc, argv);
   threads = core::set_num_threads(threads);
   const double ceiling = matmul_gflops(2048, 5);
   std::printf("device cpu | threads %d | float32 | res18 CIFAR stem, width x%g | 32x32 images\n", threads,

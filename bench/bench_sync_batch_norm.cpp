@@ -4,6 +4,7 @@
 //   build/bench_sync_batch_norm [--batch 64] [--width 0.25] [--reps 5] [--threads 1]
 #include <torch/torch.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -22,21 +23,12 @@ int main(int argc, char** argv) {
   int64_t batch = 64, reps = 5;
   double width = 0.25;
   int threads = 1;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--batch")
-      batch = std::stoll(v);
-    else if (k == "--width")
-      width = std::stod(v);
-    else if (k == "--reps")
-      reps = std::stoll(v);
-    else if (k == "--threads")
-      threads = std::stoi(v);
-    else {
-      std::cerr << "unknown option " << k << "\n";
-      return 2;
-    }
-  }
+  CLI::App app{"SyncBatchNorm's computation against LibTorch's BatchNorm"};
+  app.add_option("--batch", batch, "images")->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
+  app.add_option("--width", width, "ResNet-18 width multiplier")->check(CLI::Range(1e-3, 64.0));
+  app.add_option("--reps", reps)->check(CLI::Range(1, 1 << 30));
+  app.add_option("--threads", threads, "0 = all cores")->check(CLI::Range(0, 1024));
+  CLI11_PARSE(app, argc, argv);
   if (!dist::distributed_available()) {
     std::printf("built without c10d: nothing to measure\n");
     return 0;
