@@ -93,7 +93,15 @@ TEST(Args, UnknownFlagMalformedAndOutOfRangeValuesExit2NamingTheFlag) {
                                          {{"--scheduler=None"}, "--scheduler"},
                                          {{"--device=tpu"}, "--device"},
                                          {{"--train_from=checkpoint_0002.pth.tar"}, "--log_dir"},
-                                         {{"--epochs=1.5"}, "--epochs"}}) {
+                                         {{"--epochs=1.5"}, "--epochs"},
+                                         {{"--workers=-1"}, "--workers"},
+                                         {{"--bad_images=sometimes"}, "--bad_images"},
+                                         {{"--diag_rank_every=-1"}, "--diag_rank_every"},
+                                         {{"--on_nonfinite=ignore"}, "--on_nonfinite"},
+                                         {{"--tensorboard=yes"}, "--tensorboard"},
+                                         {{"--dist_backend=mpi"}, "--dist_backend"},
+                                         {{"--dist_timeout=0"}, "--dist_timeout"},
+                                         {{"--sync_bn=maybe"}, "--sync_bn"}}) {
     auto r = run(c.args);
     EXPECT_TRUE(r.parsed.exit_now) << c.args[0];
     EXPECT_EQ(r.parsed.exit_code, 2) << c.args[0];
