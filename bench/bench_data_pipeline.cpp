@@ -7,6 +7,7 @@
 // Prints both rates and the ratio; then the multi-threaded loader's rate with --workers threads.
 //   build/bench_data_pipeline [--shared DIR] [--small N] [--large N] [--reps R] [--workers W]
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>

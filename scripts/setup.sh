@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 machine lacks for flatclr, then configures and builds it in ./build.
 #   scripts/setup.sh          build dependencies + build
-#   scripts/setup.sh --test   also what the tests need (Python's torch/torchvision, to cross-check our numbers
-#                             and checkpoints against PyTorch itself)
-# Needs root (or sudo) for apt-get. Set FLATCLR_SKIP_APT=1 to skip the package step.
+#   scripts/setup.sh --test   also what only the tests need (TensorBoard's reader, safetensors, GoogleTest's
+#                             Debian package is needed either way since the build includes the tests)
+# Needs root (or sudo) for apt-get; FLATCLR_SKIP_APT=1 skips the package step.
+#
+# The engine is the LibTorch inside PyPI's torch==2.11.0 wheel (CUDA 13.0, C++11 ABI), installed with
+# torchvision==0.26.0 in a virtual environment that lives outside the clone, so that every clone on a machine
+# shares it and a fresh clone downloads nothing when it is already there:
+#   FLATCLR_VENV   default ${XDG_CACHE_HOME:-~/.cache}/flatclr/venv-torch-2.11.0   (about 2.7 GB downloaded,
+#                  4.8 GB on disk: torch is built for CUDA and pulls NVIDIA's cuBLAS, cuDNN, NCCL, ... wheels,
+#                  which libtorch_cuda.so loads even on a machine without a GPU)
+#   FLATCLR_BASE_PYTHON   the Python 3 (>= 3.10) that makes the environment (default: python3 on PATH)
+# Bump TORCH_VERSION and TORCHVISION_VERSION together (torchvision pins its torch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/venv.sh
+source scripts/venv.sh
 
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
 packages=(
-  build-essential cmake ccache pkg-config
-  libtorch-dev           # the engine (LibTorch 1.13)
-  libopenblas0-openmp    # fast BLAS for LibTorch's matmuls (Debian links it to the slow reference BLAS)
+  build-essential cmake ninja-build ccache pkg-config curl ca-certificates xz-utils
+  python3-venv           # the virtual environment for the torch wheel (Debian's python3 has no venv without it)
   libcli11-dev           # command-line parsing
   nlohmann-json3-dev     # config.json, metrics.jsonl
   libgtest-dev libbenchmark-dev
@@ -21,13 +31,7 @@ packages=(
   libjpeg62-turbo-dev libpng-dev   # decoding image-folder datasets (JPEG via libjpeg-turbo, PNG)
   python3-pil            # scripts/prepare_cifar10.sh: converting the shared CIFAR-10 JPEGs
   gnuplot-nox            # PNG plots of a run (optional: without it flatclr says so and skips them)
-  libgloo-dev            # Gloo headers that c10d's ProcessGroupGloo.hpp includes: distributed runs (optional)
 )
-if [ "$want_test" = 1 ]; then
-  packages+=(python3-torch python3-torchvision python3-numpy)
-  # scripts/tb_read.py: the independent reader of our TensorBoard event files (Google's protobuf runtime, CRC-32C)
-  packages+=(python3-protobuf python3-crc32c)
-fi
 
 if [ "${FLATCLR_SKIP_APT:-0}" != 1 ]; then
   missing=()
@@ -43,7 +47,82 @@ if [ "${FLATCLR_SKIP_APT:-0}" != 1 ]; then
   fi
 fi
 
-jobs=$(nproc)
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
-cmake --build build -j "$jobs"
+# --- the virtual environment: torch + torchvision (+ the tests' Python references) ---------------------------
+pip_packages=("torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" numpy)
+check="import torch, torchvision, numpy
+assert torch.__version__.split('+')[0] == '$TORCH_VERSION', torch.__version__
+assert torchvision.__version__.split('+')[0] == '$TORCHVISION_VERSION', torchvision.__version__"
+if [ "$want_test" = 1 ]; then
+  pip_packages+=(tensorboard safetensors)
+  check+="
+import tensorboard, safetensors"
+fi
+if ! [ -x "$FLATCLR_VENV/bin/python" ]; then
+  base=${FLATCLR_BASE_PYTHON:-python3}
+  echo "setup: making the virtual environment $FLATCLR_VENV with $($base --version 2>&1)"
+  mkdir -p "$(dirname "$FLATCLR_VENV")"
+  "$base" -m venv "$FLATCLR_VENV" || {
+    echo "setup: '$base -m venv' failed; Debian's python3 needs python3-venv (or set FLATCLR_BASE_PYTHON)" >&2
+    exit 1
+  }
+fi
+if ! "$FLATCLR_VENV/bin/python" -c "$check" 2>/dev/null; then
+  echo "setup: installing ${pip_packages[*]} into $FLATCLR_VENV (first time on this machine: about 2.7 GB)"
+  start=$SECONDS
+  "$FLATCLR_VENV/bin/python" -m pip install -q --progress-bar off "${pip_packages[@]}"
+  "$FLATCLR_VENV/bin/python" -c "$check"
+  echo "setup: pip install took $((SECONDS - start)) s"
+else
+  echo "setup: reusing $FLATCLR_VENV (torch $TORCH_VERSION, torchvision $TORCHVISION_VERSION)"
+fi
+
+# --- Gloo's headers, for c10d's ProcessGroupGloo.hpp (distributed runs on CPU) --------------------------------
+# The wheel links Gloo statically but ships none of its headers. PyTorch 2.11.0 pins Gloo commit 3135b0b
+# (2025-12-01); the nearest source this machine can reach is Debian's gloo 0.0~git20250912.d97133a, an ancestor
+# 5 commits older whose headers differ from 3135b0b's only in gloo/common/logging.h (a log-level switch added;
+# no class layout or signature that c10d's headers use changes). Its config.h is generated with the options the
+# wheel was built with (CUDA on, TCP with TLS, PyTorch dtypes; visible in libtorch_cpu/cuda.so's symbols).
+gloo_version=0.0~git20250912.d97133a
+gloo_sha256=43d930375720059ac67b1619c7d020d5d2cee79757caf4e75a1bfedb8eeb2b42
+gloo_dir=$FLATCLR_VENV/share/flatclr/gloo-$gloo_version
+if ! [ -f "$gloo_dir/include/gloo/config.h" ]; then
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/flatclr-gloo.XXXXXX")
+  trap 'rm -rf "$tmp"' EXIT
+  url="http://deb.debian.org/debian/pool/main/g/gloo/gloo_${gloo_version}.orig.tar.xz"
+  echo "setup: fetching Gloo's headers ($url)"
+  if curl -sSfL --retry 3 -o "$tmp/gloo.tar.xz" "$url" &&
+    echo "$gloo_sha256  $tmp/gloo.tar.xz" | sha256sum -c --quiet -; then
+    tar xJf "$tmp/gloo.tar.xz" -C "$tmp"
+    src=$(find "$tmp" -mindepth 1 -maxdepth 1 -type d -name 'gloo*' | head -1)
+    mkdir -p "$tmp/include"
+    (cd "$src" && find gloo -name '*.h' -not -path 'gloo/test/*' -not -path 'gloo/benchmark/*' \
+      -exec cp --parents {} "$tmp/include/" \;)
+    sed -e 's/@GLOO_VERSION_MAJOR@/0/; s/@GLOO_VERSION_MINOR@/5/; s/@GLOO_VERSION_PATCH@/0/' \
+      -e 's/#cmakedefine01 \(GLOO_USE_CUDA\|GLOO_HAVE_TRANSPORT_TCP\|GLOO_HAVE_TRANSPORT_TCP_TLS\|GLOO_USE_TORCH_DTYPES\)$/#define \1 1/' \
+      -e 's/#cmakedefine01 \([A-Z_]*\)$/#define \1 0/' "$src/gloo/config.h.in" >"$tmp/include/gloo/config.h"
+    mkdir -p "$(dirname "$gloo_dir")"
+    rm -rf "$gloo_dir"
+    mv "$tmp" "$gloo_dir"
+    trap - EXIT
+  else
+    echo "setup: could not fetch Gloo's headers; building without distributed training on CPU" >&2
+    rm -rf "$tmp"
+    trap - EXIT
+  fi
+fi
+gloo_include=""
+[ -f "$gloo_dir/include/gloo/config.h" ] && gloo_include=$gloo_dir/include
+
+# --- configure + build ------------------------------------------------------------------------------------------
+if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export PATH=/usr/local/cuda/bin:$PATH
+fi
+# No .cu files of our own: one architecture keeps the wheel's CUDA probe quiet and short.
+export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
+generator=()
+command -v ninja >/dev/null && [ ! -f build/Makefile ] && generator=(-G Ninja)
+cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$("$FLATCLR_VENV/bin/python" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')" \
+  -DFLATCLR_PYTHON="$FLATCLR_VENV/bin/python" -DFLATCLR_GLOO_INCLUDE_DIR="$gloo_include"
+cmake --build build -j "$(nproc)"
 echo "setup: built build/flatclr"
