@@ -9,6 +9,8 @@
 #include "../test_paths.h"
 #include "flatclr/core/error.h"
 #include "flatclr/models/resnet.h"
+#include "flatclr/optim/make_optimizer.h"
+#include "flatclr/optim/optimizer_state.h"
 #include "flatclr/train/checkpoint.h"
 
 using namespace flatclr;
@@ -140,26 +142,53 @@ TEST(Checkpoint, ModulePrefixIsStripped) {
   EXPECT_TRUE(report.missing.empty());
 }
 
-TEST(Checkpoint, PythonTorchLoadAndTorchvisionReadIt) {
-  if (std::system("/usr/bin/python3 -c 'import torch, torchvision' >/dev/null 2>&1") != 0) {
-    GTEST_SKIP() << "/usr/bin/python3 with torch and torchvision not installed (scripts/setup.sh --test "
-                    "installs them)";
-  }
-  auto dir = temp_dir("ckpt_py");
+namespace {
+
+// Saves a checkpoint of `arch` (with a LARS state after one step) and has PyTorch 2.11 read it with
+// torch.load(weights_only=True) and load the backbone into torchvision's model of that name.
+void check_python_reads_checkpoint(const std::string& arch, const std::string& torchvision_name) {
+  auto dir = temp_dir("ckpt_py_" + arch);
   torch::manual_seed(5);
-  auto m = small_model(/*imagenet=*/true);
+  models::ResNetOptions o;
+  o.arch = arch;
+  o.imagenet_stem = true;
+  models::ResNet m(o);
+  auto opt = optim::make_optimizer("lars", *m, 0.1, 1e-6, 0.9);
+  m->forward(torch::rand({2, 3, 32, 32})).first.pow(2).mean().backward();
+  opt->step();
+  train::Checkpoint c = make_checkpoint(m);
+  c.model = arch;
+  c.optimizer = optim::optimizer_state_dict(*opt);
   auto path = (dir / "checkpoint_0003.pth.tar").string();
-  train::save_checkpoint(path, make_checkpoint(m));
-  // Python prints the sum of conv1.weight; torchvision's resnet18 must accept the backbone.
+  train::save_checkpoint(path, c);
   const std::string script = flatclr::testing::source_path("tests/train/read_checkpoint.py");
   const std::string out = (dir / "py.txt").string();
-  const int rc = std::system(("/usr/bin/python3 " + script + " " + path + " > " + out + " 2>&1").c_str());
+  const int rc = std::system((flatclr::testing::python() + " " + script + " " + path + " " + torchvision_name +
+                              " > " + out + " 2>&1")
+                                 .c_str());
   std::ifstream in(out);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   ASSERT_EQ(rc, 0) << text;
   const double ours = m->conv1->weight.sum().item<double>();
   const double theirs = std::stod(text.substr(text.find("conv1_sum=") + 10));
   EXPECT_NEAR(ours, theirs, 1e-4 * std::max(1.0, std::abs(ours))) << text;
+  double momentum = 0;
+  const c10::IValue saved = c.optimizer;
+  for (const auto& e : saved.toGenericDict().at("state").toGenericDict())
+    momentum += e.value().toGenericDict().at("momentum_buffer").toTensor().sum().item<double>();
+  ASSERT_NE(momentum, 0.0);
+  const double py_momentum = std::stod(text.substr(text.find("momentum_sum=") + 13));
+  EXPECT_NEAR(momentum, py_momentum, 1e-4 * std::max(1.0, std::abs(momentum))) << text;
   EXPECT_NE(text.find("torchvision_ok"), std::string::npos) << text;
   fs::remove_all(dir);
+}
+
+}  // namespace
+
+TEST(Checkpoint, PyTorchLoadsItWeightsOnlyAndTorchvisionResnet18TakesTheBackbone) {
+  check_python_reads_checkpoint("res18", "resnet18");
+}
+
+TEST(Checkpoint, PyTorchLoadsItWeightsOnlyAndTorchvisionResnet50TakesTheBackbone) {
+  check_python_reads_checkpoint("res50", "resnet50");
 }

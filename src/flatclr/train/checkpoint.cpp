@@ -8,6 +8,8 @@
 
 #include "flatclr/core/atomic_file.h"
 #include "flatclr/core/error.h"
+#include "flatclr/train/torch_load.h"
+#include "flatclr/train/torch_save.h"
 
 namespace flatclr::train {
 
@@ -28,7 +30,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   dict.insert("global_step", c.global_step);
   dict.insert("config", c.config_json);
   dict.insert("flatclr_format", kCheckpointFormat);
-  core::write_file_atomic(path, torch::pickle_save(c10::IValue(dict)));
+  core::write_file_atomic(path, torch_save(c10::IValue(dict)));
 }
 
 namespace {
@@ -43,18 +45,9 @@ c10::IValue field(const c10::impl::GenericDict& d, const std::string& key, const
 
 Checkpoint load_checkpoint(const std::string& path) {
   if (!std::filesystem::exists(path)) fail("checkpoint ", path, " does not exist");
-  const auto bytes = core::read_file(path);
-  if (bytes.size() < 4 || bytes[0] != 'P' || bytes[1] != 'K') {
-    fail(path, ": not a checkpoint: expected a torch.save zip archive (", bytes.size(),
-         " bytes, no zip header); is the file truncated or of another kind?");
-  }
-  c10::IValue root;
-  try {
-    root = torch::pickle_load(bytes);
-  } catch (const c10::Error& e) {
-    fail(path, ": corrupt checkpoint, the torch.save archive cannot be read (", e.what_without_backtrace(),
-         ")");
-  }
+  // The same reader as for the paper's checkpoints: it also reads what earlier flatclr versions wrote with
+  // torch::pickle_save (typed containers tagged with torch.jit._pickle calls).
+  const c10::IValue root = torch_load(path);
   if (!root.isGenericDict())
     fail(path, ": expected a dict at the top of the checkpoint, found ", root.tagKind());
   const auto d = root.toGenericDict();
