@@ -111,7 +111,9 @@ TEST(DataParallel, TwoProcessesEqualOneProcessSimCLRWithSyncBN) {
 TEST(DataParallel, TwoProcessesEqualOneProcessFlatCLRWithSyncBN) {
   if (!distributed_available() || kWorker.empty()) GTEST_SKIP() << "built without c10d";
   auto d = compare_one_vs_two("flatclr", true, "flatclr_syncbn");
-  EXPECT_LT(d.loss, 1e-5);
+  // Measured on LibTorch 2.11 (2 cores): loss 1.5e-5 apart after 3 steps, as the weights drift by 1e-5 in
+  // float32 (other reduction orders); a missing synchronisation moves the loss by 0.2 (test below).
+  EXPECT_LT(d.loss, 1e-4);
   EXPECT_LT(d.grad, 1e-4);
   EXPECT_LT(d.param, 1e-4);
   EXPECT_LT(d.buffer, 1e-4);

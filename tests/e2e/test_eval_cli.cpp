@@ -89,15 +89,18 @@ TEST(EndToEndEval, BadEvaluationInputFailsClearly) {
 
 TEST(EndToEndEval, PaperCheckpointEvaluatesWithTheSameCommand) {
   if (!have_data()) GTEST_SKIP() << "no CIFAR-10 binaries under " << data_dir();
-  // A checkpoint in the paper's layout (module. prefix, OrderedDict, normalize.* and fc.linear_layers.net.*
-  // keys), written by Python's torch.save (scripts/gen/gen_paper_checkpoint.py).
-  auto dir = fresh_dir("paper_ckpt");
-  fs::copy_file(flatclr::testing::source_path("tests/train/data/paper_checkpoint.pth.tar"),
-                dir / "checkpoint_0100.pth.tar");
-  auto r = run_cli("--train_mode=eval --transfer_mode=knn --checkpoint_dir=" + dir.string() +
-                   " --data=" + data_dir() +
-                   " --download=False --data_fraction=0.02 --eval_test_fraction=0.05 --progress=none");
-  ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find("checkpoint_0100.pth.tar"), std::string::npos) << r.output;
-  EXPECT_TRUE(fs::exists(dir / "eval_results.jsonl"));
+  // Checkpoints in the paper's layout (module. prefix, OrderedDict, normalize.* and fc.linear_layers.net.*
+  // keys), written by Python's torch.save: PyTorch 1.13 (scripts/gen/gen_paper_checkpoint.py), and PyTorch 2.11
+  // with the paper's optimizer and scheduler state, numpy float64 learning rates included
+  // (scripts/gen/gen_torch2_checkpoints.py).
+  for (const std::string name : {"paper_checkpoint.pth.tar", "paper_checkpoint_torch2.pth.tar"}) {
+    auto dir = fresh_dir("paper_ckpt");
+    fs::copy_file(flatclr::testing::source_path("tests/train/data/" + name), dir / "checkpoint_0100.pth.tar");
+    auto r = run_cli("--train_mode=eval --transfer_mode=knn --checkpoint_dir=" + dir.string() +
+                     " --data=" + data_dir() +
+                     " --download=False --data_fraction=0.02 --eval_test_fraction=0.05 --progress=none");
+    ASSERT_EQ(r.code, 0) << name << "\n" << r.output;
+    EXPECT_NE(r.output.find("checkpoint_0100.pth.tar"), std::string::npos) << r.output;
+    EXPECT_TRUE(fs::exists(dir / "eval_results.jsonl")) << name;
+  }
 }

@@ -408,6 +408,93 @@ TEST(TorchLoad, CheckpointWithoutPrefixAndWithOneItemContainers) {
   train::load_module_state_dict(*model, plain, /*strict=*/true, path);
 }
 
+// The paper's checkpoint as PyTorch 2.11 with numpy 2 saves it today (scripts/gen/gen_torch2_checkpoints.py), and
+// the same bytes with numpy 1.x's module name for the scalars: the optimizer's lr and the scheduler's _last_lr
+// are numpy float64 values (its cosine schedule uses np.cos), read as plain floats.
+class TorchLoadTorch2 : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TorchLoadTorch2, PaperCheckpointWithNumpyScalarsHoldsWhatPythonSaved) {
+  static const json e = [] {
+    std::ifstream f(data_path("torch2_expected.json"));
+    if (!f.good()) throw std::runtime_error("missing tests/train/data/torch2_expected.json");
+    return json::parse(f);
+  }();
+  const std::string path = data_path(GetParam());
+  const c10::IValue root = train::torch_load(path);
+  expect_same(at_key(root, "batch_size"), e["batch_size"], "batch_size");
+  expect_same(at_key(root, "epoch"), e["epoch"], "epoch");
+  expect_same(at_key(root, "model"), e["model"], "model");
+  const c10::IValue sd = at_key(root, "model_state_dict");
+  const auto keys = string_keys(sd);
+  ASSERT_EQ(keys.size(), e["state_dict"].size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    ASSERT_EQ(keys[i], e["state_dict"][i][0].get<std::string>());
+    expect_tensor(at_key(sd, keys[i]).toTensor(), e["state_dict"][i][1], keys[i]);
+  }
+  const c10::IValue opt = at_key(root, "optimizer");
+  for (const auto& m : e["momentum"])
+    expect_tensor(at_key(at_key(at_key(opt, "state"), m[0].get<int64_t>()), "momentum_buffer").toTensor(), m[1],
+                  "momentum");
+  const c10::IValue group = at_key(opt, "param_groups").toListRef()[0];
+  expect_same(group, [&] {
+    json g = e["param_group"];
+    g["params"] = e["params"];
+    return g;
+  }(), "param_groups[0]");
+  EXPECT_GT(at_key(group, "lr").toDouble(), 0.5);  // a numpy float64 in the file
+  expect_same(at_key(root, "scheduler"), e["scheduler"], "scheduler");
+
+  // What evaluation takes from it: the encoder, into flatclr's ResNet, bit for bit.
+  const train::StateDict enc = train::load_encoder_state_dict(path);
+  auto model = paper_sized_resnet();
+  const auto report = train::load_module_state_dict(*model, enc, /*strict=*/true, path);
+  EXPECT_TRUE(report.missing.empty());
+  EXPECT_TRUE(report.unexpected.empty());
+  for (const auto& entry : train::module_state_dict(*model))
+    EXPECT_TRUE(torch::equal(entry.value(), at_key(sd, "module." + entry.key()).toTensor())) << entry.key();
+}
+
+INSTANTIATE_TEST_SUITE_P(Files, TorchLoadTorch2,
+                         ::testing::Values("paper_checkpoint_torch2.pth.tar", "paper_checkpoint_numpy1.pth.tar"),
+                         [](const auto& info) { return info.param.find("numpy1") != std::string::npos
+                                                           ? std::string("Numpy1")
+                                                           : std::string("Torch2Numpy2"); });
+
+// numpy scalars of other types, and ones flatclr refuses, are read or refused by name.
+TEST(TorchLoad, NumpyScalarsOfEveryKindAndClearRefusals) {
+  const auto dir = temp_dir("numpy_scalars");
+  const std::string script = dir.string() + "/make.py";
+  {
+    std::ofstream f(script);
+    f << "import sys, numpy as np, torch\n"
+         "torch.save({'f8': np.float64(-0.1), 'f4': np.float32(1.5), 'f2': np.float16(0.25), 'i8': np.int64(-3),\n"
+         "            'i1': np.int8(-7), 'u2': np.uint16(65535), 'b': np.bool_(True)},\n"
+         "           sys.argv[1] + '/scalars.pt')\n"
+         "torch.save({'c': np.complex128(1j)}, sys.argv[1] + '/complex.pt')\n"
+         "torch.save({'a': np.zeros(3)}, sys.argv[1] + '/array.pt')\n";
+  }
+  ASSERT_EQ(std::system((flatclr::testing::python() + " " + script + " " + dir.string()).c_str()), 0);
+  const c10::IValue v = train::torch_load((dir / "scalars.pt").string());
+  expect_same(at_key(v, "f8"), -0.1, "f8");
+  expect_same(at_key(v, "f4"), 1.5, "f4");
+  expect_same(at_key(v, "f2"), 0.25, "f2");
+  expect_same(at_key(v, "i8"), -3, "i8");
+  expect_same(at_key(v, "i1"), -7, "i1");
+  expect_same(at_key(v, "u2"), 65535, "u2");
+  expect_same(at_key(v, "b"), true, "b");
+  for (const char* name : {"complex.pt", "array.pt"}) {
+    const std::string path = (dir / name).string();
+    try {
+      train::torch_load(path);
+      ADD_FAILURE() << name << ": no error";
+    } catch (const UserError& err) {
+      EXPECT_NE(std::string(err.what()).find(path), std::string::npos) << err.what();
+      EXPECT_NE(std::string(err.what()).find("numpy"), std::string::npos) << err.what();
+    }
+  }
+  fs::remove_all(dir);
+}
+
 class TorchLoadValues : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(TorchLoadValues, EveryDtypeViewAndPythonValue) {

@@ -97,7 +97,7 @@ std::string EventWriter::encode_session_start_event(double wall_time, int64_t st
   put_key(log, 1, 0);
   put_varint(log, 1);  // SessionLog.START
   std::string e = event_header(wall_time, step);
-  put_bytes(e, 6, log);
+  put_bytes(e, 7, log);  // Event.session_log
   return e;
 }
 

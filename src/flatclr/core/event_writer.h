@@ -4,12 +4,13 @@
 // masked CRC-32C of the protobuf (little-endian). The Event messages are encoded here by hand from the public
 // schema (tensorflow/core/util/event.proto, summary.proto), which needs five fields:
 //   Event { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5;
-//           SessionLog session_log = 6; }
+//           SessionLog session_log = 7; }   (6 is the deprecated LogMessage: a START written there is
+//           not seen, and TensorBoard then keeps a resumed run's stale steps)
 //   Summary { repeated Value value = 1; }  Value { string tag = 1; float simple_value = 2; }
 //   SessionLog { SessionStatus status = 1; }  (START = 1)
 // The first record is file_version "brain.Event:2". Every write() goes to the file in one system call, so a
-// crash leaves whole records (TensorBoard also ignores a cut-off last record). scripts/tb_read.py decodes the
-// files with Google's protobuf runtime, independently of this encoder.
+// crash leaves whole records (TensorBoard also ignores a cut-off last record). The tests read the files with
+// TensorBoard's own loader (scripts/tb_read.py), independently of this encoder.
 #pragma once
 
 #include <cstdint>

@@ -43,6 +43,9 @@ enum class Callable {
   kStorageType,
   kJitBuildList,  // LibTorch's pickler (torch::pickle_save) writes typed lists through these
   kJitRestoreTypeTag,
+  kNumpyDtype,   // numpy.dtype('f8', False, True): the type of a numpy scalar
+  kNumpyScalar,  // numpy.(_)core.multiarray.scalar(dtype, bytes): e.g. the float64 learning rates that a
+                 // LambdaLR over np.cos leaves in optimizer and scheduler state dicts
 };
 
 struct Global {
@@ -54,7 +57,7 @@ struct Global {
 // An entry of the unpickler's stack or memo: a finished value, or what exists only while unpickling (a class
 // or function, a storage, a tuple holding one of those).
 struct Item {
-  enum class Kind : uint8_t { kValue, kGlobal, kStorage, kTuple };
+  enum class Kind : uint8_t { kValue, kGlobal, kStorage, kTuple, kNumpyDtype };
   Kind kind = Kind::kValue;
   c10::IValue value;
   std::shared_ptr<const Global> global;
@@ -63,6 +66,8 @@ struct Item {
   at::ScalarType dtype = at::kByte;  // kStorage: element type
   std::shared_ptr<const std::vector<Item>> tuple;
   int depth = 0;  // kTuple: nesting of kTuple items
+  std::string numpy_code;  // kNumpyDtype: the type code ("f8", "i4", "b1", ...)
+  char byte_order = '=';   // kNumpyDtype: '<', '>', '|' or '=' (set by BUILD)
 };
 
 Item value_item(c10::IValue v) {
@@ -101,6 +106,9 @@ std::shared_ptr<const Global> find_global(const std::string& module, const std::
       {{"torch.jit._pickle", "build_tensorlist"}, Callable::kJitBuildList},
       {{"torch.jit._pickle", "build_genericlist"}, Callable::kJitBuildList},
       {{"torch.jit._pickle", "restore_type_tag"}, Callable::kJitRestoreTypeTag},
+      {{"numpy", "dtype"}, Callable::kNumpyDtype},
+      {{"numpy.core.multiarray", "scalar"}, Callable::kNumpyScalar},   // numpy 1.x
+      {{"numpy._core.multiarray", "scalar"}, Callable::kNumpyScalar},  // numpy 2.x
   };
   static const std::map<std::string, at::ScalarType> kStorages = {
       {"FloatStorage", at::kFloat},
@@ -582,12 +590,71 @@ class Unpickler {
       case Callable::kJitRestoreTypeTag:
         expect(n == 2 && args[0].kind == Item::Kind::kValue);
         return args[0];
+      case Callable::kNumpyDtype: {
+        expect(n == 3);
+        Item dtype;
+        dtype.kind = Item::Kind::kNumpyDtype;
+        dtype.numpy_code = str_of(args[0], "numpy.dtype's type code");
+        return dtype;
+      }
+      case Callable::kNumpyScalar:
+        expect(n == 2 && args[0].kind == Item::Kind::kNumpyDtype);
+        return value_item(numpy_scalar(args[0], str_of(args[1], "a numpy scalar's bytes")));
       case Callable::kTensorType:
       case Callable::kParameterType:
       case Callable::kStorageType:
         break;
     }
     corrupt(g.name, " cannot be called");
+  }
+
+  // A numpy scalar of a bool, integer or floating type as the IValue of the Python number it stands for.
+  c10::IValue numpy_scalar(const Item& dtype, const std::string& bytes) {
+    const std::string& code = dtype.numpy_code;
+    const auto bad = [&]() -> c10::IValue {
+      fail(what_, ": cannot read a numpy scalar of type '", code, "' (", bytes.size(),
+           " bytes): flatclr reads numpy bools, integers and floats");
+    };
+    if (code.size() < 2) return bad();
+    const char kind = code[0];
+    const std::string width_text = code.substr(1);
+    if (width_text.find_first_not_of("0123456789") != std::string::npos) return bad();
+    const size_t width = std::stoul(width_text);
+    if (width != bytes.size() || !(width == 1 || width == 2 || width == 4 || width == 8)) return bad();
+    // numpy scalars are pickled in the writing machine's order: '<' on every machine PyTorch runs on.
+    if (dtype.byte_order == '>')
+      fail(what_, ": a big-endian numpy scalar (type '>", code, "'); flatclr reads little-endian files");
+    uint64_t raw = 0;
+    for (size_t i = 0; i < width; ++i) raw |= static_cast<uint64_t>(static_cast<uint8_t>(bytes[i])) << (8 * i);
+    switch (kind) {
+      case 'b':
+        if (width != 1) return bad();
+        return c10::IValue(raw != 0);
+      case 'i': {
+        const unsigned shift = static_cast<unsigned>(64 - 8 * width);
+        return c10::IValue(static_cast<int64_t>(raw << shift) >> shift);  // sign-extend
+      }
+      case 'u':
+        if (raw > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+          fail(what_, ": a numpy uint64 scalar ", raw, " does not fit an int64");
+        return c10::IValue(static_cast<int64_t>(raw));
+      case 'f':
+        if (width == 8) {
+          double d;
+          std::memcpy(&d, &raw, 8);
+          return c10::IValue(d);
+        }
+        if (width == 4) {
+          float f;
+          const auto r32 = static_cast<uint32_t>(raw);
+          std::memcpy(&f, &r32, 4);
+          return c10::IValue(static_cast<double>(f));
+        }
+        if (width == 2) return c10::IValue(static_cast<double>(c10::Half(static_cast<uint16_t>(raw), c10::Half::from_bits())));
+        return bad();
+      default:
+        return bad();
+    }
   }
 
   std::string utf8_to_latin1(const std::string& s) {
@@ -769,6 +836,16 @@ class Unpickler {
         case 'b': {  // BUILD: object attributes (e.g. a state dict's _metadata), dropped
           Item state = pop();
           Item& obj = top();
+          if (obj.kind == Item::Kind::kNumpyDtype) {
+            // numpy.dtype's state: (version, byte order, subarray, names, fields, elsize, alignment, flags).
+            const std::vector<Item> f = tuple_items(state, "numpy.dtype's state");
+            if (f.size() < 2) corrupt("numpy.dtype's state has ", f.size(), " fields");
+            const std::string& order = str_of(f[1], "numpy.dtype's byte order");
+            if (order.size() != 1 || std::string("<>|=").find(order[0]) == std::string::npos)
+              corrupt("numpy.dtype byte order '", order, "'");
+            obj.byte_order = order[0];
+            break;
+          }
           const bool state_ok =
               state.kind == Item::Kind::kValue &&
               (state.value.isNone() || state.value.isGenericDict() || state.value.isTuple());
