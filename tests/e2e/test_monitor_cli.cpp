@@ -135,7 +135,7 @@ TEST(EndToEndMonitor, SimclrBatch16EventsPlotsDiagnosisAndResume) {
   EXPECT_NE(d.output.find("finished: 2/2 epochs"), std::string::npos) << d.output;
   EXPECT_NE(d.output.find("recently: InfoNCE"), std::string::npos) << d.output;
 
-  // Resume from epoch 1: a second event file starts with a session START at step 31 (TensorBoard then drops
+  // Resume from epoch 1: a second event file starts with a session START at step 32 (TensorBoard then drops
   // the first file's later steps), and steps.jsonl still has each interval once.
   auto resumed = run_cli(batch16("simclr", save) + " --log_dir=" + run.string() +
                          " --train_from=checkpoint_0001.pth.tar");
@@ -146,7 +146,7 @@ TEST(EndToEndMonitor, SimclrBatch16EventsPlotsDiagnosisAndResume) {
   for (const auto& f : files) {
     auto e = read_events(f);
     if (!e["session_starts"].empty()) {
-      EXPECT_EQ(e["session_starts"][0], 31);
+      EXPECT_EQ(e["session_starts"][0], 32);  // the first step after the checkpoint
       found = true;
     }
   }

@@ -58,6 +58,19 @@ TEST(EndToEnd, FlatClrPretrainsWritesRunFolderAndResumesExactly) {
   int count = 0;
   while (std::getline(m2, line)) ++count;
   EXPECT_EQ(count, 2);
+
+  // The epoch-1 checkpoint loaded and saved again by PyTorch 2.11 (torch.load weights_only, torch.save with its
+  // defaults, the state dict as nn.DataParallel's OrderedDict with module. keys) resumes just as exactly.
+  const std::string resave = flatclr::testing::python() + " " +
+                             flatclr::testing::source_path("tests/train/resave_checkpoint.py") + " '" +
+                             (run / "checkpoint_0001.pth.tar").string() + "' '" +
+                             (run / "checkpoint_0001.pth.tar").string() + "' 2>&1";
+  ASSERT_EQ(std::system(resave.c_str()), 0) << resave;
+  auto from_python = run_cli(small_run("flatclr", save) + " --log_dir=" + run.string() +
+                             " --train_from=checkpoint_0001.pth.tar");
+  ASSERT_EQ(from_python.code, 0) << from_python.output;
+  expect_same_weights((save / "straight_0002.pth.tar").string(), (run / "checkpoint_0002.pth.tar").string(),
+                      1e-6);
 }
 
 TEST(EndToEnd, SimClrRunsAndSameSeedIsReproducible) {

@@ -1,5 +1,5 @@
-// CPU thread settings. LibTorch 1.13 defaults to hardware_concurrency()/2 threads (it assumes SMT), which
-// is half of a 2-core VM; flatclr sets the intra-op pool explicitly.
+// CPU thread settings: flatclr sets the intra-op pool explicitly (--threads), so that the count is the one
+// asked for whatever LibTorch's default (all cores in 2.11; half of them in older versions, which assumed SMT).
 #pragma once
 
 namespace flatclr::core {

@@ -246,8 +246,9 @@ PretrainResult pretrain(const PretrainConfig& c) {
     steps_log.truncate_after("global_step", global_step);
     if (c.tensorboard) {
       events = std::make_unique<core::EventWriter>(run_dir.string());
-      if (global_step > 0)
-        events->add_session_start(global_step);  // TensorBoard drops the older steps >= this
+      // TensorBoard drops the earlier files' points at steps >= this: those after the checkpoint. The
+      // checkpoint's own last step (global_step, logged at the end of its epoch) stays.
+      if (global_step > 0) events->add_session_start(global_step + 1);
     }
   }
   StepMonitor monitor(c.temperature, c.batch_size, c.diag_rank_every);  // h: this rank's rows, z: all
