@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Writes tests/data/data/augment_image_reference.json: two small uint8 RGB images and what torchvision 0.14 makes
 of them with FIXED parameters, for the per-image SimCLR pipeline (src/flatclr/data/augment_image.h):
   - resized crops with torchvision's tensor resize and antialias=True (float image = uint8 / 255), down- and
@@ -6,7 +6,7 @@ of them with FIXED parameters, for the per-image SimCLR pipeline (src/flatclr/da
     resize of the uint8 image), to report how far the float pipeline is from PIL's;
   - ColorJitter's four ops, grayscale and Gaussian blur on float images (torchvision.transforms.functional);
   - the whole pipeline (crop, flip, jitter in a given order, grayscale, blur) for fixed parameter rows.
-Run with Debian's python3-torchvision: /usr/bin/python3 scripts/gen/gen_augment_image.py"""
+Run with the virtual environment's PyTorch 2.11 / torchvision 0.26: $FLATCLR_VENV/bin/python scripts/gen/gen_augment_image.py"""
 import json
 import os
 

@@ -1,9 +1,9 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Writes tests/data/data/augment_reference.json: small deterministic images and what torchvision's tensor ops
 (torchvision.transforms.functional, float images in [0, 1]) make of them with fixed parameters, so the C++ test
 checks flatclr::data's batched augmentation (src/flatclr/data/augment_batch.h) op by op, and the whole pipeline
 for a few parameter rows, against torchvision itself.
-Run with Debian's python3-torchvision: /usr/bin/python3 scripts/gen/gen_augment_reference.py"""
+Run with the virtual environment's PyTorch 2.11 / torchvision 0.26: $FLATCLR_VENV/bin/python scripts/gen/gen_augment_reference.py"""
 import json
 import os
 

@@ -1,5 +1,5 @@
-#!/usr/bin/python3
-"""Reference values for tests/eval (run with /usr/bin/python3, which has torch; output is checked in).
+#!/usr/bin/env python3
+"""Reference values for tests/eval (run with the virtual environment's PyTorch 2.11: $FLATCLR_VENV/bin/python; output is checked in).
 
 Writes tests/eval/data/eval_reference.json with
   linear_init: torch.manual_seed(seed); torch.nn.Linear(d, c) -> weight, bias (the probe's seeded init);

@@ -1,5 +1,5 @@
-#!/usr/bin/python3
-"""Reference values for tests/optim (run with /usr/bin/python3, which has torch; output is checked in).
+#!/usr/bin/env python3
+"""Reference values for tests/optim (run with the virtual environment's PyTorch 2.11: $FLATCLR_VENV/bin/python; output is checked in).
 
 Writes tests/optim/data/optim_reference.json with
   lars, lars_f32: a LARS written here from its formulas (TF SimCLR LARS with the exclusions of

@@ -24,7 +24,8 @@ torch.save files (src/flatclr/train/torch_load.h, tested by tests/train/test_tor
                              the first elements and the FNV-1a 64 hash of its bytes in contiguous order; plus the
                              plain values.
 
-Run with Debian's python3-torch 1.13: /usr/bin/python3 scripts/gen/gen_paper_checkpoint.py"""
+Generated once with PyTorch 1.13 (Debian's python3-torch, the engine of earlier flatclr versions) and kept as the
+fixtures of files that PyTorch 1.x wrote; gen_torch2_checkpoints.py makes those of PyTorch 2.11."""
 import argparse
 import collections
 import json

@@ -1,7 +1,7 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Writes tests/models/data/torchvision_keys.json: the state-dict keys and shapes of torchvision's
 resnet18/34/50 (fc excluded), so the C++ test checks that flatclr's ImageNet-stem encoders use exactly
-torchvision's names and shapes. Run with Debian's python3-torchvision: /usr/bin/python3 scripts/gen/gen_torchvision_keys.py"""
+torchvision's names and shapes. Run with the virtual environment's PyTorch 2.11 / torchvision 0.26: $FLATCLR_VENV/bin/python scripts/gen/gen_torchvision_keys.py"""
 import json
 import os
 
