@@ -102,9 +102,9 @@ double loader_rate(const std::vector<std::string>& files, const data::AugmentCon
 
 double pil_rate(const fs::path& script, const fs::path& list, int64_t size, double s, bool blur, int reps) {
   const fs::path out = list.string() + ".rate";
-  if (sh(std::string(FLATCLR_PYTHON) + " " + script.string() + " run " + list.string() + " " + std::to_string(size) + " " +
-         std::to_string(s) + " " + (blur ? "1" : "0") + " " + std::to_string(reps) + " > " + out.string()) !=
-      0)
+  if (sh(std::string(FLATCLR_PYTHON) + " " + script.string() + " run " + list.string() + " " +
+         std::to_string(size) + " " + std::to_string(s) + " " + (blur ? "1" : "0") + " " +
+         std::to_string(reps) + " > " + out.string()) != 0)
     return -1;
   double rate = -1;
   std::ifstream(out) >> rate;
@@ -153,8 +153,8 @@ int main(int argc, char** argv) {
     small.push_back(all[i]);
   write_list(tmp / "small.txt", small);
   std::cout << "making " << n_large << " 500x375 JPEGs (bicubic upscaling, quality 90)" << std::endl;
-  if (sh(std::string(FLATCLR_PYTHON) + " " + script.string() + " make-large " + (tmp / "small.txt").string() + " " +
-         (tmp / "large").string() + " " + std::to_string(n_large) + " 500 375") != 0)
+  if (sh(std::string(FLATCLR_PYTHON) + " " + script.string() + " make-large " + (tmp / "small.txt").string() +
+         " " + (tmp / "large").string() + " " + std::to_string(n_large) + " 500 375") != 0)
     return 1;
   const auto large = list_jpegs(tmp / "large");
   write_list(tmp / "large.txt", large);

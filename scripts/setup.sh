@@ -69,7 +69,7 @@ fi
 if ! "$FLATCLR_VENV/bin/python" -c "$check" 2>/dev/null; then
   echo "setup: installing ${pip_packages[*]} into $FLATCLR_VENV (first time on this machine: about 2.7 GB)"
   start=$SECONDS
-  "$FLATCLR_VENV/bin/python" -m pip install -q --progress-bar off "${pip_packages[@]}"
+  "$FLATCLR_VENV/bin/python" -m pip install -q --progress-bar off --no-cache-dir "${pip_packages[@]}"
   "$FLATCLR_VENV/bin/python" -c "$check"
   echo "setup: pip install took $((SECONDS - start)) s"
 else

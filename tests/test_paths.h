@@ -14,7 +14,8 @@ inline std::string binary_path(const std::string& rel) { return std::string(FLAT
 // without it fails those tests (rather than skipping them) with this hint.
 inline std::string python() {
   const std::string p = FLATCLR_PYTHON;
-  if (p.empty()) throw std::runtime_error("no Python configured: run scripts/setup.sh --test (-DFLATCLR_PYTHON=...)");
+  if (p.empty())
+    throw std::runtime_error("no Python configured: run scripts/setup.sh --test (-DFLATCLR_PYTHON=...)");
   return p;
 }
 

@@ -26,8 +26,9 @@ namespace {
 // Runs the independent reader; returns its JSON (or discarded JSON) and the exit code.
 std::pair<nlohmann::json, int> read_events(const std::string& path) {
   const std::string out = path + ".json";
-  const std::string cmd = flatclr::testing::python() + " " + flatclr::testing::source_path("scripts/tb_read.py") + " '" +
-                          path + "' > '" + out + "' 2>&1";
+  const std::string cmd = flatclr::testing::python() + " " +
+                          flatclr::testing::source_path("scripts/tb_read.py") + " '" + path + "' > '" + out +
+                          "' 2>&1";
   const int rc = std::system(cmd.c_str());
   std::ifstream in(out);
   std::stringstream ss;

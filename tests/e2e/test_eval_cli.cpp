@@ -90,8 +90,8 @@ TEST(EndToEndEval, BadEvaluationInputFailsClearly) {
 TEST(EndToEndEval, PaperCheckpointEvaluatesWithTheSameCommand) {
   if (!have_data()) GTEST_SKIP() << "no CIFAR-10 binaries under " << data_dir();
   // Checkpoints in the paper's layout (module. prefix, OrderedDict, normalize.* and fc.linear_layers.net.*
-  // keys), written by Python's torch.save: PyTorch 1.13 (scripts/gen/gen_paper_checkpoint.py), and PyTorch 2.11
-  // with the paper's optimizer and scheduler state, numpy float64 learning rates included
+  // keys), written by Python's torch.save: PyTorch 1.13 (scripts/gen/gen_paper_checkpoint.py), and
+  // PyTorch 2.11 with the paper's optimizer and scheduler state, numpy float64 learning rates included
   // (scripts/gen/gen_torch2_checkpoints.py).
   for (const std::string name : {"paper_checkpoint.pth.tar", "paper_checkpoint_torch2.pth.tar"}) {
     auto dir = fresh_dir("paper_ckpt");

@@ -59,8 +59,8 @@ TEST(EndToEnd, FlatClrPretrainsWritesRunFolderAndResumesExactly) {
   while (std::getline(m2, line)) ++count;
   EXPECT_EQ(count, 2);
 
-  // The epoch-1 checkpoint loaded and saved again by PyTorch 2.11 (torch.load weights_only, torch.save with its
-  // defaults, the state dict as nn.DataParallel's OrderedDict with module. keys) resumes just as exactly.
+  // The epoch-1 checkpoint loaded and saved again by PyTorch 2.11 (torch.load weights_only, torch.save with
+  // its defaults, the state dict as nn.DataParallel's OrderedDict with module. keys) resumes just as exactly.
   const std::string resave = flatclr::testing::python() + " " +
                              flatclr::testing::source_path("tests/train/resave_checkpoint.py") + " '" +
                              (run / "checkpoint_0001.pth.tar").string() + "' '" +

@@ -117,6 +117,15 @@ TEST(Checkpoint, MissingTruncatedAndForeignFilesAreClearErrors) {
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find("zip"), std::string::npos) << e.what();
   }
+  // The paper's checkpoint (saved by PyTorch 2.11): evaluable, but resuming it is refused with the reason.
+  const std::string paper = flatclr::testing::source_path("tests/train/data/paper_checkpoint_torch2.pth.tar");
+  try {
+    train::load_checkpoint(paper);
+    FAIL() << "no error";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find(paper), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not resumed"), std::string::npos) << e.what();
+  }
   // A state dict for another model: shape mismatch names the key.
   auto c = train::load_checkpoint(good);
   models::ResNetOptions o;
@@ -163,8 +172,8 @@ void check_python_reads_checkpoint(const std::string& arch, const std::string& t
   train::save_checkpoint(path, c);
   const std::string script = flatclr::testing::source_path("tests/train/read_checkpoint.py");
   const std::string out = (dir / "py.txt").string();
-  const int rc = std::system((flatclr::testing::python() + " " + script + " " + path + " " + torchvision_name +
-                              " > " + out + " 2>&1")
+  const int rc = std::system((flatclr::testing::python() + " " + script + " " + path + " " +
+                              torchvision_name + " > " + out + " 2>&1")
                                  .c_str());
   std::ifstream in(out);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -408,9 +408,9 @@ TEST(TorchLoad, CheckpointWithoutPrefixAndWithOneItemContainers) {
   train::load_module_state_dict(*model, plain, /*strict=*/true, path);
 }
 
-// The paper's checkpoint as PyTorch 2.11 with numpy 2 saves it today (scripts/gen/gen_torch2_checkpoints.py), and
-// the same bytes with numpy 1.x's module name for the scalars: the optimizer's lr and the scheduler's _last_lr
-// are numpy float64 values (its cosine schedule uses np.cos), read as plain floats.
+// The paper's checkpoint as PyTorch 2.11 with numpy 2 saves it today (scripts/gen/gen_torch2_checkpoints.py),
+// and the same bytes with numpy 1.x's module name for the scalars: the optimizer's lr and the scheduler's
+// _last_lr are numpy float64 values (its cosine schedule uses np.cos), read as plain floats.
 class TorchLoadTorch2 : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(TorchLoadTorch2, PaperCheckpointWithNumpyScalarsHoldsWhatPythonSaved) {
@@ -433,14 +433,17 @@ TEST_P(TorchLoadTorch2, PaperCheckpointWithNumpyScalarsHoldsWhatPythonSaved) {
   }
   const c10::IValue opt = at_key(root, "optimizer");
   for (const auto& m : e["momentum"])
-    expect_tensor(at_key(at_key(at_key(opt, "state"), m[0].get<int64_t>()), "momentum_buffer").toTensor(), m[1],
-                  "momentum");
+    expect_tensor(at_key(at_key(at_key(opt, "state"), m[0].get<int64_t>()), "momentum_buffer").toTensor(),
+                  m[1], "momentum");
   const c10::IValue group = at_key(opt, "param_groups").toListRef()[0];
-  expect_same(group, [&] {
-    json g = e["param_group"];
-    g["params"] = e["params"];
-    return g;
-  }(), "param_groups[0]");
+  expect_same(
+      group,
+      [&] {
+        json g = e["param_group"];
+        g["params"] = e["params"];
+        return g;
+      }(),
+      "param_groups[0]");
   EXPECT_GT(at_key(group, "lr").toDouble(), 0.5);  // a numpy float64 in the file
   expect_same(at_key(root, "scheduler"), e["scheduler"], "scheduler");
 
@@ -455,10 +458,13 @@ TEST_P(TorchLoadTorch2, PaperCheckpointWithNumpyScalarsHoldsWhatPythonSaved) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Files, TorchLoadTorch2,
-                         ::testing::Values("paper_checkpoint_torch2.pth.tar", "paper_checkpoint_numpy1.pth.tar"),
-                         [](const auto& info) { return info.param.find("numpy1") != std::string::npos
-                                                           ? std::string("Numpy1")
-                                                           : std::string("Torch2Numpy2"); });
+                         ::testing::Values("paper_checkpoint_torch2.pth.tar",
+                                           "paper_checkpoint_numpy1.pth.tar"),
+                         [](const auto& info) {
+                           return info.param.find("numpy1") != std::string::npos
+                                      ? std::string("Numpy1")
+                                      : std::string("Torch2Numpy2");
+                         });
 
 // numpy scalars of other types, and ones flatclr refuses, are read or refused by name.
 TEST(TorchLoad, NumpyScalarsOfEveryKindAndClearRefusals) {
@@ -467,7 +473,8 @@ TEST(TorchLoad, NumpyScalarsOfEveryKindAndClearRefusals) {
   {
     std::ofstream f(script);
     f << "import sys, numpy as np, torch\n"
-         "torch.save({'f8': np.float64(-0.1), 'f4': np.float32(1.5), 'f2': np.float16(0.25), 'i8': np.int64(-3),\n"
+         "torch.save({'f8': np.float64(-0.1), 'f4': np.float32(1.5), 'f2': np.float16(0.25), 'i8': "
+         "np.int64(-3),\n"
          "            'i1': np.int8(-7), 'u2': np.uint16(65535), 'b': np.bool_(True)},\n"
          "           sys.argv[1] + '/scalars.pt')\n"
          "torch.save({'c': np.complex128(1j)}, sys.argv[1] + '/complex.pt')\n"

@@ -65,7 +65,7 @@ struct Item {
   int64_t numel = 0;                 // kStorage: number of elements
   at::ScalarType dtype = at::kByte;  // kStorage: element type
   std::shared_ptr<const std::vector<Item>> tuple;
-  int depth = 0;  // kTuple: nesting of kTuple items
+  int depth = 0;           // kTuple: nesting of kTuple items
   std::string numpy_code;  // kNumpyDtype: the type code ("f8", "i4", "b1", ...)
   char byte_order = '=';   // kNumpyDtype: '<', '>', '|' or '=' (set by BUILD)
 };
@@ -625,7 +625,8 @@ class Unpickler {
     if (dtype.byte_order == '>')
       fail(what_, ": a big-endian numpy scalar (type '>", code, "'); flatclr reads little-endian files");
     uint64_t raw = 0;
-    for (size_t i = 0; i < width; ++i) raw |= static_cast<uint64_t>(static_cast<uint8_t>(bytes[i])) << (8 * i);
+    for (size_t i = 0; i < width; ++i)
+      raw |= static_cast<uint64_t>(static_cast<uint8_t>(bytes[i])) << (8 * i);
     switch (kind) {
       case 'b':
         if (width != 1) return bad();
@@ -650,7 +651,9 @@ class Unpickler {
           std::memcpy(&f, &r32, 4);
           return c10::IValue(static_cast<double>(f));
         }
-        if (width == 2) return c10::IValue(static_cast<double>(c10::Half(static_cast<uint16_t>(raw), c10::Half::from_bits())));
+        if (width == 2)
+          return c10::IValue(
+              static_cast<double>(c10::Half(static_cast<uint16_t>(raw), c10::Half::from_bits())));
         return bad();
       default:
         return bad();

@@ -29,7 +29,8 @@ c10::IValue untyped(const c10::IValue& v, int depth) {
   }
   if (v.isGenericDict()) {
     c10::impl::GenericDict out(c10::AnyType::get(), c10::AnyType::get());
-    for (const auto& e : v.toGenericDict()) out.insert(untyped(e.key(), depth + 1), untyped(e.value(), depth + 1));
+    for (const auto& e : v.toGenericDict())
+      out.insert(untyped(e.key(), depth + 1), untyped(e.value(), depth + 1));
     return out;
   }
   if (v.isTuple()) {
@@ -47,9 +48,10 @@ c10::IValue untyped(const c10::IValue& v, int depth) {
 std::vector<char> torch_save(const c10::IValue& value) {
   const c10::IValue plain = untyped(value, 0);
   std::vector<char> pickle;
-  torch::jit::Pickler pickler([&](const char* bytes, size_t n) { pickle.insert(pickle.end(), bytes, bytes + n); },
-                              /*tensor_table=*/nullptr, /*type_renamer=*/nullptr, /*memoized_class_types=*/nullptr,
-                              /*get_tensor_id=*/nullptr, /*tag_aggregates=*/false);
+  torch::jit::Pickler pickler(
+      [&](const char* bytes, size_t n) { pickle.insert(pickle.end(), bytes, bytes + n); },
+      /*tensor_table=*/nullptr, /*type_renamer=*/nullptr, /*memoized_class_types=*/nullptr,
+      /*get_tensor_id=*/nullptr, /*tag_aggregates=*/false);
   pickler.protocol();
   pickler.pushIValue(plain);
   pickler.stop();
