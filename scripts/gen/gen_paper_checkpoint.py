@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Writes small torch.save files and their expected contents under tests/train/data/, for the C++ reader of
-torch.save files (src/flatclr/train/torch_load.h, tested by tests/train/test_torch_load.cpp):
+"""Writes small torch.save files and their expected contents under tests/io/data/, for the C++ reader of
+torch.save files (src/flatclr/io/torch_load.h, tested by tests/io/test_torch_load.cpp):
 
   paper_checkpoint.pth.tar   the FlatCLR paper's checkpoint layout (reference section 8): batch_size, epoch (the
                              total), model ('res18'), model_state_dict (a real nn.DataParallel state dict, so an
@@ -36,7 +36,7 @@ import torch
 import torch.nn as nn
 from torchvision.models.resnet import BasicBlock
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "train", "data")
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "io", "data")
 WIDTH = 1.0 / 32
 
 

@@ -1,5 +1,5 @@
 """Writes checkpoints as PyTorch 2.11 (with numpy 2) saves them, for the C++ torch.save reader
-(src/flatclr/train/torch_load.h, tested by tests/train/test_torch_load.cpp and tests/e2e/test_eval_cli.cpp):
+(src/flatclr/io/torch_load.h, tested by tests/io/test_torch_load.cpp and tests/e2e/test_eval_cli.cpp):
 
   paper_checkpoint_torch2.pth.tar  the FlatCLR paper's checkpoint layout, saved the way its training code saves it
                                    today: batch_size, epoch (the total), model, model_state_dict (an nn.DataParallel

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "../test_paths.h"
-#include "flatclr/train/checkpoint.h"
+#include "flatclr/io/checkpoint.h"
 
 namespace flatclr::e2e {
 
@@ -63,7 +63,7 @@ inline fs::path only_run_folder(const fs::path& save_dir, const std::string& sub
 }
 
 inline void expect_same_weights(const std::string& a, const std::string& b, double tol) {
-  auto ca = flatclr::train::load_checkpoint(a), cb = flatclr::train::load_checkpoint(b);
+  auto ca = flatclr::io::load_checkpoint(a), cb = flatclr::io::load_checkpoint(b);
   ASSERT_EQ(ca.model_state_dict.size(), cb.model_state_dict.size());
   double max_diff = 0;
   for (const auto& e : ca.model_state_dict) {

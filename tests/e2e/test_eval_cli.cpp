@@ -95,7 +95,7 @@ TEST(EndToEndEval, PaperCheckpointEvaluatesWithTheSameCommand) {
   // (scripts/gen/gen_torch2_checkpoints.py).
   for (const std::string name : {"paper_checkpoint.pth.tar", "paper_checkpoint_torch2.pth.tar"}) {
     auto dir = fresh_dir("paper_ckpt");
-    fs::copy_file(flatclr::testing::source_path("tests/train/data/" + name), dir / "checkpoint_0100.pth.tar");
+    fs::copy_file(flatclr::testing::source_path("tests/io/data/" + name), dir / "checkpoint_0100.pth.tar");
     auto r = run_cli("--train_mode=eval --transfer_mode=knn --checkpoint_dir=" + dir.string() +
                      " --data=" + data_dir() +
                      " --download=False --data_fraction=0.02 --eval_test_fraction=0.05 --progress=none");

@@ -49,7 +49,7 @@ TEST(EndToEndImageFolder, PerImagePipelinePretrainsAndEvaluatesOnCifarJpegs) {
   EXPECT_TRUE(std::isfinite(rec["loss"].get<double>()));
   EXPECT_GE(rec["data_wait_s"].get<double>(), 0.0);
   // A CIFAR-sized folder gets the CIFAR stem (3x3 conv1).
-  const auto ckpt = flatclr::train::load_checkpoint((run / "checkpoint_0001.pth.tar").string());
+  const auto ckpt = flatclr::io::load_checkpoint((run / "checkpoint_0001.pth.tar").string());
   EXPECT_EQ(ckpt.model_state_dict.at("conv1.weight").size(3), 3);
 
   // The same run with another worker count ends with the same weights (the views are keyed per image).

@@ -62,7 +62,7 @@ TEST(EndToEnd, FlatClrPretrainsWritesRunFolderAndResumesExactly) {
   // The epoch-1 checkpoint loaded and saved again by PyTorch 2.11 (torch.load weights_only, torch.save with
   // its defaults, the state dict as nn.DataParallel's OrderedDict with module. keys) resumes just as exactly.
   const std::string resave = flatclr::testing::python() + " " +
-                             flatclr::testing::source_path("tests/train/resave_checkpoint.py") + " '" +
+                             flatclr::testing::source_path("tests/io/resave_checkpoint.py") + " '" +
                              (run / "checkpoint_0001.pth.tar").string() + "' '" +
                              (run / "checkpoint_0001.pth.tar").string() + "' 2>&1";
   ASSERT_EQ(std::system(resave.c_str()), 0) << resave;

@@ -6,7 +6,7 @@
 
 #include "flatclr/core/error.h"
 #include "flatclr/eval/encoder_loader.h"
-#include "flatclr/train/checkpoint.h"
+#include "flatclr/io/checkpoint.h"
 
 using namespace flatclr;
 
@@ -32,7 +32,7 @@ TEST(EncoderLoader, InfersEveryArchStemWidthAndHead) {
     o.head.num_layers = k.layers;
     o.head.out_dim = k.out;
     models::ResNet m(o);
-    auto inferred = eval::infer_resnet_options(train::module_state_dict(*m), "test");
+    auto inferred = eval::infer_resnet_options(io::module_state_dict(*m), "test");
     EXPECT_EQ(inferred.arch, k.arch);
     EXPECT_EQ(inferred.imagenet_stem, k.imagenet);
     EXPECT_DOUBLE_EQ(inferred.width_multiplier, k.width);
@@ -41,7 +41,7 @@ TEST(EncoderLoader, InfersEveryArchStemWidthAndHead) {
     if (k.head != "none") EXPECT_EQ(inferred.head.out_dim, k.out);
     // The inferred options rebuild a model that takes the state strictly.
     models::ResNet rebuilt(inferred);
-    EXPECT_NO_THROW(train::load_module_state_dict(*rebuilt, train::module_state_dict(*m), true, "test"));
+    EXPECT_NO_THROW(io::load_module_state_dict(*rebuilt, io::module_state_dict(*m), true, "test"));
   }
 }
 
@@ -52,17 +52,17 @@ TEST(EncoderLoader, LoadsOurCheckpointWithItsMetadata) {
   o.arch = "res18";
   o.width_multiplier = 0.125;
   models::ResNet m(o);
-  train::Checkpoint c;
+  io::Checkpoint c;
   c.epoch = 4;
   c.batch_size = 8;
   c.global_step = 40;
   c.model = "res18";
-  c.model_state_dict = train::module_state_dict(*m);
+  c.model_state_dict = io::module_state_dict(*m);
   c.optimizer = c10::impl::GenericDict(c10::StringType::get(), c10::AnyType::get());
   c.scheduler = c10::impl::GenericDict(c10::StringType::get(), c10::AnyType::get());
   c.config_json = R"({"dataset_name": "cifar100"})";
   auto path = (dir / "checkpoint_0004.pth.tar").string();
-  train::save_checkpoint(path, c);
+  io::save_checkpoint(path, c);
   auto enc = eval::load_encoder(path);
   EXPECT_EQ(enc.pretrain_epoch, 4);
   EXPECT_EQ(enc.pretrain_dataset, "cifar100");
@@ -73,7 +73,7 @@ TEST(EncoderLoader, LoadsOurCheckpointWithItsMetadata) {
 }
 
 TEST(EncoderLoader, NonResNetDictIsAUserError) {
-  train::StateDict s;
+  io::StateDict s;
   s.insert("weight", torch::zeros({3}));
   EXPECT_THROW(eval::infer_resnet_options(s, "x"), UserError);
 }

@@ -4,7 +4,7 @@
 #include <torch/torch.h>
 
 #include "flatclr/eval/train_classifier.h"
-#include "flatclr/train/state_dict.h"
+#include "flatclr/io/state_dict.h"
 
 using namespace flatclr;
 
@@ -32,14 +32,14 @@ models::ResNet tiny() {
 
 TEST(TrainClassifier, FrozenBackboneAndBatchNormStatisticsDoNotChange) {
   auto model = tiny();
-  auto before = train::module_state_dict(*model);
+  auto before = io::module_state_dict(*model);
   eval::ClassifierOptions o;
   o.probe.epochs = 10;
   o.probe.batch_size = 16;
   o.probe.lr = 0.5;
   o.freeze_backbone = true;
   auto result = eval::train_classifier(model, toy_data(), o, torch::kCPU);
-  auto after = train::module_state_dict(*model);
+  auto after = io::module_state_dict(*model);
   for (const auto& e : before)
     EXPECT_TRUE(torch::equal(e.value(), after.at(e.key()))) << e.key() << " changed";
   ASSERT_EQ(result.history.size(), 10u);
@@ -49,14 +49,14 @@ TEST(TrainClassifier, FrozenBackboneAndBatchNormStatisticsDoNotChange) {
 
 TEST(TrainClassifier, FinetuneChangesBackboneWeights) {
   auto model = tiny();
-  auto before = train::module_state_dict(*model);
+  auto before = io::module_state_dict(*model);
   eval::ClassifierOptions o;
   o.probe.epochs = 1;
   o.probe.batch_size = 16;
   o.probe.lr = 0.1;
   o.freeze_backbone = false;
   eval::train_classifier(model, toy_data(), o, torch::kCPU);
-  auto after = train::module_state_dict(*model);
+  auto after = io::module_state_dict(*model);
   EXPECT_FALSE(torch::equal(before.at("conv1.weight"), after.at("conv1.weight")));
   EXPECT_FALSE(torch::equal(before.at("bn1.running_mean"), after.at("bn1.running_mean")));
   // The projection head is not part of the classifier: untouched.

@@ -8,16 +8,16 @@
 #include <set>
 
 #include "flatclr/core/error.h"
-#include "flatclr/train/torch_load.h"
+#include "flatclr/io/torch_load.h"
 
 namespace flatclr::eval {
 namespace {
 
-bool has(const train::StateDict& s, const std::string& k) { return s.contains(k); }
+bool has(const io::StateDict& s, const std::string& k) { return s.contains(k); }
 
 }  // namespace
 
-models::ResNetOptions infer_resnet_options(const train::StateDict& s, const std::string& what) {
+models::ResNetOptions infer_resnet_options(const io::StateDict& s, const std::string& what) {
   if (!has(s, "conv1.weight") || !has(s, "layer4.0.conv1.weight")) {
     fail(what, ": not a ResNet encoder state dict (no conv1.weight / layer4.0.conv1.weight keys)");
   }
@@ -71,8 +71,8 @@ models::ResNetOptions infer_resnet_options(const train::StateDict& s, const std:
 LoadedEncoder load_encoder(const std::string& path) {
   // The metadata (stored config, epochs) and the state dict; a second read of the file costs little
   // next to an evaluation.
-  const c10::IValue top = train::torch_load(path);
-  train::StateDict state = train::load_encoder_state_dict(path);
+  const c10::IValue top = io::torch_load(path);
+  io::StateDict state = io::load_encoder_state_dict(path);
   auto options = infer_resnet_options(state, path);
   LoadedEncoder out;
   out.source = path;
@@ -91,7 +91,7 @@ LoadedEncoder load_encoder(const std::string& path) {
   options.normalize_dataset = out.pretrain_dataset.empty() ? "cifar10" : out.pretrain_dataset;
   out.model = models::ResNet(options);
   const bool has_normalize = state.contains("normalize.mean");
-  auto report = train::load_module_state_dict(*out.model, state, /*strict=*/false, path);
+  auto report = io::load_module_state_dict(*out.model, state, /*strict=*/false, path);
   for (const auto& k : report.missing) {
     if (k.rfind("normalize.", 0) == 0 && !has_normalize) continue;  // very old layouts: default normalisation
     fail(path, ": the encoder state lacks ", k, " (", report.missing.size(), " key(s) missing)");

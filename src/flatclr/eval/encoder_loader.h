@@ -5,14 +5,14 @@
 
 #include <string>
 
+#include "flatclr/io/state_dict.h"
 #include "flatclr/models/resnet.h"
-#include "flatclr/train/state_dict.h"
 
 namespace flatclr::eval {
 
 // The ResNet options that produce exactly the keys and shapes of `state` (keys without "module.").
 // UserError naming `what` when the dict is not a ResNet encoder of ours or of the paper.
-models::ResNetOptions infer_resnet_options(const train::StateDict& state, const std::string& what);
+models::ResNetOptions infer_resnet_options(const io::StateDict& state, const std::string& what);
 
 struct LoadedEncoder {
   models::ResNet model{nullptr};

@@ -24,6 +24,7 @@
 #include "flatclr/dist/data_parallel.h"
 #include "flatclr/eval/features.h"
 #include "flatclr/eval/knn.h"
+#include "flatclr/io/checkpoint.h"
 #include "flatclr/losses/flat_nce.h"
 #include "flatclr/losses/info_nce.h"
 #include "flatclr/losses/pair_accuracy.h"
@@ -33,7 +34,6 @@
 #include "flatclr/optim/optimizer_state.h"
 #include "flatclr/optim/schedule.h"
 #include "flatclr/report/commands.h"
-#include "flatclr/train/checkpoint.h"
 #include "flatclr/train/metrics_log.h"
 #include "flatclr/train/run_dir.h"
 #include "flatclr/train/step_monitor.h"
@@ -218,9 +218,9 @@ PretrainResult pretrain(const PretrainConfig& c) {
   int64_t start_epoch = 0, global_step = 0, skipped_steps = 0;
   if (!c.train_from.empty()) {
     const std::string path = resolve_resume_checkpoint(c.log_dir, c.train_from);
-    auto ckpt = load_checkpoint(path);
+    auto ckpt = io::load_checkpoint(path);
     if (ckpt.model != c.model) fail(path, " holds a ", ckpt.model, " model but --model=", c.model);
-    load_module_state_dict(*model, ckpt.model_state_dict, /*strict=*/true, path);
+    io::load_module_state_dict(*model, ckpt.model_state_dict, /*strict=*/true, path);
     optim::load_optimizer_state(*optimizer, ckpt.optimizer);
     start_epoch = ckpt.epoch;
     global_step = ckpt.global_step;
@@ -431,17 +431,17 @@ PretrainResult pretrain(const PretrainConfig& c) {
     if (rank0) metrics.append(rec);
 
     if (rank0 && (s.epoch % c.save_every_n_epochs == 0 || s.epoch == c.epochs)) {
-      Checkpoint ckpt;
+      io::Checkpoint ckpt;
       ckpt.epoch = s.epoch;
       ckpt.batch_size = c.batch_size;
       ckpt.global_step = global_step;
       ckpt.model = c.model;
-      ckpt.model_state_dict = module_state_dict(*model);
+      ckpt.model_state_dict = io::module_state_dict(*model);
       ckpt.optimizer = optim::optimizer_state_dict(*optimizer);
       ckpt.scheduler = schedule_state(schedule, global_step);
       ckpt.config_json = c.to_json();
-      result.last_checkpoint = (run_dir / checkpoint_file_name(s.epoch)).string();
-      save_checkpoint(result.last_checkpoint, ckpt);
+      result.last_checkpoint = (run_dir / io::checkpoint_file_name(s.epoch)).string();
+      io::save_checkpoint(result.last_checkpoint, ckpt);
       std::cout << "saved " << result.last_checkpoint << std::endl;
     }
   }

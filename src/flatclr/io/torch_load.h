@@ -1,7 +1,7 @@
 // Reading files written by Python's torch.save (the zip format of PyTorch >= 1.6) without Python, for
-// evaluating checkpoints of the FlatCLR paper's code (reference §8, §9.1) and of other PyTorch trainers.
-// LibTorch's torch::pickle_load cannot do it: it has no SETITEM/APPEND (Python pickles one-item dicts and
-// lists with them) and no collections.OrderedDict (every nn.Module.state_dict()).
+// evaluating checkpoints of the FlatCLR paper's code (its torch.save of model, optimizer and scheduler state)
+// and of other PyTorch trainers. LibTorch's torch::pickle_load cannot do it: it has no SETITEM/APPEND (Python
+// pickles one-item dicts and lists with them) and no collections.OrderedDict (every nn.Module.state_dict()).
 //
 // The archive (`<name>/data.pkl` + one record `<name>/data/<key>` per storage) is read with LibTorch's
 // caffe2::serialize::PyTorchStreamReader; data.pkl is read by a small unpickler of our own for what
@@ -13,11 +13,15 @@
 //   ComplexDouble; torch.device -> Device;  tensors and nn.Parameters (torch._utils._rebuild_tensor_v2 /
 //   _rebuild_parameter)
 //   -> CPU tensors of their dtype (float32/64/16, bfloat16, int64/32/16/8, uint8, bool, complex64/128) with
-//   their sizes, strides and storage offset, tensors of one storage sharing memory, requires_grad kept.
-// Object attributes (BUILD on a dict, such as a state dict's `_metadata`) are dropped. Anything else (a class
-// the reader does not know, e.g. argparse.Namespace or numpy arrays) is a UserError naming the class and the
-// file. Every read is bounds-checked: a truncated or corrupt file is a UserError naming the file; structures
-// nested deeper than kMaxNesting or referring to themselves are refused too.
+//   their sizes, strides and storage offset, tensors of one storage sharing memory, requires_grad kept;
+//   numpy bool/integer/float scalars (numpy.core.multiarray.scalar from numpy 1.x,
+//   numpy._core.multiarray.scalar from numpy 2.x, e.g. the learning rates of a LambdaLR computed with np.cos)
+//   -> Bool, Int, Double.
+// Files that LibTorch's own pickler wrote (flatclr checkpoints before torch_save, with torch.jit._pickle type
+// tags) are read too. Object attributes (BUILD on a dict, such as a state dict's `_metadata`) are dropped.
+// Anything else (a class the reader does not know, e.g. argparse.Namespace or numpy arrays) is a UserError
+// naming the class and the file. Every read is bounds-checked: a truncated or corrupt file is a UserError
+// naming the file; structures nested deeper than kMaxNesting or referring to themselves are refused too.
 #pragma once
 
 #include <ATen/core/ivalue.h>
@@ -25,9 +29,9 @@
 #include <cstdint>
 #include <string>
 
-#include "flatclr/train/state_dict.h"
+#include "flatclr/io/state_dict.h"
 
-namespace flatclr::train {
+namespace flatclr::io {
 
 // Deepest nesting of lists/dicts/tuples accepted (a checkpoint needs about 5).
 constexpr int64_t kMaxNesting = 512;
@@ -42,4 +46,4 @@ c10::IValue torch_load(const std::string& path);
 // when there is no such dict.
 StateDict load_encoder_state_dict(const std::string& path);
 
-}  // namespace flatclr::train
+}  // namespace flatclr::io

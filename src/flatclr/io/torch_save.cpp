@@ -1,4 +1,4 @@
-#include "flatclr/train/torch_save.h"
+#include "flatclr/io/torch_save.h"
 
 #include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/serialization/export.h>
@@ -9,7 +9,7 @@
 
 #include "flatclr/core/error.h"
 
-namespace flatclr::train {
+namespace flatclr::io {
 namespace {
 
 constexpr int kMaxDepth = 512;
@@ -66,4 +66,4 @@ std::vector<char> torch_save(const c10::IValue& value) {
   return archive;
 }
 
-}  // namespace flatclr::train
+}  // namespace flatclr::io

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace flatclr::train {
+namespace flatclr::io {
 
 using StateDict = c10::Dict<std::string, at::Tensor>;
 
@@ -31,4 +31,4 @@ LoadReport load_module_state_dict(torch::nn::Module& module, const StateDict& di
 // Converts a generic IValue dict (as unpickled) to a StateDict; UserError naming `what` if it is not one.
 StateDict to_state_dict(const c10::IValue& value, const std::string& what);
 
-}  // namespace flatclr::train
+}  // namespace flatclr::io

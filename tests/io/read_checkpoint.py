@@ -1,5 +1,5 @@
 """Reads a flatclr checkpoint with PyTorch's torch.load at its defaults (weights_only=True since 2.6) and loads
-its backbone into torchvision's resnet18 or resnet50 (used by tests/train/test_checkpoint.cpp).
+its backbone into torchvision's resnet18 or resnet50 (used by tests/io/test_checkpoint.cpp).
 usage: read_checkpoint.py CHECKPOINT ARCH(resnet18|resnet50)
 Prints conv1_sum=<float>, momentum_sum=<float> (of the optimizer's momentum buffers) and torchvision_ok."""
 import json

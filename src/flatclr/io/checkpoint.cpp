@@ -1,4 +1,4 @@
-#include "flatclr/train/checkpoint.h"
+#include "flatclr/io/checkpoint.h"
 
 #include <torch/serialize.h>
 #include <torch/torch.h>
@@ -8,10 +8,10 @@
 
 #include "flatclr/core/atomic_file.h"
 #include "flatclr/core/error.h"
-#include "flatclr/train/torch_load.h"
-#include "flatclr/train/torch_save.h"
+#include "flatclr/io/torch_load.h"
+#include "flatclr/io/torch_save.h"
 
-namespace flatclr::train {
+namespace flatclr::io {
 
 std::string checkpoint_file_name(int64_t epoch) {
   char buf[64];
@@ -78,4 +78,4 @@ Checkpoint load_checkpoint(const std::string& path) {
   return c;
 }
 
-}  // namespace flatclr::train
+}  // namespace flatclr::io

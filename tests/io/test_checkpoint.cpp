@@ -8,10 +8,10 @@
 
 #include "../test_paths.h"
 #include "flatclr/core/error.h"
+#include "flatclr/io/checkpoint.h"
 #include "flatclr/models/resnet.h"
 #include "flatclr/optim/make_optimizer.h"
 #include "flatclr/optim/optimizer_state.h"
-#include "flatclr/train/checkpoint.h"
 
 using namespace flatclr;
 namespace fs = std::filesystem;
@@ -32,13 +32,13 @@ models::ResNet small_model(bool imagenet) {
   return models::ResNet(o);
 }
 
-train::Checkpoint make_checkpoint(models::ResNet& m) {
-  train::Checkpoint c;
+io::Checkpoint make_checkpoint(models::ResNet& m) {
+  io::Checkpoint c;
   c.epoch = 3;
   c.batch_size = 32;
   c.global_step = 42;
   c.model = "res18";
-  c.model_state_dict = train::module_state_dict(*m);
+  c.model_state_dict = io::module_state_dict(*m);
   c10::impl::GenericDict sched(c10::StringType::get(), c10::AnyType::get());
   sched.insert("step", int64_t{42});
   c.scheduler = sched;
@@ -54,10 +54,10 @@ TEST(Checkpoint, RoundTripRestoresEveryTensorExactly) {
   torch::manual_seed(3);
   auto m = small_model(false);
   m->forward(torch::rand({4, 3, 8, 8}));  // move BN running stats away from their init
-  auto path = (dir / train::checkpoint_file_name(3)).string();
-  EXPECT_EQ(train::checkpoint_file_name(3), "checkpoint_0003.pth.tar");
-  train::save_checkpoint(path, make_checkpoint(m));
-  auto c = train::load_checkpoint(path);
+  auto path = (dir / io::checkpoint_file_name(3)).string();
+  EXPECT_EQ(io::checkpoint_file_name(3), "checkpoint_0003.pth.tar");
+  io::save_checkpoint(path, make_checkpoint(m));
+  auto c = io::load_checkpoint(path);
   EXPECT_EQ(c.epoch, 3);
   EXPECT_EQ(c.batch_size, 32);
   EXPECT_EQ(c.global_step, 42);
@@ -65,8 +65,8 @@ TEST(Checkpoint, RoundTripRestoresEveryTensorExactly) {
   EXPECT_EQ(c.config_json, R"({"lr": 0.5})");
   torch::manual_seed(4);
   auto m2 = small_model(false);
-  train::load_module_state_dict(*m2, c.model_state_dict, /*strict=*/true, path);
-  auto a = train::module_state_dict(*m), b = train::module_state_dict(*m2);
+  io::load_module_state_dict(*m2, c.model_state_dict, /*strict=*/true, path);
+  auto a = io::module_state_dict(*m), b = io::module_state_dict(*m2);
   ASSERT_EQ(a.size(), b.size());
   for (const auto& e : a) EXPECT_TRUE(torch::equal(e.value(), b.at(e.key()))) << e.key();
   // No temporary file left beside it.
@@ -78,7 +78,7 @@ TEST(Checkpoint, RoundTripRestoresEveryTensorExactly) {
 
 TEST(Checkpoint, StateDictOrderIsPyTorchOrder) {
   auto m = small_model(false);
-  auto sd = train::module_state_dict(*m);
+  auto sd = io::module_state_dict(*m);
   std::vector<std::string> keys;
   for (const auto& e : sd) keys.push_back(e.key());
   ASSERT_GE(keys.size(), 8u);
@@ -94,46 +94,46 @@ TEST(Checkpoint, MissingTruncatedAndForeignFilesAreClearErrors) {
   auto dir = temp_dir("ckpt_bad");
   auto missing = (dir / "checkpoint_0009.pth.tar").string();
   try {
-    train::load_checkpoint(missing);
+    io::load_checkpoint(missing);
     FAIL() << "no error";
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find("checkpoint_0009.pth.tar"), std::string::npos) << e.what();
   }
   auto m = small_model(false);
   auto good = (dir / "good.pth.tar").string();
-  train::save_checkpoint(good, make_checkpoint(m));
+  io::save_checkpoint(good, make_checkpoint(m));
   // Truncated copy.
   auto bytes = std::vector<char>(fs::file_size(good));
   std::ifstream(good, std::ios::binary).read(bytes.data(), bytes.size());
   auto truncated = (dir / "truncated.pth.tar").string();
   std::ofstream(truncated, std::ios::binary).write(bytes.data(), bytes.size() / 2);
-  EXPECT_THROW(train::load_checkpoint(truncated), UserError);
+  EXPECT_THROW(io::load_checkpoint(truncated), UserError);
   // Not a zip at all.
   auto text = (dir / "text.pth.tar").string();
   std::ofstream(text) << "hello";
   try {
-    train::load_checkpoint(text);
+    io::load_checkpoint(text);
     FAIL() << "no error";
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find("zip"), std::string::npos) << e.what();
   }
   // The paper's checkpoint (saved by PyTorch 2.11): evaluable, but resuming it is refused with the reason.
-  const std::string paper = flatclr::testing::source_path("tests/train/data/paper_checkpoint_torch2.pth.tar");
+  const std::string paper = flatclr::testing::source_path("tests/io/data/paper_checkpoint_torch2.pth.tar");
   try {
-    train::load_checkpoint(paper);
+    io::load_checkpoint(paper);
     FAIL() << "no error";
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find(paper), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("not resumed"), std::string::npos) << e.what();
   }
   // A state dict for another model: shape mismatch names the key.
-  auto c = train::load_checkpoint(good);
+  auto c = io::load_checkpoint(good);
   models::ResNetOptions o;
   o.arch = "res18";
   o.width_multiplier = 0.5;
   models::ResNet other(o);
   try {
-    train::load_module_state_dict(*other, c.model_state_dict, true, good);
+    io::load_module_state_dict(*other, c.model_state_dict, true, good);
     FAIL() << "no error";
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find("conv1.weight"), std::string::npos) << e.what();
@@ -143,11 +143,11 @@ TEST(Checkpoint, MissingTruncatedAndForeignFilesAreClearErrors) {
 
 TEST(Checkpoint, ModulePrefixIsStripped) {
   auto m = small_model(false);
-  auto sd = train::module_state_dict(*m);
-  train::StateDict prefixed;
+  auto sd = io::module_state_dict(*m);
+  io::StateDict prefixed;
   for (const auto& e : sd) prefixed.insert("module." + e.key(), e.value() + 0);
   auto m2 = small_model(false);
-  auto report = train::load_module_state_dict(*m2, prefixed, true, "prefixed");
+  auto report = io::load_module_state_dict(*m2, prefixed, true, "prefixed");
   EXPECT_TRUE(report.missing.empty());
 }
 
@@ -165,12 +165,12 @@ void check_python_reads_checkpoint(const std::string& arch, const std::string& t
   auto opt = optim::make_optimizer("lars", *m, 0.1, 1e-6, 0.9);
   m->forward(torch::rand({2, 3, 32, 32})).first.pow(2).mean().backward();
   opt->step();
-  train::Checkpoint c = make_checkpoint(m);
+  io::Checkpoint c = make_checkpoint(m);
   c.model = arch;
   c.optimizer = optim::optimizer_state_dict(*opt);
   auto path = (dir / "checkpoint_0003.pth.tar").string();
-  train::save_checkpoint(path, c);
-  const std::string script = flatclr::testing::source_path("tests/train/read_checkpoint.py");
+  io::save_checkpoint(path, c);
+  const std::string script = flatclr::testing::source_path("tests/io/read_checkpoint.py");
   const std::string out = (dir / "py.txt").string();
   const int rc = std::system((flatclr::testing::python() + " " + script + " " + path + " " +
                               torchvision_name + " > " + out + " 2>&1")

@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-namespace flatclr::train {
+namespace flatclr::io {
 
 // The bytes of a torch.save zip archive holding `value`. Throws UserError for an IValue kind that
 // weights_only cannot hold (objects, futures, ...), naming the kind.
 std::vector<char> torch_save(const c10::IValue& value);
 
-}  // namespace flatclr::train
+}  // namespace flatclr::io

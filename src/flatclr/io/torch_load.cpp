@@ -1,6 +1,6 @@
 // One file on purpose: the unpickler below exists only for torch_load, and its pieces (opcodes, the few
 // Python callables, storages, the final structure check) only make sense together.
-#include "flatclr/train/torch_load.h"
+#include "flatclr/io/torch_load.h"
 
 #include <caffe2/serialize/inline_container.h>
 #include <torch/torch.h>
@@ -21,7 +21,7 @@
 
 #include "flatclr/core/error.h"
 
-namespace flatclr::train {
+namespace flatclr::io {
 namespace {
 
 // The classes and functions a torch.save file may name (GLOBAL / STACK_GLOBAL).
@@ -1057,4 +1057,4 @@ StateDict load_encoder_state_dict(const std::string& path) {
   return out;
 }
 
-}  // namespace flatclr::train
+}  // namespace flatclr::io

@@ -1,5 +1,5 @@
 // Reading Python torch.save files: the FlatCLR paper's checkpoint layout and a zoo of values written by
-// PyTorch 1.13 itself (scripts/gen/gen_paper_checkpoint.py -> tests/train/data/), flatclr's own checkpoints
+// PyTorch 1.13 itself (scripts/gen/gen_paper_checkpoint.py -> tests/io/data/), flatclr's own checkpoints
 // (cross-checked against LibTorch's torch::pickle_load), and corrupt, truncated, hostile or unsupported
 // files, which must give a UserError naming the file and never crash.
 #include <caffe2/serialize/inline_container.h>
@@ -19,11 +19,11 @@
 
 #include "../test_paths.h"
 #include "flatclr/core/error.h"
+#include "flatclr/io/checkpoint.h"
+#include "flatclr/io/state_dict.h"
+#include "flatclr/io/torch_load.h"
 #include "flatclr/models/resnet.h"
 #include "flatclr/optim/optimizer_state.h"
-#include "flatclr/train/checkpoint.h"
-#include "flatclr/train/state_dict.h"
-#include "flatclr/train/torch_load.h"
 
 using namespace flatclr;
 using nlohmann::json;
@@ -32,13 +32,13 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string data_path(const std::string& name) {
-  return flatclr::testing::source_path("tests/train/data/" + name);
+  return flatclr::testing::source_path("tests/io/data/" + name);
 }
 
 const json& expected() {
   static const json j = [] {
     std::ifstream f(data_path("torch_load_expected.json"));
-    if (!f.good()) throw std::runtime_error("missing tests/train/data/torch_load_expected.json");
+    if (!f.good()) throw std::runtime_error("missing tests/io/data/torch_load_expected.json");
     return json::parse(f);
   }();
   return j;
@@ -312,7 +312,7 @@ models::ResNet paper_sized_resnet() {
 TEST(TorchLoad, PaperCheckpointHoldsWhatPythonSaved) {
   const std::string path = data_path("paper_checkpoint.pth.tar");
   const json& e = expected()["paper"];
-  const c10::IValue root = train::torch_load(path);
+  const c10::IValue root = io::torch_load(path);
   ASSERT_TRUE(root.isGenericDict());
   EXPECT_EQ(string_keys(root), (std::vector<std::string>{"batch_size", "epoch", "model", "model_state_dict",
                                                          "optimizer", "scheduler"}));
@@ -356,14 +356,14 @@ TEST(TorchLoad, PaperCheckpointHoldsWhatPythonSaved) {
 TEST(TorchLoad, PaperEncoderLoadsIntoFlatclrResNetExactly) {
   const std::string path = data_path("paper_checkpoint.pth.tar");
   const json& e = expected()["paper"]["state_dict"];
-  const train::StateDict sd = train::load_encoder_state_dict(path);
+  const io::StateDict sd = io::load_encoder_state_dict(path);
   ASSERT_EQ(sd.size(), e.size());
 
   auto model = paper_sized_resnet();
-  const auto report = train::load_module_state_dict(*model, sd, /*strict=*/true, path);
+  const auto report = io::load_module_state_dict(*model, sd, /*strict=*/true, path);
   EXPECT_TRUE(report.missing.empty());
   EXPECT_TRUE(report.unexpected.empty());
-  const train::StateDict loaded = train::module_state_dict(*model);
+  const io::StateDict loaded = io::module_state_dict(*model);
   ASSERT_EQ(loaded.size(), e.size());
   size_t i = 0;
   for (const auto& entry : loaded) {  // flatclr's key order is PyTorch's: the generator mirrors it
@@ -384,7 +384,7 @@ TEST(TorchLoad, PaperEncoderLoadsIntoFlatclrResNetExactly) {
 
 TEST(TorchLoad, CheckpointWithoutPrefixAndWithOneItemContainers) {
   const std::string path = data_path("paper_checkpoint_noprefix.pth.tar");
-  const c10::IValue root = train::torch_load(path);
+  const c10::IValue root = io::torch_load(path);
   expect_same(at_key(root, "one_item_dict"), json{{"only", 1}}, "one_item_dict");
   expect_same(at_key(root, "one_item_list"), json::array({"x"}), "one_item_list");
   expect_same(at_key(root, "nested_single"), json::parse(R"([{"k": [2.5]}])"), "nested_single");
@@ -394,8 +394,8 @@ TEST(TorchLoad, CheckpointWithoutPrefixAndWithOneItemContainers) {
   expect_same(at_key(at_key(opt, "param_groups").toListRef()[0], "lr"), 0.3, "lr");
 
   // Same encoder as the prefixed checkpoint, keys without "module.".
-  const auto plain = train::load_encoder_state_dict(path);
-  const auto prefixed = train::load_encoder_state_dict(data_path("paper_checkpoint.pth.tar"));
+  const auto plain = io::load_encoder_state_dict(path);
+  const auto prefixed = io::load_encoder_state_dict(data_path("paper_checkpoint.pth.tar"));
   const auto raw_keys = string_keys(at_key(root, "model_state_dict"));
   ASSERT_EQ(plain.size(), prefixed.size());
   size_t i = 0;
@@ -405,7 +405,7 @@ TEST(TorchLoad, CheckpointWithoutPrefixAndWithOneItemContainers) {
     EXPECT_TRUE(torch::equal(entry.value(), prefixed.at(entry.key()))) << entry.key();
   }
   auto model = paper_sized_resnet();
-  train::load_module_state_dict(*model, plain, /*strict=*/true, path);
+  io::load_module_state_dict(*model, plain, /*strict=*/true, path);
 }
 
 // The paper's checkpoint as PyTorch 2.11 with numpy 2 saves it today (scripts/gen/gen_torch2_checkpoints.py),
@@ -416,11 +416,11 @@ class TorchLoadTorch2 : public ::testing::TestWithParam<std::string> {};
 TEST_P(TorchLoadTorch2, PaperCheckpointWithNumpyScalarsHoldsWhatPythonSaved) {
   static const json e = [] {
     std::ifstream f(data_path("torch2_expected.json"));
-    if (!f.good()) throw std::runtime_error("missing tests/train/data/torch2_expected.json");
+    if (!f.good()) throw std::runtime_error("missing tests/io/data/torch2_expected.json");
     return json::parse(f);
   }();
   const std::string path = data_path(GetParam());
-  const c10::IValue root = train::torch_load(path);
+  const c10::IValue root = io::torch_load(path);
   expect_same(at_key(root, "batch_size"), e["batch_size"], "batch_size");
   expect_same(at_key(root, "epoch"), e["epoch"], "epoch");
   expect_same(at_key(root, "model"), e["model"], "model");
@@ -448,12 +448,12 @@ TEST_P(TorchLoadTorch2, PaperCheckpointWithNumpyScalarsHoldsWhatPythonSaved) {
   expect_same(at_key(root, "scheduler"), e["scheduler"], "scheduler");
 
   // What evaluation takes from it: the encoder, into flatclr's ResNet, bit for bit.
-  const train::StateDict enc = train::load_encoder_state_dict(path);
+  const io::StateDict enc = io::load_encoder_state_dict(path);
   auto model = paper_sized_resnet();
-  const auto report = train::load_module_state_dict(*model, enc, /*strict=*/true, path);
+  const auto report = io::load_module_state_dict(*model, enc, /*strict=*/true, path);
   EXPECT_TRUE(report.missing.empty());
   EXPECT_TRUE(report.unexpected.empty());
-  for (const auto& entry : train::module_state_dict(*model))
+  for (const auto& entry : io::module_state_dict(*model))
     EXPECT_TRUE(torch::equal(entry.value(), at_key(sd, "module." + entry.key()).toTensor())) << entry.key();
 }
 
@@ -481,7 +481,7 @@ TEST(TorchLoad, NumpyScalarsOfEveryKindAndClearRefusals) {
          "torch.save({'a': np.zeros(3)}, sys.argv[1] + '/array.pt')\n";
   }
   ASSERT_EQ(std::system((flatclr::testing::python() + " " + script + " " + dir.string()).c_str()), 0);
-  const c10::IValue v = train::torch_load((dir / "scalars.pt").string());
+  const c10::IValue v = io::torch_load((dir / "scalars.pt").string());
   expect_same(at_key(v, "f8"), -0.1, "f8");
   expect_same(at_key(v, "f4"), 1.5, "f4");
   expect_same(at_key(v, "f2"), 0.25, "f2");
@@ -492,7 +492,7 @@ TEST(TorchLoad, NumpyScalarsOfEveryKindAndClearRefusals) {
   for (const char* name : {"complex.pt", "array.pt"}) {
     const std::string path = (dir / name).string();
     try {
-      train::torch_load(path);
+      io::torch_load(path);
       ADD_FAILURE() << name << ": no error";
     } catch (const UserError& err) {
       EXPECT_NE(std::string(err.what()).find(path), std::string::npos) << err.what();
@@ -507,7 +507,7 @@ class TorchLoadValues : public ::testing::TestWithParam<std::string> {};
 TEST_P(TorchLoadValues, EveryDtypeViewAndPythonValue) {
   const std::string path = data_path(GetParam());
   const json& e = expected()["values"];
-  const c10::IValue root = train::torch_load(path);
+  const c10::IValue root = io::torch_load(path);
 
   const c10::IValue tensors = at_key(root, "tensors");
   const auto names = string_keys(tensors);
@@ -590,22 +590,22 @@ TEST(TorchLoad, ReadsFlatclrCheckpointsLikeLibTorch) {
   model->forward(torch::rand({2, 3, 8, 8})).second.sum().backward();
   sgd.step();
 
-  train::Checkpoint c;
+  io::Checkpoint c;
   c.epoch = 4;
   c.batch_size = 64;
   c.global_step = 40;
   c.model = "res18";
-  c.model_state_dict = train::module_state_dict(*model);
+  c.model_state_dict = io::module_state_dict(*model);
   c.optimizer = optim::optimizer_state_dict(sgd);
   c10::impl::GenericDict sched(c10::StringType::get(), c10::AnyType::get());
   sched.insert("step", int64_t{40});
   c.scheduler = sched;
   c.config_json = R"({"lr": 0.1})";
-  const std::string path = (dir / train::checkpoint_file_name(4)).string();
-  train::save_checkpoint(path, c);
+  const std::string path = (dir / io::checkpoint_file_name(4)).string();
+  io::save_checkpoint(path, c);
 
   // Same object as LibTorch's own reader gives (an independent implementation for files LibTorch wrote).
-  const c10::IValue ours = train::torch_load(path);
+  const c10::IValue ours = io::torch_load(path);
   const std::string bytes = read_bytes(path);
   const c10::IValue libtorch = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
   std::function<void(const c10::IValue&, const c10::IValue&, const std::string&)> same =
@@ -645,12 +645,12 @@ TEST(TorchLoad, ReadsFlatclrCheckpointsLikeLibTorch) {
   same(ours, libtorch, "root");
   EXPECT_EQ(touch(ours), touch(libtorch));
 
-  const train::StateDict sd = train::load_encoder_state_dict(path);
-  const train::StateDict want = train::module_state_dict(*model);
+  const io::StateDict sd = io::load_encoder_state_dict(path);
+  const io::StateDict want = io::module_state_dict(*model);
   ASSERT_EQ(sd.size(), want.size());
   for (const auto& e : want) EXPECT_TRUE(torch::equal(sd.at(e.key()), e.value())) << e.key();
   auto other = paper_sized_resnet();
-  train::load_module_state_dict(*other, sd, /*strict=*/true, path);
+  io::load_module_state_dict(*other, sd, /*strict=*/true, path);
   fs::remove_all(dir);
 }
 
@@ -671,7 +671,7 @@ TEST(TorchLoad, EncoderStateDictFromOtherLayouts) {
   wrapped.insert("epoch", int64_t{3});
 
   for (const auto& p : {save("wrapped.pt", wrapped), save("plain.pt", tensors)}) {
-    const auto sd = train::load_encoder_state_dict(p);
+    const auto sd = io::load_encoder_state_dict(p);
     ASSERT_EQ(sd.size(), 2u) << p;
     EXPECT_TRUE(torch::equal(sd.at("fc.weight"), w));
     EXPECT_TRUE(torch::equal(sd.at("conv1.weight"), w + 1));
@@ -681,45 +681,44 @@ TEST(TorchLoad, EncoderStateDictFromOtherLayouts) {
   none.insert("weights", tensors);
   none.insert("epoch", int64_t{3});
   const std::string none_path = save("none.pt", none);
-  expect_user_error([&] { train::load_encoder_state_dict(none_path); },
+  expect_user_error([&] { io::load_encoder_state_dict(none_path); },
                     {none_path, "model_state_dict", "state_dict", "weights, epoch"});
 
   c10::Dict<std::string, at::Tensor> twice;
   twice.insert("module.fc.weight", w);
   twice.insert("fc.weight", w);
   const std::string twice_path = save("twice.pt", twice);
-  expect_user_error([&] { train::load_encoder_state_dict(twice_path); },
-                    {twice_path, "fc.weight", "module."});
+  expect_user_error([&] { io::load_encoder_state_dict(twice_path); }, {twice_path, "fc.weight", "module."});
 
   const std::string list_path = save("list.pt", c10::IValue(c10::List<int64_t>({1, 2})));
-  expect_user_error([&] { train::load_encoder_state_dict(list_path); },
+  expect_user_error([&] { io::load_encoder_state_dict(list_path); },
                     {list_path, "expected a checkpoint dict"});
   fs::remove_all(dir);
 }
 
 TEST(TorchLoad, RefusesLegacyFormatUnknownClassesAndOtherFiles) {
   const std::string legacy = data_path("legacy_format.pt");
-  expect_user_error([&] { train::torch_load(legacy); }, {legacy, "legacy", "PyTorch >= 1.6"});
+  expect_user_error([&] { io::torch_load(legacy); }, {legacy, "legacy", "PyTorch >= 1.6"});
   const std::string unknown = data_path("unknown_global.pt");
-  expect_user_error([&] { train::torch_load(unknown); }, {unknown, "argparse.Namespace"});
-  expect_user_error([&] { train::load_encoder_state_dict(unknown); }, {unknown, "argparse.Namespace"});
+  expect_user_error([&] { io::torch_load(unknown); }, {unknown, "argparse.Namespace"});
+  expect_user_error([&] { io::load_encoder_state_dict(unknown); }, {unknown, "argparse.Namespace"});
 
   auto dir = temp_dir("torch_load_refuse");
   const std::string missing = (dir / "missing.pt").string();
-  expect_user_error([&] { train::torch_load(missing); }, {missing, "does not exist"});
+  expect_user_error([&] { io::torch_load(missing); }, {missing, "does not exist"});
   const std::string text = (dir / "text.pt").string();
   write_bytes(text, "hello, this is not a checkpoint\n");
-  expect_user_error([&] { train::torch_load(text); }, {text, "not a torch.save file"});
+  expect_user_error([&] { io::torch_load(text); }, {text, "not a torch.save file"});
   const std::string empty = (dir / "empty.pt").string();
   write_bytes(empty, "");
-  expect_user_error([&] { train::torch_load(empty); }, {empty, "not a torch.save file"});
+  expect_user_error([&] { io::torch_load(empty); }, {empty, "not a torch.save file"});
   const std::string no_pkl = (dir / "no_pkl.pt").string();
   {
     caffe2::serialize::PyTorchStreamWriter writer(no_pkl);
     writer.writeRecord("constants.pkl", "x", 1);
     writer.writeEndOfFile();
   }
-  expect_user_error([&] { train::torch_load(no_pkl); }, {no_pkl, "no data.pkl"});
+  expect_user_error([&] { io::torch_load(no_pkl); }, {no_pkl, "no data.pkl"});
   fs::remove_all(dir);
 }
 
@@ -731,7 +730,7 @@ TEST(TorchLoad, TruncatedArchivesAreUserErrors) {
                       bytes.size() - 500, bytes.size() - 22, bytes.size() - 1}) {
     SCOPED_TRACE(keep);
     write_bytes(path, bytes.substr(0, keep));
-    expect_user_error([&] { train::torch_load(path); }, {path});
+    expect_user_error([&] { io::torch_load(path); }, {path});
   }
   fs::remove_all(dir);
 }
@@ -755,7 +754,7 @@ TEST(TorchLoad, FlippedBytesInDataPklAreUserErrorsOrHarmless) {
     b[at] = static_cast<char>(b[at] ^ 0x5a);
     write_bytes(path, b);
     try {
-      touch(train::torch_load(path));
+      touch(io::torch_load(path));
     } catch (const UserError& e) {
       ++errors;
       EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
@@ -777,7 +776,7 @@ TEST(TorchLoad, MutatedPicklesNeverCrash) {
   auto attempt = [&](const std::string& p) {
     write_archive(path, p, records);
     try {
-      touch(train::torch_load(path));
+      touch(io::torch_load(path));
       ++ok;
     } catch (const UserError& e) {
       ++errors;
@@ -807,15 +806,15 @@ TEST(TorchLoad, HandWrittenTensorsAreBoundsChecked) {
   const std::map<std::string, std::string> four = {{"data/0", floats_record(4)}};
 
   write_archive(path, Pickle().tensor("0", 4, 0, {2, 2}, {1, 2}).done(), four);
-  const at::Tensor t = train::torch_load(path).toTensor();
+  const at::Tensor t = io::torch_load(path).toTensor();
   EXPECT_TRUE(torch::equal(t, torch::tensor({0.f, 2.f, 1.f, 3.f}).reshape({2, 2})));
   write_archive(path, Pickle().tensor("0", 4, 3, {1}, {1}).done(), four);
-  EXPECT_EQ(train::torch_load(path).toTensor().item<float>(), 3.f);
+  EXPECT_EQ(io::torch_load(path).toTensor().item<float>(), 3.f);
   write_archive(path, Pickle().tensor("0", 4, 4, {0, 5}, {5, 1}).done(), four);
-  EXPECT_EQ(train::torch_load(path).toTensor().numel(), 0);
+  EXPECT_EQ(io::torch_load(path).toTensor().numel(), 0);
   // Saved from a GPU: loads on the CPU.
   write_archive(path, Pickle().tensor("0", 4, 0, {4}, {1}, "cuda:0").done(), four);
-  const at::Tensor from_gpu = train::torch_load(path).toTensor();
+  const at::Tensor from_gpu = io::torch_load(path).toTensor();
   EXPECT_EQ(from_gpu.device().type(), c10::kCPU);
   EXPECT_TRUE(torch::equal(from_gpu, torch::arange(4, torch::kFloat32)));
 
@@ -838,10 +837,10 @@ TEST(TorchLoad, HandWrittenTensorsAreBoundsChecked) {
        }) {
     SCOPED_TRACE(bad.says);
     write_archive(path, Pickle().tensor("0", bad.numel, bad.offset, bad.sizes, bad.strides).done(), four);
-    expect_user_error([&] { train::torch_load(path); }, {path, bad.says});
+    expect_user_error([&] { io::torch_load(path); }, {path, bad.says});
   }
   write_archive(path, Pickle().tensor("1", 4, 0, {4}, {1}).done(), four);
-  expect_user_error([&] { train::torch_load(path); }, {path, "data/1"});
+  expect_user_error([&] { io::torch_load(path); }, {path, "data/1"});
   fs::remove_all(dir);
 }
 
@@ -850,7 +849,7 @@ TEST(TorchLoad, HostilePicklesAreUserErrors) {
   const std::string path = (dir / "h.pt").string();
   auto load = [&](const std::string& pickle, const std::map<std::string, std::string>& records = {}) {
     write_archive(path, pickle, records);
-    return train::torch_load(path);
+    return io::torch_load(path);
   };
   auto refuse = [&](const std::string& pickle, const std::string& says,
                     const std::map<std::string, std::string>& records = {}) {

@@ -1,20 +1,20 @@
-// Pretraining checkpoints (reference §8, decision §13.5): a torch.save-compatible file (LibTorch's pickle
-// format, a zip archive) holding a dict that Python's torch.load reads directly:
+// Pretraining checkpoints: a torch.save file (written by io/torch_save.h, so that PyTorch's torch.load reads it
+// with its default weights_only=True) holding the dict of the paper's checkpoints plus what resuming needs:
 //   batch_size (int), epoch (int: epochs completed, also the number in the file name), model (arch str),
 //   model_state_dict (torchvision-style keys + normalize.* + fc.linear_layers.net.*), optimizer (PyTorch
 //   optimizer.state_dict() layout), scheduler (dict), global_step (int), config (JSON string of the run's
 //   resolved configuration), flatclr_format (int, this layout's version).
-// The reference stores the *total* epochs in `epoch`; flatclr stores the epochs completed, which is what
-// resuming needs. Files are written atomically.
+// The paper's code stores the *total* epochs in `epoch`; flatclr stores the epochs completed, which is what
+// resuming needs. Files are written atomically (a temporary file, then a rename).
 #pragma once
 
 #include <ATen/core/ivalue.h>
 
 #include <string>
 
-#include "flatclr/train/state_dict.h"
+#include "flatclr/io/state_dict.h"
 
-namespace flatclr::train {
+namespace flatclr::io {
 
 constexpr int64_t kCheckpointFormat = 1;
 
@@ -37,4 +37,4 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 // UserError naming the path when the file is missing, is not a torch.save archive, or lacks a field.
 Checkpoint load_checkpoint(const std::string& path);
 
-}  // namespace flatclr::train
+}  // namespace flatclr::io

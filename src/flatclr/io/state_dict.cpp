@@ -1,4 +1,4 @@
-#include "flatclr/train/state_dict.h"
+#include "flatclr/io/state_dict.h"
 
 #include <torch/torch.h>
 
@@ -7,7 +7,7 @@
 
 #include "flatclr/core/error.h"
 
-namespace flatclr::train {
+namespace flatclr::io {
 namespace {
 
 void collect(const torch::nn::Module& m, const std::string& prefix,
@@ -88,4 +88,4 @@ StateDict to_state_dict(const c10::IValue& value, const std::string& what) {
   return out;
 }
 
-}  // namespace flatclr::train
+}  // namespace flatclr::io
