@@ -25,9 +25,9 @@
 
 #include "flatclr/data/augment_batch.h"
 #include "flatclr/dist/data_parallel.h"
-#include "flatclr/losses/flat_nce.h"
 #include "flatclr/models/resnet.h"
 #include "flatclr/optim/make_optimizer.h"
+#include "flatclr/train/train_step.h"
 
 extern char** environ;
 using namespace flatclr;
@@ -66,6 +66,7 @@ int worker(const Options& o) {
   int64_t n_params = 0;
   for (auto& p : model->parameters()) n_params += p.numel();
   auto optimizer = optim::make_optimizer("lars", *model, 0.3, 1e-6, 0.9);
+  train::TrainStep train_step(model, *optimizer, dp, train::StepOptions{});  // the trainer's step, FlatCLR
   const auto aug = data::AugmentConfig::for_dataset("cifar10", 32);
   std::vector<double> step_s, grad_comm_s, fwd_bwd_comm_s;
   int64_t fb_collectives = 0, grad_collectives = 0;
@@ -80,22 +81,16 @@ int worker(const Options& o) {
     auto batch = dp.local_batch(global);
     auto idx = torch::tensor(batch, torch::kLong);
     auto views = data::make_two_views(images.index_select(0, idx), batch, aug, seed, 0);
-    auto z = dp.gather_views(model->forward(views).second);
-    auto out = losses::flat_nce_loss(z, 0.1);
-    optimizer->zero_grad();
-    out.loss.backward();
-    const double c1 = dp.comm_seconds();
-    const int64_t k1 = dp.collectives();
-    dp.average_gradients(*model);
-    const double c2 = dp.comm_seconds();
-    fb_collectives = k1 - k0;
-    grad_collectives = dp.collectives() - k1;
-    optimizer->step();
+    const train::StepResult r = train_step.run(views, 0.3);
     const double t = std::chrono::duration<double>(Clock::now() - t0).count();
+    // Every collective of the step but the gradient average's belongs to the forward/backward (view gather,
+    // SyncBN statistics).
+    grad_collectives = r.grad_sync_collectives;
+    fb_collectives = dp.collectives() - k0 - grad_collectives;
     if (step >= warmup) {
       step_s.push_back(t);
-      fwd_bwd_comm_s.push_back(c1 - c0);
-      grad_comm_s.push_back(c2 - c1);
+      grad_comm_s.push_back(r.grad_sync_seconds);
+      fwd_bwd_comm_s.push_back(dp.comm_seconds() - c0 - r.grad_sync_seconds);
     }
   }
   // The collectives alone, with no compute in between (no waiting for a slower rank): the latency of a

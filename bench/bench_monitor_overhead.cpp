@@ -1,10 +1,10 @@
-// What the monitoring costs (issue 5): the pretraining step (batched augmentation -> ResNet-18 CIFAR stem ->
-// loss -> backward -> LARS) timed plain and with everything pretrain() adds per step: the global gradient
-// norm, the NaN/Inf guard's two host reads, the batch diagnostics, the effective ranks every `rank_every`
-// intervals, and per interval the flush, a steps.jsonl line and the TensorBoard scalars. Plain and monitored
-// blocks of steps alternate on the same model so that drift and other load hit both; the ratio of the median
-// and mean step times is printed, and the time spent inside the monitoring calls as a share of the plain
-// step.
+// What the monitoring costs: the trainer's step (train::TrainStep: batched augmentation -> ResNet-18 CIFAR
+// stem -> loss -> backward -> LARS) timed bare (its gradient norm and guard off) and with everything
+// pretrain() adds per step: the global gradient norm, the NaN/Inf guard's two host reads, the batch
+// diagnostics, the effective ranks every `rank_every` intervals, and per interval the flush, a steps.jsonl
+// line and the TensorBoard scalars. Plain and monitored blocks of steps alternate on the same model so that
+// drift and other load hit both; the ratio of the median and mean step times is printed, and the time spent
+// inside the monitoring calls as a share of the plain step.
 //   build/bench_monitor_overhead [--clr flatclr|simclr] [--batch 16] [--width 0.5] [--blocks 6] [--steps 20]
 //                                [--log_every 10] [--rank_every 10] [--threads N]
 #include <torch/torch.h>
@@ -21,13 +21,13 @@
 #include "flatclr/core/event_writer.h"
 #include "flatclr/core/threads.h"
 #include "flatclr/data/augment_batch.h"
-#include "flatclr/losses/flat_nce.h"
-#include "flatclr/losses/info_nce.h"
+#include "flatclr/dist/data_parallel.h"
+#include "flatclr/losses/method.h"
 #include "flatclr/models/resnet.h"
-#include "flatclr/optim/grad_norm.h"
 #include "flatclr/optim/make_optimizer.h"
 #include "flatclr/train/metrics_log.h"
 #include "flatclr/train/step_monitor.h"
+#include "flatclr/train/train_step.h"
 
 using namespace flatclr;
 using Clock = std::chrono::steady_clock;
@@ -63,12 +63,16 @@ int main(int argc, char** argv) {
   models::ResNet model(o);
   model->train();
   auto opt = optim::make_optimizer("lars", *model, 0.3, 1e-6, 0.9);
-  const auto params = model->parameters();
   const auto aug = data::AugmentConfig::for_dataset("cifar10", 32);
   auto images = torch::randint(0, 256, {batch, 3, 32, 32}, torch::kUInt8);
   std::vector<int64_t> idx(batch);
   for (int64_t i = 0; i < batch; ++i) idx[i] = i;
-  auto loss_fn = clr == "simclr" ? &losses::info_nce_loss : &losses::flat_nce_loss;
+  dist::DataParallel one_process(dist::DistEnv{}, "gloo", 60, torch::kCPU);  // world size 1: identities
+  train::StepOptions bare_options, checked_options;
+  bare_options.method = checked_options.method = *losses::find_method(clr);
+  bare_options.check = false;  // no gradient norm, no guard
+  train::TrainStep bare(model, *opt, one_process, bare_options),
+      checked(model, *opt, one_process, checked_options);
 
   const auto dir =
       std::filesystem::temp_directory_path() / ("flatclr_bench_monitor_" + std::to_string(getpid()));
@@ -83,24 +87,14 @@ int main(int argc, char** argv) {
     const auto start = Clock::now();
     auto views = data::make_two_views(images, idx, aug, 1, global);
     const double data_s = seconds_since(start);
-    auto [h, z] = model->forward(views);
-    if (monitored && monitor.wants_embeddings()) {
+    if (!monitored) {
+      bare.run(views, 0.3);
+    } else {
+      const train::StepResult r = checked.run(views, 0.3);
+      monitor_seconds += r.check_seconds;  // the gradient norm and the guard, inside the step
       const auto t = Clock::now();
-      monitor.observe_embeddings(h, z);
-      monitor_seconds += seconds_since(t);
-    }
-    auto out = loss_fn(z, 0.1);
-    opt->zero_grad();
-    out.loss.backward();
-    if (monitored) {
-      auto t = Clock::now();
-      auto gn = optim::global_grad_norm(params);
-      volatile double guard = out.info_nce.item<double>() + gn.item<double>();
-      (void)guard;
-      monitor_seconds += seconds_since(t);
-      opt->step();
-      t = Clock::now();
-      monitor.observe_step(out, gn, data_s, seconds_since(start));
+      if (monitor.wants_embeddings()) monitor.observe_embeddings(r.h, r.z);
+      monitor.observe_step(r.out, r.grad_norm, data_s, seconds_since(start));
       if ((global + 1) % log_every == 0) {
         auto rec = monitor.flush(0.3);
         nlohmann::ordered_json line;
@@ -114,8 +108,6 @@ int main(int argc, char** argv) {
         events.add_scalars(global + 1, scalars);
       }
       monitor_seconds += seconds_since(t);
-    } else {
-      opt->step();
     }
     ++global;
     return seconds_since(start);

@@ -1,4 +1,5 @@
-// Benchmark of one pretraining step (augment two views -> ResNet forward -> loss -> backward -> LARS step)
+// Benchmark of one pretraining step (augment two views -> the trainer's train::TrainStep: ResNet forward ->
+// loss -> backward -> gradient norm and finite guard -> LARS step)
 // for ResNet-18 with the CIFAR stem, at batch 32, 64 and 256 (2x views), for FlatCLR and SimCLR.
 // Prints images/s, the achieved GFLOP/s (fwd+bwd = 3x the analytic forward FLOPs of the convolutions and
 // linear layers), and, measured in the same run as the machine's ceiling, the rate of a large float32
@@ -15,10 +16,11 @@
 
 #include "flatclr/core/threads.h"
 #include "flatclr/data/augment_batch.h"
-#include "flatclr/losses/flat_nce.h"
-#include "flatclr/losses/info_nce.h"
+#include "flatclr/dist/data_parallel.h"
+#include "flatclr/losses/method.h"
 #include "flatclr/models/resnet.h"
 #include "flatclr/optim/make_optimizer.h"
+#include "flatclr/train/train_step.h"
 
 using namespace flatclr;
 using Clock = std::chrono::steady_clock;
@@ -110,6 +112,10 @@ int main(int argc, char** argv) {
       models::ResNet model(o);
       model->train();
       auto opt = optim::make_optimizer("lars", *model, 0.3, 1e-6, 0.9);
+      dist::DataParallel one_process(dist::DistEnv{}, "gloo", 60, torch::kCPU);  // world size 1: identities
+      train::StepOptions so;
+      so.method = *losses::find_method(method);
+      train::TrainStep train_step(model, *opt, one_process, so);  // the trainer's step
       const auto aug = data::AugmentConfig::for_dataset("cifar10", 32);
       auto images = torch::randint(0, 256, {bs, 3, 32, 32}, torch::kUInt8);
       std::vector<int64_t> idx(bs);
@@ -120,11 +126,7 @@ int main(int argc, char** argv) {
         auto start = Clock::now();
         auto views = data::make_two_views(images, idx, aug, 1, r);
         const double ta = seconds_since(start);
-        auto z = model->forward(views).second;
-        auto out = method == "flatclr" ? losses::flat_nce_loss(z, 0.1) : losses::info_nce_loss(z, 0.1);
-        opt->zero_grad();
-        out.loss.backward();
-        opt->step();
+        train_step.run(views, 0.3);
         if (r == 0) continue;  // warm-up
         step_t.push_back(seconds_since(start));
         aug_t.push_back(ta);

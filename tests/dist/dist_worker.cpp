@@ -1,7 +1,7 @@
 // flatclr_dist_worker: one process of the data-parallel equivalence tests (test_data_parallel.cpp).
 // Trains a tiny ResNet (res10 at 1/8 width, 8x8 images, LARS) for a few steps on a global batch of 8 with
-// exactly the data-parallel calls of train/pretrain.cpp (rank slice of the global batch, views made from
-// the global image indices, gather_views, loss, backward, average_gradients), as rank RANK of WORLD_SIZE
+// the trainer's own step (train::TrainStep: gather_views, loss, backward, average_gradients, LARS) on this
+// rank's slice of the global batch, views made from the global image indices, as rank RANK of WORLD_SIZE
 // (torchrun's variables; none = one process). Writes the per-step loss, the gradients of the first step
 // (after averaging) and the final parameters and buffers to <out>.rank<R> (torch::pickle_save of a dict).
 //
@@ -18,10 +18,10 @@
 
 #include "flatclr/data/augment_batch.h"
 #include "flatclr/dist/data_parallel.h"
-#include "flatclr/losses/flat_nce.h"
-#include "flatclr/losses/info_nce.h"
+#include "flatclr/losses/method.h"
 #include "flatclr/models/resnet.h"
 #include "flatclr/optim/make_optimizer.h"
+#include "flatclr/train/train_step.h"
 
 using namespace flatclr;
 
@@ -61,7 +61,9 @@ int main(int argc, char** argv) {
     dp.prepare_model(*model, sync_bn);
     auto optimizer = optim::make_optimizer("lars", *model, 0.1, 1e-4, 0.9);
     const auto aug = data::AugmentConfig::for_dataset("cifar10", 8);
-    auto loss_fn = clr == "simclr" ? &losses::info_nce_loss : &losses::flat_nce_loss;
+    train::StepOptions so;
+    so.method = *losses::find_method(clr);
+    train::TrainStep train_step(model, *optimizer, dp, so);  // the trainer's step
 
     c10::Dict<std::string, at::Tensor> result;
     std::vector<double> loss_values;
@@ -71,16 +73,12 @@ int main(int argc, char** argv) {
                                                        order.begin() + (step + 1) * global_batch));
       auto idx = torch::tensor(batch, torch::kLong);
       auto views = data::make_two_views(images.index_select(0, idx), batch, aug, seed, /*epoch=*/0);
-      auto z = dp.gather_views(model->forward(views).second);
-      auto loss = loss_fn(z, 0.1);
-      optimizer->zero_grad();
-      loss.loss.backward();
-      dp.average_gradients(*model);
-      loss_values.push_back(loss.info_nce.item<double>());
-      if (step == 0) {
+      const train::StepResult r = train_step.run(views, 0.1);
+      if (!r.finite) throw std::runtime_error("a non-finite step");
+      loss_values.push_back(r.out.info_nce.item<double>());
+      if (step == 0) {  // the averaged gradients of the first step (the optimizer step leaves them in place)
         for (auto& p : model->named_parameters()) result.insert("grad/" + p.key(), p.value().grad().clone());
       }
-      optimizer->step();
     }
     result.insert("loss", torch::tensor(loss_values, torch::kDouble));
     for (auto& p : model->named_parameters()) result.insert("param/" + p.key(), p.value().detach().clone());

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "flatclr/losses/method.h"
+
 namespace flatclr::report {
 namespace {
 
@@ -24,7 +26,8 @@ double recent_mean(const std::vector<double>& v) {
 }
 
 std::string method(const RunHistory& run) {
-  return run.config_value<std::string>("clr", "") == "simclr" ? "SimCLR" : "FlatCLR";
+  const auto m = losses::find_method(run.config_value<std::string>("clr", ""));
+  return m ? losses::method_info(*m).name : "FlatCLR";
 }
 
 void rule_nonfinite(const RunHistory& run, std::vector<Finding>& out) {

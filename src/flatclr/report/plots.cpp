@@ -11,6 +11,7 @@
 
 #include "flatclr/core/atomic_file.h"
 #include "flatclr/core/error.h"
+#include "flatclr/losses/method.h"
 
 namespace flatclr::report {
 namespace fs = std::filesystem;
@@ -102,7 +103,8 @@ PlotResult write_plots(const RunHistory& run, const std::string& gnuplot_path) {
   }
   core::write_file_atomic((dir / "epochs.tsv").string(), etsv);
 
-  const std::string method = run.config_value<std::string>("clr", "") == "simclr" ? "SimCLR" : "FlatCLR";
+  const auto found = losses::find_method(run.config_value<std::string>("clr", ""));
+  const std::string method = found ? losses::method_info(*found).name : "FlatCLR";
   const std::string title = method + ", batch " + std::to_string(run.config_value<int64_t>("batch_size", 0));
   const auto data = quote(dir / "intervals.tsv"), edata = quote(dir / "epochs.tsv");
   std::ostringstream gp;

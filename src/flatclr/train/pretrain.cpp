@@ -25,11 +25,9 @@
 #include "flatclr/eval/features.h"
 #include "flatclr/eval/knn.h"
 #include "flatclr/io/checkpoint.h"
-#include "flatclr/losses/flat_nce.h"
-#include "flatclr/losses/info_nce.h"
+#include "flatclr/losses/method.h"
 #include "flatclr/losses/pair_accuracy.h"
 #include "flatclr/models/resnet.h"
-#include "flatclr/optim/grad_norm.h"
 #include "flatclr/optim/make_optimizer.h"
 #include "flatclr/optim/optimizer_state.h"
 #include "flatclr/optim/schedule.h"
@@ -37,6 +35,7 @@
 #include "flatclr/train/metrics_log.h"
 #include "flatclr/train/run_dir.h"
 #include "flatclr/train/step_monitor.h"
+#include "flatclr/train/train_step.h"
 
 namespace flatclr::train {
 namespace {
@@ -146,19 +145,6 @@ void warn_config_differences(const std::string& stored_json, const PretrainConfi
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// The model's buffers (BatchNorm running statistics), copied so that a skipped step can leave them as they
-// were.
-std::vector<at::Tensor> copy_buffers(torch::nn::Module& m) {
-  std::vector<at::Tensor> out;
-  for (auto& b : m.buffers()) out.push_back(b.clone());
-  return out;
-}
-void restore_buffers(torch::nn::Module& m, const std::vector<at::Tensor>& saved) {
-  torch::NoGradGuard no_grad;
-  auto buffers = m.buffers();
-  for (size_t i = 0; i < buffers.size(); ++i) buffers[i].copy_(saved[i]);
-}
-
 std::string fixed(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);
@@ -172,6 +158,7 @@ PretrainResult pretrain(const PretrainConfig& c) {
     fail("--fp16_precision: mixed precision is not implemented yet; run without it (fp32)");
 
   const int threads = core::set_num_threads(c.threads);
+  const losses::MethodInfo& method = losses::method_info(*losses::find_method(c.clr));  // validated
   const c10::Device device = dist::local_device(core::resolve_device(c.device, c.disable_cuda), c.dist_env);
   // One process of a data-parallel group (dist/); a single process when WORLD_SIZE is not set.
   dist::DataParallel dp(c.dist_env, c.dist_backend, c.dist_timeout, device);
@@ -252,13 +239,12 @@ PretrainResult pretrain(const PretrainConfig& c) {
     }
   }
   StepMonitor monitor(c.temperature, c.batch_size, c.diag_rank_every);  // h: this rank's rows, z: all
-  const auto parameters = model->parameters();
 
-  std::cout << "flatclr pretraining: " << c.method_name() << " ("
-            << (c.clr == "simclr" ? "InfoNCE" : "FlatNCE") << " loss) on " << c.dataset_name << ", " << n
-            << " images, " << c.model << " x" << c.width_multiplier << ", batch " << c.batch_size << ", "
-            << steps_per_epoch << " steps/epoch, lr " << c.effective_lr << " (--lr=" << c.lr << ", scaling "
-            << c.learning_rate_scaling << "), device " << device.str() << ", " << threads << " threads"
+  std::cout << "flatclr pretraining: " << c.method_name() << " (" << method.loss_name << " loss) on "
+            << c.dataset_name << ", " << n << " images, " << c.model << " x" << c.width_multiplier
+            << ", batch " << c.batch_size << ", " << steps_per_epoch << " steps/epoch, lr " << c.effective_lr
+            << " (--lr=" << c.lr << ", scaling " << c.learning_rate_scaling << "), device " << device.str()
+            << ", " << threads << " threads"
             << (dp.distributed() ? ", " + std::to_string(dp.world_size()) + " processes (" +
                                        dp.group().backend() + (c.sync_bn ? ", SyncBN)" : ")")
                                  : std::string())
@@ -284,7 +270,11 @@ PretrainResult pretrain(const PretrainConfig& c) {
   };
 
   const auto progress_mode = core::progress_mode_from(rank0 ? c.progress : "none");
-  auto loss_fn = c.clr == "simclr" ? &losses::info_nce_loss : &losses::flat_nce_loss;
+  StepOptions step_options;
+  step_options.method = method.method;
+  step_options.temperature = c.temperature;
+  step_options.restore_buffers = c.on_nonfinite == "skip";
+  TrainStep train_step(model, *optimizer, dp, step_options);
   const auto long_opts = torch::TensorOptions().dtype(torch::kLong);
 
   for (int64_t epoch = start_epoch; epoch < c.epochs; ++epoch) {
@@ -315,57 +305,42 @@ PretrainResult pretrain(const PretrainConfig& c) {
         views = data::make_two_views(data.images.index_select(0, idx), batch_idx, aug, seed, epoch);
       }
       const double data_seconds = seconds_since(step_start);
-      std::vector<at::Tensor> saved_buffers;
-      if (c.on_nonfinite == "skip") saved_buffers = copy_buffers(*model);
-      auto [h, z_local] = model->forward(views);
-      auto z = dp.gather_views(z_local);  // all 2B views, with gradient
-      auto out = loss_fn(z, c.temperature);
-      optimizer->zero_grad();
-      out.loss.backward();
-      dp.average_gradients(*model);
-      auto grad_norm = optim::global_grad_norm(parameters);
       lr = schedule.lr_at(global_step);
-      // The NaN/Inf guard reads two scalars every step (a sync on a GPU), so that no step trains on garbage.
-      const double loss_value = out.info_nce.item<double>(), grad_value = grad_norm.item<double>();
-      if (!std::isfinite(loss_value) || !std::isfinite(grad_value)) {
-        const bool bad_loss = !std::isfinite(loss_value);
-        const double bad = bad_loss ? loss_value : grad_value;
-        const std::string bad_text = std::isnan(bad) ? "nan" : (bad > 0 ? "inf" : "-inf");
+      const StepResult r = train_step.run(views, lr);
+      if (!r.finite) {
+        const std::string bad_text = std::isnan(r.bad_value) ? "nan" : (r.bad_value > 0 ? "inf" : "-inf");
         nlohmann::ordered_json ev;
         ev["event"] = "nonfinite";
         ev["epoch"] = epoch + 1;
         ev["global_step"] = global_step + 1;
-        ev["what"] = bad_loss ? "loss" : "gradient";
+        ev["what"] = r.bad_loss ? "loss" : "gradient";
         ev["value"] = bad_text;
         ev["action"] = c.on_nonfinite;
         ev["last_checkpoint"] = result.last_checkpoint.empty() ? "none" : result.last_checkpoint;
         if (rank0) steps_log.append(ev);
         if (c.on_nonfinite == "stop") {
           progress.finish();
-          fail("the ", bad_loss ? "loss" : "gradient norm", " became ", bad_text, " at step ",
+          fail("the ", r.bad_loss ? "loss" : "gradient norm", " became ", bad_text, " at step ",
                global_step + 1, " (epoch ", epoch + 1,
                "); last good checkpoint: ", result.last_checkpoint.empty() ? "none" : result.last_checkpoint,
                ". Try a lower --lr or a larger --temperature (or --on_nonfinite=skip); `flatclr diagnose ",
                result.run_dir, "` reads the run's logs");
         }
-        // skip: no update, BatchNorm statistics as before the step; the step still counts (schedule, resume).
-        optimizer->zero_grad();
-        restore_buffers(*model, saved_buffers);
+        // skip: the step made no update and left the BatchNorm statistics as they were; it still counts
+        // (schedule, resume).
         monitor.observe_skipped_step();
         ++skipped_steps;
         std::cerr << "warning: step " << global_step + 1 << " skipped: its "
-                  << (bad_loss ? "loss" : "gradient norm") << " is " << bad_text << " (--on_nonfinite=skip)"
+                  << (r.bad_loss ? "loss" : "gradient norm") << " is " << bad_text << " (--on_nonfinite=skip)"
                   << std::endl;
       } else {
-        optim::set_lr(*optimizer, lr);
-        optimizer->step();
-        auto acc = losses::positive_pair_accuracy(out.similarity);
-        sum_loss += out.info_nce.to(torch::kDouble);
+        auto acc = losses::positive_pair_accuracy(r.out.similarity);
+        sum_loss += r.out.info_nce.to(torch::kDouble);
         sum_top1 += acc.top1.to(torch::kDouble);
         sum_top5 += acc.top5.to(torch::kDouble);
         ++good_steps;
-        if (monitor.wants_embeddings()) monitor.observe_embeddings(h, z);
-        monitor.observe_step(out, grad_norm, data_seconds, seconds_since(step_start));
+        if (monitor.wants_embeddings()) monitor.observe_embeddings(r.h, r.z);
+        monitor.observe_step(r.out, r.grad_norm, data_seconds, seconds_since(step_start));
       }
       ++global_step;
 

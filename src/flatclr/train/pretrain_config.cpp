@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "flatclr/core/error.h"
+#include "flatclr/losses/method.h"
 #include "flatclr/models/resnet.h"
 #include "flatclr/optim/schedule.h"
 
@@ -37,7 +38,9 @@ void PretrainConfig::validate() const {
     fail_usage("--dataset_name=", dataset_name,
                ": expected cifar10, cifar100 or the name of an image folder <data>/<name>/train/<class>/*");
   one_of("bad_images", bad_images, {"skip", "stop"});
-  one_of("clr", clr, {"simclr", "flatclr"});
+  std::vector<std::string> method_keys;
+  for (const auto& m : losses::methods()) method_keys.push_back(m.key);
+  one_of("clr", clr, method_keys);
   one_of("model", model, models::resnet_arch_names());
   one_of("proj_head_mode", proj_head_mode, {"nonlinear", "linear", "none"});
   one_of("learning_rate_scaling", learning_rate_scaling, {"none", "linear", "sqrt"});
@@ -86,7 +89,10 @@ void PretrainConfig::validate() const {
 
 void PretrainConfig::resolve() { effective_lr = optim::scale_lr(lr, learning_rate_scaling, batch_size); }
 
-std::string PretrainConfig::method_name() const { return clr == "simclr" ? "SimCLR" : "FlatCLR"; }
+std::string PretrainConfig::method_name() const {
+  const auto m = losses::find_method(clr);
+  return m ? losses::method_info(*m).name : clr;
+}
 
 std::string PretrainConfig::to_json() const {
   nlohmann::ordered_json j;
