@@ -7,7 +7,7 @@
 #include "flatclr/core/error.h"
 #include "flatclr/eval/evaluate.h"
 #include "flatclr/report/commands.h"
-#include "flatclr/train/pretrain.h"
+#include "flatclr/run/pretrain_run.h"
 
 int main(int argc, char** argv) {
   auto args = flatclr::cli::parse_args(argc, argv, std::cout, std::cerr);
@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
     // A distributed run prints from rank 0 only (errors still come from every rank, on stderr).
     if (args.config.dist_env.rank != 0) std::cout.setstate(std::ios_base::badbit);
     std::cout << "configuration:\n" << args.config.to_json() << std::endl;
-    flatclr::train::pretrain(args.config);
+    flatclr::run::pretrain(args.config);
     return 0;
   } catch (const flatclr::UsageError& e) {
     std::cerr << "flatclr: error: " << e.what() << std::endl;

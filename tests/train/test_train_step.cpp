@@ -1,6 +1,6 @@
-// The trainer's step (train/train_step.h): one update equals the same update written out by hand; a non-finite
-// step makes no update, clears the gradients and, when asked, leaves the BatchNorm statistics as they were.
-// Also the method table (losses/method.h) the step takes its loss from.
+// The trainer's step (train/train_step.h): one update equals the same update written out by hand; a
+// non-finite step makes no update, clears the gradients and, when asked, leaves the BatchNorm statistics as
+// they were. Also the method table (losses/method.h) the step takes its loss from.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 

@@ -18,12 +18,10 @@
 #include "flatclr/data/augment_batch.h"
 #include "flatclr/data/augment_image.h"
 #include "flatclr/data/cifar.h"
-#include "flatclr/data/loader.h"
 #include "flatclr/data/open_dataset.h"
 #include "flatclr/data/subset.h"
+#include "flatclr/data/view_source.h"
 #include "flatclr/dist/data_parallel.h"
-#include "flatclr/eval/features.h"
-#include "flatclr/eval/knn.h"
 #include "flatclr/io/checkpoint.h"
 #include "flatclr/losses/method.h"
 #include "flatclr/losses/pair_accuracy.h"
@@ -31,7 +29,6 @@
 #include "flatclr/optim/make_optimizer.h"
 #include "flatclr/optim/optimizer_state.h"
 #include "flatclr/optim/schedule.h"
-#include "flatclr/report/commands.h"
 #include "flatclr/train/metrics_log.h"
 #include "flatclr/train/run_dir.h"
 #include "flatclr/train/step_monitor.h"
@@ -153,7 +150,7 @@ std::string fixed(double v, int digits) {
 
 }  // namespace
 
-PretrainResult pretrain(const PretrainConfig& c) {
+PretrainResult pretrain(const PretrainConfig& c, const std::vector<PretrainObserver*>& observers) {
   if (c.fp16_precision)
     fail("--fp16_precision: mixed precision is not implemented yet; run without it (fp32)");
 
@@ -179,14 +176,17 @@ PretrainResult pretrain(const PretrainConfig& c) {
                              small && !data::is_cifar_name(c.dataset_name) ? "cifar10" : c.dataset_name,
                              data.images.size(2))
                        : data::per_image_config(small, data.source.view_size);
-  std::unique_ptr<data::ViewLoader> loader;  // the per-image pipeline (--faster_version=False)
-  if (!c.faster_version) {
+  // The batched augmentation on the device (--faster_version=True) or the per-image pipeline on workers.
+  std::unique_ptr<data::ViewSource> views_source;
+  if (c.faster_version) {
+    views_source = std::make_unique<data::BatchedViewSource>(data.images, aug, seed, device);
+  } else {
     data::LoaderOptions lo;
     lo.workers = static_cast<int>(c.workers);
     lo.pin_memory = device.is_cuda();
     lo.augment = aug;
     lo.seed = seed;
-    loader = std::make_unique<data::ViewLoader>(data.source.source, lo);
+    views_source = std::make_unique<data::LoaderViewSource>(data.source.source, lo, device);
   }
 
   auto model = build_model(c, !small);
@@ -250,24 +250,10 @@ PretrainResult pretrain(const PretrainConfig& c) {
                                  : std::string())
             << "\nrun folder: " << result.run_dir << std::endl;
 
-  // Online kNN monitor: train features of the selected subset vs the whole test split.
-  data::Dataset knn_test;
-  at::Tensor knn_train_index;
-  if (c.knn_every > 0) {
-    knn_test = data::load_labelled_split(
-        c.data, c.dataset_name, /*train=*/false,
-        {false, data::bad_images_stop(c.bad_images), static_cast<int>(c.workers)}, *data.source.bad);
-    knn_train_index = torch::tensor(data.indices, torch::kLong).to(device);
+  if (rank0) {
+    TrainSet train_set{data.images, data.labels, data.indices, data.source.bad, device};
+    for (auto* o : observers) o->on_start(c, train_set);
   }
-  auto knn_monitor = [&]() {
-    auto train_images = data.images.index_select(0, knn_train_index);
-    auto ftrain = eval::extract_features(model, train_images, 512, device);
-    auto ftest = eval::extract_features(model, knn_test.images, 512, device);
-    auto counts = eval::knn_evaluate(ftrain, data.labels.index_select(0, knn_train_index), ftest,
-                                     knn_test.labels.to(device), knn_test.num_classes, 200, 0.1);
-    model->train();
-    return counts;
-  };
 
   const auto progress_mode = core::progress_mode_from(rank0 ? c.progress : "none");
   StepOptions step_options;
@@ -275,15 +261,14 @@ PretrainResult pretrain(const PretrainConfig& c) {
   step_options.temperature = c.temperature;
   step_options.restore_buffers = c.on_nonfinite == "skip";
   TrainStep train_step(model, *optimizer, dp, step_options);
-  const auto long_opts = torch::TensorOptions().dtype(torch::kLong);
 
   for (int64_t epoch = start_epoch; epoch < c.epochs; ++epoch) {
     // This rank's slice of every global batch of the epoch, batch after batch.
     const int64_t local_batch = c.batch_size / dp.world_size();
     const auto order =
         local_epoch_order(epoch_order(data.indices, seed, epoch), steps_per_epoch, c.batch_size, dp);
-    if (loader) loader->start_epoch(epoch, order, local_batch);
-    const double wait_before = loader ? loader->wait_seconds() : 0.0;
+    views_source->start_epoch(epoch, order, local_batch);
+    const double wait_before = views_source->wait_seconds();
     core::Progress progress(progress_mode,
                             "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(c.epochs),
                             steps_per_epoch, c.batch_size);
@@ -294,16 +279,8 @@ PretrainResult pretrain(const PretrainConfig& c) {
     int64_t good_steps = 0;
     for (int64_t step = 0; step < steps_per_epoch; ++step) {
       const auto step_start = Clock::now();
-      // The data time of the step: with the per-image loader, the wait for the prefetched batch.
-      at::Tensor views;
-      if (loader) {
-        views = loader->next().to(device, /*non_blocking=*/true);
-      } else {
-        std::vector<int64_t> batch_idx(order.begin() + step * local_batch,
-                                       order.begin() + (step + 1) * local_batch);
-        auto idx = torch::from_blob(batch_idx.data(), {local_batch}, long_opts).to(device);
-        views = data::make_two_views(data.images.index_select(0, idx), batch_idx, aug, seed, epoch);
-      }
+      // The data time of the step: the batched augmentation, or the wait for the loader's prefetched batch.
+      const at::Tensor views = views_source->next();
       const double data_seconds = seconds_since(step_start);
       lr = schedule.lr_at(global_step);
       const StepResult r = train_step.run(views, lr);
@@ -373,12 +350,12 @@ PretrainResult pretrain(const PretrainConfig& c) {
     s.lr = lr;
     s.seconds = progress.elapsed_seconds();
     s.images_per_s = static_cast<double>(steps_per_epoch * c.batch_size) / s.seconds;
-    s.data_wait_seconds = loader ? loader->wait_seconds() - wait_before : 0.0;
+    s.data_wait_seconds = views_source->wait_seconds() - wait_before;
+    if (rank0) {
+      for (auto* o : observers) o->on_epoch_end(model, s);
+    }
     std::string knn_text;
-    if (c.knn_every > 0 && s.epoch % c.knn_every == 0 && rank0) {
-      auto counts = knn_monitor();
-      s.knn_top1 = counts.top1_rate();
-      s.knn_top5 = counts.top5_rate();
+    if (s.knn_top1 >= 0) {
       knn_text = " | knn_top1 " + fixed(100 * s.knn_top1, 2);
       if (events)
         events->add_scalars(global_step, {{"eval/knn_top1", s.knn_top1}, {"eval/knn_top5", s.knn_top5}});
@@ -397,7 +374,7 @@ PretrainResult pretrain(const PretrainConfig& c) {
     rec["lr"] = s.lr;
     rec["images_per_s"] = s.images_per_s;
     rec["epoch_time_s"] = s.seconds;
-    if (loader) rec["data_wait_s"] = s.data_wait_seconds;
+    if (!c.faster_version) rec["data_wait_s"] = s.data_wait_seconds;
     if (good_steps < steps_per_epoch) rec["skipped_steps"] = steps_per_epoch - good_steps;
     if (s.knn_top1 >= 0) {
       rec["knn_top1"] = s.knn_top1;
@@ -424,9 +401,8 @@ PretrainResult pretrain(const PretrainConfig& c) {
     std::cout << data.source.bad->count() << " bad image file(s) skipped (--bad_images=skip)" << std::endl;
   if (skipped_steps > 0)
     std::cout << skipped_steps << " step(s) skipped because of a non-finite loss or gradient" << std::endl;
-  if (c.plots && rank0) {
-    report::draw_plots(result.run_dir, std::cout);
-    report::print_diagnosis(result.run_dir, std::cout, /*save=*/true);
+  if (rank0) {
+    for (auto* o : observers) o->on_end(result);
   }
   if (events) std::cout << "TensorBoard: tensorboard --logdir " << result.run_dir << std::endl;
   return result;
