@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Baseline of bench/bench_data_pipeline.cpp: the reference's per-image SimCLR pipeline (reference §6.1) with
+"""Baseline of bench/bench_data_pipeline.cpp: the reference's per-image SimCLR pipeline with
 torchvision/PIL, one thread, timed over a list of image files.
   pil_pipeline.py make-large SRC_LIST DST_DIR N W H   upscale the first N files of SRC_LIST (bicubic) to W x H JPEGs
   pil_pipeline.py run FILE_LIST SIZE S BLUR REPS      images/s of load (ImageFolder's pil_loader) + two views

@@ -26,7 +26,7 @@ packages=(
   python3-venv           # the virtual environment for the torch wheel (Debian's python3 has no venv without it)
   libcli11-dev           # command-line parsing
   nlohmann-json3-dev     # config.json, metrics.jsonl
-  libgtest-dev libbenchmark-dev
+  libgtest-dev           # the tests (the benchmarks in bench/ time themselves, with a baseline in the same run)
   libcurl4-openssl-dev libssl-dev libarchive-dev   # CIFAR download, MD5 check, unpacking
   libjpeg62-turbo-dev libpng-dev   # decoding image-folder datasets (JPEG via libjpeg-turbo, PNG)
   python3-pil            # scripts/prepare_cifar10.sh: converting the shared CIFAR-10 JPEGs

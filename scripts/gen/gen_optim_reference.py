@@ -2,11 +2,12 @@
 """Reference values for tests/optim (run with the virtual environment's PyTorch 2.11: $FLATCLR_VENV/bin/python; output is checked in).
 
 Writes tests/optim/data/optim_reference.json with
-  lars, lars_f32: a LARS written here from its formulas (TF SimCLR LARS with the exclusions of
-                  reference.md §13.7), run on three small tensors with seeded gradients and a changing lr;
+  lars, lars_f32: a LARS written here from its formulas (TF SimCLR LARS with biases and norm
+                  parameters excluded, trust 1 at zero norm), run on three small tensors with seeded
+                  gradients and a changing lr;
   sgd, adam:      torch.optim.SGD (momentum, weight decay) and torch.optim.Adam (weight decay), same setup;
   schedules:      the lr per step of torch.optim.lr_scheduler.LambdaLR with the reference's warmup + cosine
-                  lambda (reference.md §7.2), and of MultiStepLR with its milestone at 10 T ("constant").
+                  lambda, and of MultiStepLR with its milestone at 10 T ("constant").
 Floats are written with repr(), so float64 values round-trip exactly.
 """
 import json
@@ -108,7 +109,7 @@ def schedule_case(kind, base, warmup, total, final=1e-6):
     p = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([p], lr=base)
     if kind == "cosine":
-        def factor(step):  # the reference's lambda (§7.2), as a factor of base
+        def factor(step):  # the reference's lambda, as a factor of base
             if step < warmup:
                 return step / warmup
             lr = final + (base - final) * 0.5 * (1 + math.cos(math.pi * (step - warmup) / (total - warmup)))

@@ -1,6 +1,6 @@
-// The test that matters (issue 6): 2 processes with Gloo on 127.0.0.1 on a global batch of 8 give the
-// same loss, gradients and weights after k steps as 1 process on the same batch, for both losses, with
-// SyncBN (tests/dist/dist_worker.cpp runs the steps); without SyncBN they do not (the check can fail).
+// The test that matters (data-parallel training): 2 processes with Gloo on 127.0.0.1 on a global batch of 8
+// give the same loss, gradients and weights after k steps as 1 process on the same batch, for both losses,
+// with SyncBN (tests/dist/dist_worker.cpp runs the steps); without SyncBN they do not (the check can fail).
 // And a rank that dies makes the others exit with an error within the timeout instead of hanging.
 #include <gtest/gtest.h>
 #include <torch/torch.h>

@@ -1,4 +1,4 @@
-// End to end, distributed (issue 6): the `flatclr` binary started as 2 processes with torchrun's variables
+// End to end, distributed: the `flatclr` binary started as 2 processes with torchrun's variables
 // (Gloo on 127.0.0.1, 1 thread each) on a slice of the real CIFAR-10 trains to the same weights as 1 process
 // on the same global batch, writes one run folder from rank 0 only, and resumes from rank 0's checkpoint
 // to the weights of the uninterrupted 2-process run; a global batch not divisible by WORLD_SIZE is a clear

@@ -1,4 +1,4 @@
-// InfoNCE and FlatNCE against a naive float64 reference, closed forms (style.md §5) and finite differences.
+// InfoNCE and FlatNCE against a naive float64 reference, closed forms and finite differences.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -13,7 +13,7 @@ using namespace flatclr::losses;
 
 namespace {
 
-// Naive double loops straight from reference §4: returns per-row InfoNCE l_i and v_i.
+// Naive double loops straight from the loss definitions: returns per-row InfoNCE l_i and v_i.
 struct NaiveRows {
   std::vector<double> infonce, v;
 };
@@ -133,7 +133,7 @@ TEST(FlatNce, GradientIsMeanGradientOfLogXi) {
 }
 
 TEST(FlatNce, InfoNceRowGradientIsSigmoidVTimesFlatNceRowGradient) {
-  // style.md §5: grad l_i = sigmoid(v_i) * grad v_i, with l_i from info_nce_loss's path (CE over
+  // Closed form: grad l_i = sigmoid(v_i) * grad v_i, with l_i from info_nce_loss's path (CE over
   // [positive, negatives]) and v_i from flat_nce_loss's path: two different code paths.
   auto z = random_z(5, 8, 5).requires_grad_(true);
   const double tau = 0.1;

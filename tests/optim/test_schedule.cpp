@@ -78,7 +78,7 @@ TEST(LrSchedule, ValidateNamesTheProblem) {
 }
 
 TEST(ScaleLr, ReproducesTheReadmeTable) {
-  // reference.md §7.3: --lr=0.3 with linear scaling, --lr=0.075 with sqrt, printed to 2 decimals.
+  // The paper's README table: --lr=0.3 with linear scaling, --lr=0.075 with sqrt, printed to 2 decimals.
   const std::vector<int64_t> bs = {128, 256, 512, 1024, 2048, 4096, 8192};
   const std::vector<double> linear = {0.15, 0.3, 0.6, 1.2, 2.4, 4.8, 9.6};
   const std::vector<double> sqrt = {0.85, 1.20, 1.70, 2.40, 3.39, 4.80, 6.79};

@@ -1,6 +1,6 @@
-// The command line of `flatclr`: the reference main.py's flag names (reference §2, decisions §13.1-2),
-// as --name=value or --name value. Booleans accept true/false/True/False/1/0 and nothing else. The only
-// place in flatclr that knows flag names.
+// The command line of `flatclr`: the flag names of the paper's main.py, plus --learning_rate_scaling and the
+// others flatclr adds, as --name=value or --name value. Booleans accept true/false/True/False/1/0 and nothing
+// else. The only place in flatclr that knows flag names.
 #pragma once
 
 #include <iosfwd>

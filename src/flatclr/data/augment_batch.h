@@ -1,6 +1,7 @@
-// The "faster version" SimCLR augmentation (reference.md §6.2, decision §13.8): the whole batch is augmented
+// The "faster version" SimCLR augmentation (--faster_version=True): the whole batch is augmented
 // at once with tensor ops on the training device (CPU or CUDA), with a fresh random draw per image and per
-// view and new views every epoch. The pipeline is torchvision's, in its order, with torchvision's tensor
+// view and new views every epoch (the paper's code shares one draw per 128-image chunk and
+// draws the views once per run). The pipeline is torchvision's, in its order, with torchvision's tensor
 // semantics (float images in [0, 1]; torchvision 0.14 transforms.functional_tensor):
 //   1. RandomResizedCrop(size, scale, ratio), bilinear, antialias off: parameters as
 //   RandomResizedCrop.get_params
@@ -46,8 +47,9 @@ struct AugmentConfig {
   double blur_p = 0.5;
   double sigma_min = 0.1, sigma_max = 2.0;
 
-  // SimCLR's table (reference §6.2): ColorJitter(0.8s, 0.8s, 0.8s, 0.2s) with s = 0.5 for cifar10/cifar100
-  // and s = 1 otherwise; blur for every name but cifar100, kernel int(0.1 * image_size), +1 when even.
+  // The paper's faster-version settings: ColorJitter(0.8s, 0.8s, 0.8s, 0.2s) with s = 0.5 for
+  // cifar10/cifar100 and s = 1 otherwise; blur for every name but cifar100, kernel int(0.1 * image_size), +1
+  // when even.
   static AugmentConfig for_dataset(const std::string& name, int64_t image_size);
   // Throws UserError naming the offending field and value.
   void validate() const;

@@ -79,7 +79,7 @@ inline float gray_of(float r, float g, float b) { return 0.2989f * r + 0.587f * 
 
 AugmentConfig per_image_config(bool small_images, int64_t size) {
   AugmentConfig c = AugmentConfig::for_dataset(small_images ? "cifar10" : "imagenet", size);
-  c.blur = !small_images;  // §6.1: no blur for CIFAR (the batched path blurs cifar10, §6.2)
+  c.blur = !small_images;  // the paper's per-image path: no blur for CIFAR (its batched path blurs cifar10)
   return c;
 }
 

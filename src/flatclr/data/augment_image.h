@@ -1,7 +1,7 @@
-// The per-image SimCLR augmentation (--faster_version=False, reference §6.1): for each image, two views
-// drawn independently through RandomResizedCrop -> RandomHorizontalFlip -> RandomApply(ColorJitter, p) ->
-// RandomGrayscale -> [GaussianBlur with p = 0.5], written as float [3, S, S] in [0, 1] (ToTensor; the model
-// normalises inside).
+// The per-image SimCLR augmentation (--faster_version=False, the paper's slow path): for each image, two
+// views drawn independently through RandomResizedCrop -> RandomHorizontalFlip -> RandomApply(ColorJitter, p)
+// -> RandomGrayscale -> [GaussianBlur with p = 0.5], written as float [3, S, S] in [0, 1] (ToTensor; the
+// model normalises inside).
 //
 // Semantics: torchvision 0.14's tensor transforms on float images (values within ~1e-6 of
 // torchvision.transforms.functional on a float tensor, checked by tests/data/test_augment_image.cpp against
@@ -32,7 +32,7 @@
 
 namespace flatclr::data {
 
-// The per-image pipeline's settings for a dataset (reference §6.1): cifar10/cifar100 and other small
+// The per-image pipeline's settings for a dataset (the paper's values): cifar10/cifar100 and other small
 // image-folder datasets used at their own size: ColorJitter(0.4, 0.4, 0.4, 0.1) (s = 0.5), no blur;
 // imagenet and other ImageNet-sized folders (output 224): ColorJitter(0.8, 0.8, 0.8, 0.2) (s = 1) and blur
 // with kernel int(0.1 * size) made odd (23 at 224), sigma in [0.1, 2], p = 0.5.

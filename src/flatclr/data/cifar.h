@@ -1,5 +1,5 @@
 // CIFAR-10 / CIFAR-100 in the official binary format (Krizhevsky 2009, cs.toronto.edu/~kriz/cifar.html),
-// as reference.md §13.3 describes it:
+// as the dataset authors publish it:
 //   cifar10:  <root>/cifar-10-batches-bin/data_batch_1..5.bin (train), test_batch.bin (test); each file holds
 //             10,000 records of 3073 bytes: 1 label byte, then 1024 R, 1024 G, 1024 B bytes (32x32,
 //             row-major). Class names from batches.meta.txt when present.

@@ -1,5 +1,5 @@
 // An in-memory labelled image dataset: every image of one split as one uint8 tensor, as the CIFAR
-// loaders produce it (reference.md §13.3). A plain struct; the loaders fill it, nothing validates it here.
+// loaders produce it. A plain struct; the loaders fill it, nothing validates it here.
 #pragma once
 
 #include <ATen/ATen.h>

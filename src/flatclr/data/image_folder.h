@@ -1,4 +1,4 @@
-// Image-folder datasets as torchvision's ImageFolder reads them (reference §6.1, decision §13.3):
+// Image-folder datasets as torchvision's ImageFolder reads them (the paper's ImageNet layout):
 // <data>/<name>/<split>/<class>/**/<file>, the classes being the sorted names of the sub-folders of the split
 // (class index = position in that order), the samples every .jpg/.jpeg/.png file below a class folder
 // (case-insensitive, recursive, by folder then file name as ImageFolder; other files are ignored, as it

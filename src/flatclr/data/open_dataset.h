@@ -1,5 +1,4 @@
-// From --data and --dataset_name to images, for pretraining and evaluation (reference §6.1, §9.1,
-// decision §13.3):
+// From --data and --dataset_name to images, for pretraining and evaluation:
 //   cifar10 / cifar100 -> the official binaries (downloaded when allowed), in memory, 32 px.
 //   any other name     -> the image folder <data>/<name>/{train, val|test}/<class>/* (image_folder.h).
 //     "small" folders (the first training image has both sides <= kSmallImageMax, and the name is not
@@ -7,7 +6,8 @@
 //     own size like CIFAR (CIFAR stem, s = 0.5 colour jitter, no blur).
 //     otherwise "ImageNet-sized": pretraining streams the files through the loader (224 px crops, ImageNet
 //     stem, s = 1 jitter and blur); evaluation loads each split as Resize(256) + CenterCrop(224) (bicubic,
-//     §9.1) into memory, which suits folders up to a few hundred thousand images, not full ImageNet.
+//     as the paper's linear eval) into memory, which suits folders up to a few hundred thousand images,
+//     not full ImageNet.
 #pragma once
 
 #include <memory>
@@ -44,8 +44,8 @@ struct TrainImages {
 };
 TrainImages open_train_images(const std::string& data_root, const std::string& name, const OpenOptions& o);
 
-// A labelled split for evaluation, in memory (test images as reference §9.1 for ImageNet-sized folders).
-// `bad` collects the bad files (folders).
+// A labelled split for evaluation, in memory (ImageNet-sized folders: Resize(256) + CenterCrop(224),
+// bicubic). `bad` collects the bad files (folders).
 Dataset load_labelled_split(const std::string& data_root, const std::string& name, bool train,
                             const OpenOptions& o, BadImages& bad);
 

@@ -1,8 +1,8 @@
 // Class-stratified subsets of a labelled dataset, for semi-supervised evaluation on a fraction of the labels
-// (reference.md §9.3: e.g. 1% or 10% of the training labels). Every class keeps round(fraction * count_c)
-// of its count_c examples (at least 1 when it has any), drawn by a seeded Fisher-Yates shuffle of that
-// class's indices (flatclr::core::Rng keyed by (seed, class)), so the subset is a pure function of
-// (labels, fraction, seed).
+// (as the paper's semi-supervised runs: e.g. 1% or 10% of the training labels). Every class keeps
+// round(fraction * count_c) of its count_c examples (at least 1 when it has any), drawn by a seeded
+// Fisher-Yates shuffle of that class's indices (flatclr::core::Rng keyed by (seed, class)), so the subset
+// is a pure function of (labels, fraction, seed).
 #pragma once
 
 #include <ATen/ATen.h>

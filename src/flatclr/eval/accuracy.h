@@ -1,9 +1,9 @@
 // Top-1 / top-5 classification accuracy counted per sample, so that counts from batches of any size add
-// up exactly (the reference averaged per batch, reference.md §9.1, which over-weights a short last batch;
-// §13.10 fixes it). A sample is correct at k when its label is among the k classes returned by
-// at::topk(scores, k) along the class dimension, with k = min(5, C) for top-5 (fewer than 5 classes:
-// top-C, always correct). Ties: when several classes share the k-th largest score, at::topk picks
-// among them in an unspecified order, as PyTorch's own accuracy helpers do.
+// up exactly (the reference averaged per batch, which over-weights a short last batch). A sample is
+// correct at k when its label is among the k classes returned by at::topk(scores, k) along the class
+// dimension, with k = min(5, C) for top-5 (fewer than 5 classes: top-C, always correct). Ties: when
+// several classes share the k-th largest score, at::topk picks among them in an unspecified order, as
+// PyTorch's own accuracy helpers do.
 #pragma once
 
 #include <ATen/core/Tensor.h>

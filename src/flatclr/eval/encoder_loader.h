@@ -1,4 +1,5 @@
-// Rebuilds a pretrained encoder from a checkpoint file, flatclr's or the paper's (reference §3, §8):
+// Rebuilds a pretrained encoder from a checkpoint file, flatclr's or the paper's (keys with or without
+// DataParallel's `module.` prefix):
 // the architecture is read off the state dict's own shapes (stem kernel, stem width, blocks per layer,
 // Bottleneck or BasicBlock, head layers), so no flag has to repeat how the encoder was built.
 #pragma once

@@ -1,5 +1,6 @@
-// Everything an evaluation run needs (reference §2, §9; decisions §13.10): which checkpoint(s) of a
-// pretraining run, which protocol (linear probe, finetune, kNN), and the fc_* optimisation flags.
+// Everything an evaluation run needs (the paper's flag names; fc_* defaults as in its code): which
+// checkpoint(s) of a pretraining run, which protocol (linear probe, finetune, kNN), and the fc_* optimisation
+// flags.
 #pragma once
 
 #include <cstdint>

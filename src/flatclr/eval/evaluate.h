@@ -1,6 +1,6 @@
 // `flatclr --train_mode=eval|transfer`: evaluates the checkpoint(s) of a pretraining run with a linear
-// probe, finetuning or kNN (reference §9, decisions §13.10), prints a table and appends one JSON line
-// per checkpoint to <checkpoint_dir>/eval_results.jsonl so that runs can be compared.
+// probe, finetuning or kNN (for every dataset, unlike the paper's code), prints a table and appends one JSON
+// line per checkpoint to <checkpoint_dir>/eval_results.jsonl so that runs can be compared.
 #pragma once
 
 #include <string>

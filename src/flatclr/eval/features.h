@@ -1,5 +1,5 @@
-// Frozen-encoder features for evaluation: the pooled backbone output h (reference §3: the linear probe
-// and kNN use h, not the projection z), computed in eval mode (BatchNorm running statistics) without
+// Frozen-encoder features for evaluation: the pooled backbone output h (as in the paper's code, the linear
+// probe and kNN use h, not the projection z), computed in eval mode (BatchNorm running statistics) without
 // gradients and without augmentation.
 #pragma once
 

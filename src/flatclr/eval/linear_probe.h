@@ -1,4 +1,4 @@
-// Linear evaluation on fixed features (reference.md §9.1, with §13.10's fixes): a single
+// Linear evaluation on fixed features (the paper's linear eval, with per-sample metrics): a single
 // torch::nn::Linear(D, C) trained with cross-entropy on precomputed encoder features, evaluated on the
 // test features after every epoch.
 //   init:      LibTorch/PyTorch's default Linear init, W, b ~ U(-1/sqrt(D), 1/sqrt(D)) (kaiming_uniform
@@ -29,7 +29,7 @@
 
 namespace flatclr::eval {
 
-constexpr double kProbeFinalLr = 1e-6;       // where the cosine ends (reference §9.1)
+constexpr double kProbeFinalLr = 1e-6;       // where the cosine ends (as the reference)
 constexpr double kStandardizeMinStd = 1e-8;  // below this a feature is only centred
 
 struct LinearProbeConfig {

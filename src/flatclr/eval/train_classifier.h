@@ -1,7 +1,7 @@
 // Trains a linear classifier on top of an encoder while the encoder sees augmented images (random crop
 // with padding + flip): the paper code's linear evaluation (backbone frozen; here in eval mode, so its
-// BatchNorm statistics do not move, decision §13.10) and finetuning (every layer trainable, BatchNorm in
-// train mode). The test split is evaluated after every epoch, per sample.
+// BatchNorm statistics do not move; the paper's code keeps it in train mode) and finetuning (every layer
+// trainable, BatchNorm in train mode). The test split is evaluated after every epoch, per sample.
 #pragma once
 
 #include <ATen/ATen.h>

@@ -1,7 +1,7 @@
 // Training diagnostics of a contrastive step, computed from what the loss already produced (the [2N, 2N]
 // cosine similarity matrix) plus the embeddings: no extra forward pass. Pure functions, no state, no logging
-// (the trainer averages them over a logging interval). Definitions (reference §4, Wang & Isola 2020,
-// Garrido et al. 2023 "RankMe"):
+// (the trainer averages them over a logging interval). Definitions (the losses' own quantities, Wang & Isola
+// 2020, Garrido et al. 2023 "RankMe"):
 //   K = 2N - 1 candidates per row; log K is the ceiling of the InfoNCE mutual-information estimate
 //     I_NCE = log K - InfoNCE (the "log-K curse": I_NCE can never exceed log K);
 //   v_i = log xi_i = logsumexp_{j in neg(i)} (s_ij - s_i+)/tau;  p+_i = 1/(1 + xi_i) = sigmoid(-v_i), the

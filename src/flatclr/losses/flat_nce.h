@@ -1,4 +1,4 @@
-// FlatNCE (Chen et al. 2021, arXiv 2107.01152; reference §4.2 and §13.9), a pure function.
+// FlatNCE (Chen et al. 2021, arXiv 2107.01152; as the paper's code computes it), a pure function.
 //   d_ij = (s_ij - s_{i+}) / tau over the 2N-2 negatives j of row i;  v_i = logsumexp_j d_ij = log xi_i.
 //   loss = mean_i exp(v_i - stopgrad(v_i)) - 1  +  stopgrad(InfoNCE)
 // The first term has value exactly 0 and gradient mean_i grad v_i; the second is the InfoNCE value

@@ -1,4 +1,4 @@
-// Positive-pair retrieval accuracy of a batch (reference §4.3, §13.9): for each of the 2N rows, the rank
+// Positive-pair retrieval accuracy of a batch, logged for both losses: for each of the 2N rows, the rank
 // of its positive among the 2N-1 other views by cosine similarity. Top-k = share of rows whose positive
 // ranks < k (ties count against the positive). Computed the same way for SimCLR and FlatCLR (the
 // reference's FlatCLR "accuracy" was meaningless).

@@ -1,4 +1,4 @@
-// The pairwise quantities shared by the contrastive losses (reference §4).
+// The pairwise quantities shared by the contrastive losses.
 // A batch of N images gives 2N views stacked as [view 1 of all N ; view 2 of all N]; the positive of row i
 // is p(i) = (i + N) mod 2N and its negatives are every j not in {i, p(i)} (2N - 2 of them).
 #pragma once
@@ -8,7 +8,7 @@
 namespace flatclr::losses {
 
 // z: [2N, D] -> S: [2N, 2N] cosine similarities of the L2-normalised rows (eps 1e-12), computed in
-// float32 when z is a lower precision (loss arithmetic stays in fp32 or wider, reference §13.9).
+// float32 when z is a lower precision (loss arithmetic stays in fp32 or wider under mixed precision).
 at::Tensor cosine_similarity_matrix(const at::Tensor& z);
 
 // [2N] int64: p(i) = (i + N) mod 2N.

@@ -1,6 +1,6 @@
-// Input normalisation inside the model (reference §3): the data pipelines output [0,1] images and the
-// model subtracts the per-channel mean and divides by the std, kept as buffers `normalize.mean/std` so that
-// a checkpoint carries them (as the reference's NormalizeByChannelMeanStd).
+// Input normalisation inside the model, as in the paper's code: the data pipelines output [0,1] images and
+// the model subtracts the per-channel mean and divides by the std, kept as buffers `normalize.mean/std` so
+// that a checkpoint carries them (as the reference's NormalizeByChannelMeanStd).
 #pragma once
 
 #include <torch/nn/module.h>
@@ -16,7 +16,8 @@ struct ChannelStats {
   std::array<double, 3> std;
 };
 
-// Mean/std by dataset name: imagenet, cifar10, cifar100, tiny_imagenet; anything else 0.5/0.5 (reference §3).
+// Mean/std by dataset name: imagenet, cifar10, cifar100, tiny_imagenet; anything else 0.5/0.5 (the paper's
+// values).
 ChannelStats channel_stats_for(const std::string& dataset_name);
 
 struct NormalizeImpl : torch::nn::Module {

@@ -1,5 +1,5 @@
-// The projection head g(h) -> z of SimCLR (reference §3), the module `fc` of the encoder, so that its
-// state-dict keys are the reference's `fc.linear_layers.net.<i>.*`.
+// The projection head g(h) -> z of SimCLR (as in the paper's code), the module `fc` of the encoder, so that
+// its state-dict keys are the reference's `fc.linear_layers.net.<i>.*`.
 //   nonlinear (default): k-1 hidden [Linear(C, C) -> ReLU] blocks, then Linear(C, out). No BN.
 //   linear:              Linear(C, out) -> BatchNorm1d(out).
 //   none:                z = h (the reference's `none` breaks its train loop; here it simply works).

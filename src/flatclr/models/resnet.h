@@ -1,7 +1,7 @@
 // ResNet encoders (He et al. 2016, torchvision's v1.5 layout: the stride sits on the 3x3 conv of the
 // Bottleneck) with torchvision's module names, so that state-dict keys read `conv1.weight`,
 // `layer1.0.bn1.running_mean`, `layer2.0.downsample.0.weight`, ... and torchvision.models.resnet18()
-// accepts the backbone of an ImageNet-stem model. Reference §3:
+// accepts the backbone of an ImageNet-stem model. As in the paper's code:
 //   - depths: res10 [1,1,1,1], res18 [2,2,2,2], res34 [3,4,6,3] (BasicBlock); res50 [3,4,6,3],
 //     res101 [3,4,23,3], res152 [3,8,36,3] (Bottleneck, expansion 4);
 //   - ImageNet stem conv7x7/2 -> BN -> ReLU -> maxpool3x3/2; CIFAR stem conv3x3/1 -> BN -> ReLU, no maxpool;

@@ -5,9 +5,9 @@
 //                                         trust = (||p|| > 0 && ||g'|| > 0) ? eeta * ||p|| / ||g'|| : 1
 //   adapt = false (biases, norm params):  g' = g, trust = 1   (the group's weight_decay is not used)
 //   v = m * v + (lr * trust) * g'   (v starts at 0);   p -= v
-// The reference (optimizer/lars.py, reference.md §7.1) declares the bias/BN exclusion but applies wd and the
+// The reference (optimizer/lars.py) declares the bias/BN exclusion but applies wd and the
 // trust ratio to every tensor with `>= 0` guards, so every BN bias (initialised at 0) gets trust 0 and stays
-// frozen at 0. We follow reference.md §13.7 instead: exclusions applied (see param_groups.h) and trust = 1
+// frozen at 0. We follow SimCLR's intent instead: exclusions applied (see param_groups.h) and trust = 1
 // when either norm is 0. The trust ratio stays a device tensor: no host synchronisation per parameter.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Builds the optimizer named by --optimizer / --fc_optimizer (reference.md §7.1):
+// Builds the optimizer named by --optimizer / --fc_optimizer, as the paper's code offers them:
 //   lars: LARS with two groups, [0] regular weights (weight decay + trust ratio, adapt=true) and
 //         [1] biases + norm parameters (no weight decay, trust 1, adapt=false), split by
 //         split_param_groups(); eeta = kLarsEeta. The reference's LARS uses a fixed momentum 0.9 (its

@@ -1,4 +1,5 @@
-// Splits a model's parameters into the two LARS groups of SimCLR (reference.md §7.1, §13.7):
+// Splits a model's parameters into the two LARS groups of SimCLR (the paper's code declares them but never
+// applies them; flatclr does):
 //   regular:  conv/linear weights -> weight decay + trust-ratio adaptation;
 //   excluded: every bias and every normalisation parameter -> neither.
 // Rule (the union of three tests, so that it does not depend on one naming or shape convention):

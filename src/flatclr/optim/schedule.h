@@ -1,5 +1,5 @@
-// The per-iteration learning-rate schedule of the reference (reference.md §7.2: a LambdaLR stepped
-// every iteration) and the README's LR scaling rules (§7.3, §13.2).
+// The per-iteration learning-rate schedule of the reference (a LambdaLR stepped every iteration: linear
+// warmup, then cosine to 1e-6) and the README's LR scaling rules (--learning_rate_scaling, see scale_lr).
 //   cosine:   step < W: lr = base * step / W                 (step 0 has lr 0)
 //             else:     lr = final + (base - final) * 0.5 * (1 + cos(pi * (step - W) / (T - W)))
 //             with T = total_steps, W = warmup_steps, final = 1e-6. The cosine progress is clamped to

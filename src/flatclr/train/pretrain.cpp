@@ -98,7 +98,7 @@ std::vector<int64_t> local_epoch_order(const std::vector<int64_t>& order, int64_
 }
 
 // The ImageNet stem (7x7/2 conv + max-pool) for ImageNet-sized data (imagenet, or a folder of images larger
-// than data::kSmallImageMax), the CIFAR stem otherwise (reference §3 keys it on the name imagenet).
+// than data::kSmallImageMax), the CIFAR stem otherwise (the paper's code keys it on the name imagenet alone).
 models::ResNet build_model(const PretrainConfig& c, bool imagenet_stem) {
   models::ResNetOptions o;
   o.arch = c.model;

@@ -1,4 +1,6 @@
-// Everything a pretraining run needs, with the reference's defaults (reference §2, decisions §13.1-3).
+// Everything a pretraining run needs, with the defaults of the paper's main.py (ResNet-50, batch 512, 100
+// epochs, LARS lr 0.6, wd 1e-6, tau 0.1, 10 warmup epochs), except the data root ./datasets and the added
+// learning_rate_scaling (none by default: lr as given).
 // Filled by the CLI (src/flatclr/cli/args.*), checked by validate(), stored as config.json in the run
 // folder and inside every checkpoint.
 #pragma once
@@ -59,7 +61,7 @@ struct PretrainConfig {
   int64_t knn_every = 0;          // online kNN monitor (k=200, T=0.1 on h) every N epochs; 0 = off
   std::string progress = "auto";  // auto | bar | lines | none
 
-  // monitoring (issue 5: train/step_monitor.h, report/)
+  // monitoring (train/step_monitor.h, report/)
   int64_t diag_rank_every = 10;       // effective rank + z std every N logging intervals; 0 = off
   std::string on_nonfinite = "stop";  // stop | skip: a step whose loss or gradient is NaN/Inf
   bool tensorboard = true;            // TensorBoard event file in the run folder

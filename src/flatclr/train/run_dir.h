@@ -1,4 +1,4 @@
-// The run folder (reference §8, decision §13.4):
+// The run folder, laid out as the paper's README says:
 //   <save_dir>/<dataset_name>/<batch_size>_<SimCLR|FlatCLR>/<dd-mm-YYYY-HH-MM-SS>/
 // holding config.json, metrics.jsonl and checkpoint_<epoch:04d>.pth.tar.
 #pragma once

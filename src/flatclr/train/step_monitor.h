@@ -1,4 +1,4 @@
-// What the trainer measures while it runs (issue 5): the batch diagnostics of every step
+// What the trainer measures while it runs: the batch diagnostics of every step
 // (losses/diagnostics.h: InfoNCE, MI estimate vs its log-K ceiling, p+, saturated rows, InfoNCE/FlatNCE
 // gradient ratio, ESS of the negatives' weights, positive/negative similarity, alignment, uniformity), the
 // positive-pair accuracy, the global gradient norm, the learning rate, images/s and the share of step time
