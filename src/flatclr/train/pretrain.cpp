@@ -148,6 +148,84 @@ std::string fixed(double v, int digits) {
   return buf;
 }
 
+// The batched augmentation on the device (faster_version) or the per-image pipeline on worker threads.
+std::unique_ptr<data::ViewSource> make_view_source(const PretrainConfig& c, const TrainData& data,
+                                                   const c10::Device& device) {
+  const uint64_t seed = static_cast<uint64_t>(c.seed);
+  const bool small = data.source.small;
+  if (c.faster_version) {
+    const auto aug = data::AugmentConfig::for_dataset(
+        small && !data::is_cifar_name(c.dataset_name) ? "cifar10" : c.dataset_name, data.images.size(2));
+    return std::make_unique<data::BatchedViewSource>(data.images, aug, seed, device);
+  }
+  data::LoaderOptions lo;
+  lo.workers = static_cast<int>(c.workers);
+  lo.pin_memory = device.is_cuda();
+  lo.augment = data::per_image_config(small, data.source.view_size);
+  lo.seed = seed;
+  return std::make_unique<data::LoaderViewSource>(data.source.source, lo, device);
+}
+
+optim::LrSchedule make_schedule(const PretrainConfig& c, int64_t steps_per_epoch) {
+  optim::LrSchedule schedule;
+  schedule.kind = c.scheduler;
+  schedule.base_lr = c.effective_lr;
+  schedule.warmup_steps = c.warmup_epochs * steps_per_epoch;
+  schedule.total_steps = c.epochs * steps_per_epoch;
+  schedule.validate();
+  return schedule;
+}
+
+// The epoch's line on the console and its record in metrics.jsonl (rank 0) and TensorBoard.
+void log_epoch(const PretrainConfig& c, const EpochStats& s, int64_t global_step, int64_t skipped,
+               MetricsLog& metrics, core::EventWriter* events, bool rank0) {
+  std::string knn_text;
+  if (s.knn_top1 >= 0) {
+    knn_text = " | knn_top1 " + fixed(100 * s.knn_top1, 2);
+    if (events)
+      events->add_scalars(global_step, {{"eval/knn_top1", s.knn_top1}, {"eval/knn_top5", s.knn_top5}});
+  }
+  std::cout << "epoch " << s.epoch << "/" << c.epochs << " | loss " << fixed(s.loss, 4) << " | top1 "
+            << fixed(100 * s.top1, 2) << " | top5 " << fixed(100 * s.top5, 2) << " | lr " << fixed(s.lr, 6)
+            << " | img/s " << fixed(s.images_per_s, 1) << " | time " << core::format_duration(s.seconds)
+            << knn_text << std::endl;
+  nlohmann::ordered_json rec;
+  rec["epoch"] = s.epoch;
+  rec["global_step"] = global_step;
+  rec["loss"] = s.loss;
+  rec["top1"] = s.top1;
+  rec["top5"] = s.top5;
+  rec["lr"] = s.lr;
+  rec["images_per_s"] = s.images_per_s;
+  rec["epoch_time_s"] = s.seconds;
+  if (!c.faster_version) rec["data_wait_s"] = s.data_wait_seconds;
+  if (skipped > 0) rec["skipped_steps"] = skipped;
+  if (s.knn_top1 >= 0) {
+    rec["knn_top1"] = s.knn_top1;
+    rec["knn_top5"] = s.knn_top5;
+  }
+  if (rank0) metrics.append(rec);
+}
+
+// checkpoint_<epoch>.pth.tar in the run folder; returns its path.
+std::string save_epoch_checkpoint(const PretrainConfig& c, const fs::path& run_dir, int64_t epoch,
+                                  int64_t global_step, models::ResNet& model,
+                                  torch::optim::Optimizer& optimizer, const optim::LrSchedule& schedule) {
+  io::Checkpoint ckpt;
+  ckpt.epoch = epoch;
+  ckpt.batch_size = c.batch_size;
+  ckpt.global_step = global_step;
+  ckpt.model = c.model;
+  ckpt.model_state_dict = io::module_state_dict(*model);
+  ckpt.optimizer = optim::optimizer_state_dict(optimizer);
+  ckpt.scheduler = schedule_state(schedule, global_step);
+  ckpt.config_json = c.to_json();
+  const std::string path = (run_dir / io::checkpoint_file_name(epoch)).string();
+  io::save_checkpoint(path, ckpt);
+  std::cout << "saved " << path << std::endl;
+  return path;
+}
+
 }  // namespace
 
 PretrainResult pretrain(const PretrainConfig& c, const std::vector<PretrainObserver*>& observers) {
@@ -170,36 +248,14 @@ PretrainResult pretrain(const PretrainConfig& c, const std::vector<PretrainObser
     fail("--batch_size=", c.batch_size, " is larger than the training set (", n,
          " images after --data_fraction=", c.data_fraction, ")");
   }
-  const bool small = data.source.small;
-  const auto aug = c.faster_version
-                       ? data::AugmentConfig::for_dataset(
-                             small && !data::is_cifar_name(c.dataset_name) ? "cifar10" : c.dataset_name,
-                             data.images.size(2))
-                       : data::per_image_config(small, data.source.view_size);
-  // The batched augmentation on the device (--faster_version=True) or the per-image pipeline on workers.
-  std::unique_ptr<data::ViewSource> views_source;
-  if (c.faster_version) {
-    views_source = std::make_unique<data::BatchedViewSource>(data.images, aug, seed, device);
-  } else {
-    data::LoaderOptions lo;
-    lo.workers = static_cast<int>(c.workers);
-    lo.pin_memory = device.is_cuda();
-    lo.augment = aug;
-    lo.seed = seed;
-    views_source = std::make_unique<data::LoaderViewSource>(data.source.source, lo, device);
-  }
+  const auto views_source = make_view_source(c, data, device);
 
-  auto model = build_model(c, !small);
+  auto model = build_model(c, !data.source.small);
   model->to(device);
   model->train();
   dp.prepare_model(*model, c.sync_bn);  // rank 0's weights everywhere; SyncBN
   auto optimizer = optim::make_optimizer(c.optimizer, *model, c.effective_lr, c.weight_decay, c.momentum);
-  optim::LrSchedule schedule;
-  schedule.kind = c.scheduler;
-  schedule.base_lr = c.effective_lr;
-  schedule.warmup_steps = c.warmup_epochs * steps_per_epoch;
-  schedule.total_steps = c.epochs * steps_per_epoch;
-  schedule.validate();
+  const optim::LrSchedule schedule = make_schedule(c, steps_per_epoch);
 
   PretrainResult result;
   int64_t start_epoch = 0, global_step = 0, skipped_steps = 0;
@@ -354,48 +410,11 @@ PretrainResult pretrain(const PretrainConfig& c, const std::vector<PretrainObser
     if (rank0) {
       for (auto* o : observers) o->on_epoch_end(model, s);
     }
-    std::string knn_text;
-    if (s.knn_top1 >= 0) {
-      knn_text = " | knn_top1 " + fixed(100 * s.knn_top1, 2);
-      if (events)
-        events->add_scalars(global_step, {{"eval/knn_top1", s.knn_top1}, {"eval/knn_top5", s.knn_top5}});
-    }
     result.epochs.push_back(s);
-    std::cout << "epoch " << s.epoch << "/" << c.epochs << " | loss " << fixed(s.loss, 4) << " | top1 "
-              << fixed(100 * s.top1, 2) << " | top5 " << fixed(100 * s.top5, 2) << " | lr " << fixed(s.lr, 6)
-              << " | img/s " << fixed(s.images_per_s, 1) << " | time " << core::format_duration(s.seconds)
-              << knn_text << std::endl;
-    nlohmann::ordered_json rec;
-    rec["epoch"] = s.epoch;
-    rec["global_step"] = global_step;
-    rec["loss"] = s.loss;
-    rec["top1"] = s.top1;
-    rec["top5"] = s.top5;
-    rec["lr"] = s.lr;
-    rec["images_per_s"] = s.images_per_s;
-    rec["epoch_time_s"] = s.seconds;
-    if (!c.faster_version) rec["data_wait_s"] = s.data_wait_seconds;
-    if (good_steps < steps_per_epoch) rec["skipped_steps"] = steps_per_epoch - good_steps;
-    if (s.knn_top1 >= 0) {
-      rec["knn_top1"] = s.knn_top1;
-      rec["knn_top5"] = s.knn_top5;
-    }
-    if (rank0) metrics.append(rec);
-
-    if (rank0 && (s.epoch % c.save_every_n_epochs == 0 || s.epoch == c.epochs)) {
-      io::Checkpoint ckpt;
-      ckpt.epoch = s.epoch;
-      ckpt.batch_size = c.batch_size;
-      ckpt.global_step = global_step;
-      ckpt.model = c.model;
-      ckpt.model_state_dict = io::module_state_dict(*model);
-      ckpt.optimizer = optim::optimizer_state_dict(*optimizer);
-      ckpt.scheduler = schedule_state(schedule, global_step);
-      ckpt.config_json = c.to_json();
-      result.last_checkpoint = (run_dir / io::checkpoint_file_name(s.epoch)).string();
-      io::save_checkpoint(result.last_checkpoint, ckpt);
-      std::cout << "saved " << result.last_checkpoint << std::endl;
-    }
+    log_epoch(c, s, global_step, steps_per_epoch - good_steps, metrics, events.get(), rank0);
+    if (rank0 && (s.epoch % c.save_every_n_epochs == 0 || s.epoch == c.epochs))
+      result.last_checkpoint =
+          save_epoch_checkpoint(c, run_dir, s.epoch, global_step, model, *optimizer, schedule);
   }
   if (data.source.bad && data.source.bad->count() > 0)
     std::cout << data.source.bad->count() << " bad image file(s) skipped (--bad_images=skip)" << std::endl;
