@@ -18,6 +18,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "flatclr/core/clock.h"
 #include "flatclr/core/event_writer.h"
 #include "flatclr/core/threads.h"
 #include "flatclr/data/augment_batch.h"
@@ -30,10 +31,10 @@
 #include "flatclr/train/train_step.h"
 
 using namespace flatclr;
-using Clock = std::chrono::steady_clock;
+using core::Clock;
+using core::seconds_since;
 
 namespace {
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];

@@ -14,6 +14,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "flatclr/core/clock.h"
 #include "flatclr/core/threads.h"
 #include "flatclr/data/augment_batch.h"
 #include "flatclr/dist/data_parallel.h"
@@ -23,11 +24,10 @@
 #include "flatclr/train/train_step.h"
 
 using namespace flatclr;
-using Clock = std::chrono::steady_clock;
+using flatclr::core::Clock;
+using flatclr::core::seconds_since;
 
 namespace {
-
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());

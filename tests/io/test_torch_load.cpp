@@ -307,20 +307,16 @@ models::ResNet paper_sized_resnet() {
   return models::ResNet(o);
 }
 
-}  // namespace
-
-TEST(TorchLoad, PaperCheckpointHoldsWhatPythonSaved) {
-  const std::string path = data_path("paper_checkpoint.pth.tar");
-  const json& e = expected()["paper"];
-  const c10::IValue root = io::torch_load(path);
+// The paper's checkpoint layout against what its generator recorded: the six fields, the state dict (an
+// OrderedDict, its _metadata attribute dropped, keys in PyTorch's order) and the optimizer's momentum buffers
+// ({"state": {int: {"momentum_buffer": tensor}}, "param_groups": [{...}]}).
+void expect_paper_checkpoint(const c10::IValue& root, const json& e) {
   ASSERT_TRUE(root.isGenericDict());
   EXPECT_EQ(string_keys(root), (std::vector<std::string>{"batch_size", "epoch", "model", "model_state_dict",
                                                          "optimizer", "scheduler"}));
   expect_same(at_key(root, "batch_size"), e["batch_size"], "batch_size");
   expect_same(at_key(root, "epoch"), e["epoch"], "epoch");
   expect_same(at_key(root, "model"), e["model"], "model");
-
-  // The state dict: an OrderedDict (its _metadata attribute dropped), keys in PyTorch's order.
   const c10::IValue sd = at_key(root, "model_state_dict");
   const auto keys = string_keys(sd);
   ASSERT_EQ(keys.size(), e["state_dict"].size());
@@ -329,16 +325,22 @@ TEST(TorchLoad, PaperCheckpointHoldsWhatPythonSaved) {
     ASSERT_EQ(keys[i], entry[0].get<std::string>());
     expect_tensor(at_key(sd, keys[i]).toTensor(), entry[1], keys[i]);
   }
-
-  // optimizer: {"state": {int: {"momentum_buffer": tensor}}, "param_groups": [{...}]}
-  const c10::IValue opt = at_key(root, "optimizer");
-  const c10::IValue state = at_key(opt, "state");
+  const c10::IValue state = at_key(at_key(root, "optimizer"), "state");
   ASSERT_EQ(state.toGenericDict().size(), e["momentum"].size());
   for (const auto& m : e["momentum"]) {
     const int64_t index = m[0].get<int64_t>();
     expect_tensor(at_key(at_key(state, index), "momentum_buffer").toTensor(), m[1],
                   "momentum " + std::to_string(index));
   }
+}
+
+}  // namespace
+
+TEST(TorchLoad, PaperCheckpointHoldsWhatPythonSaved) {
+  const json& e = expected()["paper"];
+  const c10::IValue root = io::torch_load(data_path("paper_checkpoint.pth.tar"));
+  expect_paper_checkpoint(root, e);
+  const c10::IValue opt = at_key(root, "optimizer");
   const c10::IValue groups = at_key(opt, "param_groups");
   ASSERT_TRUE(groups.isList());
   ASSERT_EQ(groups.toListRef().size(), 1u);
@@ -421,21 +423,9 @@ TEST_P(TorchLoadTorch2, PaperCheckpointWithNumpyScalarsHoldsWhatPythonSaved) {
   }();
   const std::string path = data_path(GetParam());
   const c10::IValue root = io::torch_load(path);
-  expect_same(at_key(root, "batch_size"), e["batch_size"], "batch_size");
-  expect_same(at_key(root, "epoch"), e["epoch"], "epoch");
-  expect_same(at_key(root, "model"), e["model"], "model");
+  expect_paper_checkpoint(root, e);
   const c10::IValue sd = at_key(root, "model_state_dict");
-  const auto keys = string_keys(sd);
-  ASSERT_EQ(keys.size(), e["state_dict"].size());
-  for (size_t i = 0; i < keys.size(); ++i) {
-    ASSERT_EQ(keys[i], e["state_dict"][i][0].get<std::string>());
-    expect_tensor(at_key(sd, keys[i]).toTensor(), e["state_dict"][i][1], keys[i]);
-  }
-  const c10::IValue opt = at_key(root, "optimizer");
-  for (const auto& m : e["momentum"])
-    expect_tensor(at_key(at_key(at_key(opt, "state"), m[0].get<int64_t>()), "momentum_buffer").toTensor(),
-                  m[1], "momentum");
-  const c10::IValue group = at_key(opt, "param_groups").toListRef()[0];
+  const c10::IValue group = at_key(at_key(root, "optimizer"), "param_groups").toListRef()[0];
   expect_same(
       group,
       [&] {
@@ -478,7 +468,15 @@ TEST(TorchLoad, NumpyScalarsOfEveryKindAndClearRefusals) {
          "            'i1': np.int8(-7), 'u2': np.uint16(65535), 'b': np.bool_(True)},\n"
          "           sys.argv[1] + '/scalars.pt')\n"
          "torch.save({'c': np.complex128(1j)}, sys.argv[1] + '/complex.pt')\n"
-         "torch.save({'a': np.zeros(3)}, sys.argv[1] + '/array.pt')\n";
+         "torch.save({'a': np.zeros(3)}, sys.argv[1] + '/array.pt')\n"
+         // Hand-made scalars numpy would not write: 4 bytes for a float64, and a big-endian float64.
+         "class Short:\n"
+         "    def __reduce__(self): return (np.float64(0).__reduce__()[0], (np.dtype('f8'), b'abcd'))\n"
+         "class Big:\n"
+         "    def __reduce__(self): return (np.float64(0).__reduce__()[0], (np.dtype('>f8'), b'@\\x04' + "
+         "bytes(6)))\n"
+         "torch.save({'s': Short()}, sys.argv[1] + '/short.pt')\n"
+         "torch.save({'b': Big()}, sys.argv[1] + '/big_endian.pt')\n";
   }
   ASSERT_EQ(std::system((flatclr::testing::python() + " " + script + " " + dir.string()).c_str()), 0);
   const c10::IValue v = io::torch_load((dir / "scalars.pt").string());
@@ -489,7 +487,7 @@ TEST(TorchLoad, NumpyScalarsOfEveryKindAndClearRefusals) {
   expect_same(at_key(v, "i1"), -7, "i1");
   expect_same(at_key(v, "u2"), 65535, "u2");
   expect_same(at_key(v, "b"), true, "b");
-  for (const char* name : {"complex.pt", "array.pt"}) {
+  for (const char* name : {"complex.pt", "array.pt", "short.pt", "big_endian.pt"}) {
     const std::string path = (dir / name).string();
     try {
       io::torch_load(path);

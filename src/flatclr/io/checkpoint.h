@@ -1,5 +1,6 @@
-// Pretraining checkpoints: a torch.save file (written by io/torch_save.h, so that PyTorch's torch.load reads it
-// with its default weights_only=True) holding the dict of the paper's checkpoints plus what resuming needs:
+// Pretraining checkpoints: a torch.save file (written by io/torch_save.h, so that PyTorch's torch.load reads
+// it with its default weights_only=True) holding the dict of the paper's checkpoints plus what resuming
+// needs:
 //   batch_size (int), epoch (int: epochs completed, also the number in the file name), model (arch str),
 //   model_state_dict (torchvision-style keys + normalize.* + fc.linear_layers.net.*), optimizer (PyTorch
 //   optimizer.state_dict() layout), scheduler (dict), global_step (int), config (JSON string of the run's

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "flatclr/core/atomic_file.h"
+#include "flatclr/core/clock.h"
 #include "flatclr/core/device.h"
 #include "flatclr/core/error.h"
 #include "flatclr/core/event_writer.h"
@@ -139,8 +140,8 @@ void warn_config_differences(const std::string& stored_json, const PretrainConfi
   }
 }
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+using core::Clock;
+using core::seconds_since;
 
 std::string fixed(double v, int digits) {
   char buf[64];

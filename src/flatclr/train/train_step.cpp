@@ -2,19 +2,16 @@
 
 #include <torch/torch.h>
 
-#include <chrono>
 #include <cmath>
 
+#include "flatclr/core/clock.h"
 #include "flatclr/optim/grad_norm.h"
 #include "flatclr/optim/make_optimizer.h"
 
 namespace flatclr::train {
-namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-}  // namespace
+using core::Clock;
+using core::seconds_since;
 
 TrainStep::TrainStep(models::ResNet model, torch::optim::Optimizer& optimizer, dist::DataParallel& dp,
                      StepOptions options)
