@@ -110,9 +110,6 @@ if ! [ -f "$gloo_dir/include/gloo/config.h" ]; then
     trap - EXIT
   fi
 fi
-gloo_include=""
-[ -f "$gloo_dir/include/gloo/config.h" ] && gloo_include=$gloo_dir/include
-
 # --- configure + build ------------------------------------------------------------------------------------------
 if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
   export PATH=/usr/local/cuda/bin:$PATH
@@ -121,8 +118,7 @@ fi
 export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
 generator=()
 command -v ninja >/dev/null && [ ! -f build/Makefile ] && generator=(-G Ninja)
-cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_PREFIX_PATH="$("$FLATCLR_VENV/bin/python" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')" \
-  -DFLATCLR_PYTHON="$FLATCLR_VENV/bin/python" -DFLATCLR_GLOO_INCLUDE_DIR="$gloo_include"
+# CMake asks this Python for Torch's CMake config and finds the Gloo headers above in the environment.
+cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DFLATCLR_PYTHON="$FLATCLR_VENV/bin/python"
 cmake --build build -j "$(nproc)"
 echo "setup: built build/flatclr"
