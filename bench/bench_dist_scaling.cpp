@@ -53,19 +53,19 @@ double median(std::vector<double> v) {
 int worker(const Options& o) {
   at::set_num_threads(1);
   const auto env = dist::dist_env_from([](const char* n) { return std::getenv(n); });
-  dist::DataParallel dp(env, "gloo", 300, torch::kCPU);
+  dist::DataParallel dp(env, flatclr::dist::BackendChoice::kGloo, 300, torch::kCPU);
   const uint64_t seed = 1;
   torch::manual_seed(seed);
   auto images = torch::randint(0, 256, {o.batch * 4, 3, 32, 32}, torch::kByte);
   models::ResNetOptions mo;
-  mo.arch = o.model;
+  mo.arch = flatclr::core::parse_choice<flatclr::models::Arch>(o.model).value();
   mo.width_multiplier = o.width;
   models::ResNet model(mo);
   model->train();
   dp.prepare_model(*model, o.sync_bn);
   int64_t n_params = 0;
   for (auto& p : model->parameters()) n_params += p.numel();
-  auto optimizer = optim::make_optimizer("lars", *model, 0.3, 1e-6, 0.9);
+  auto optimizer = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *model, 0.3, 1e-6, 0.9);
   train::TrainStep train_step(model, *optimizer, dp, train::StepOptions{});  // the trainer's step, FlatCLR
   const auto aug = data::AugmentConfig::for_dataset("cifar10", 32);
   std::vector<double> step_s, grad_comm_s, fwd_bwd_comm_s;

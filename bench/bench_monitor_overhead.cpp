@@ -59,16 +59,17 @@ int main(int argc, char** argv) {
   threads = core::set_num_threads(threads);
   torch::manual_seed(0);
   models::ResNetOptions o;
-  o.arch = "res18";
+  o.arch = flatclr::models::Arch::kRes18;
   o.width_multiplier = width;
   models::ResNet model(o);
   model->train();
-  auto opt = optim::make_optimizer("lars", *model, 0.3, 1e-6, 0.9);
+  auto opt = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *model, 0.3, 1e-6, 0.9);
   const auto aug = data::AugmentConfig::for_dataset("cifar10", 32);
   auto images = torch::randint(0, 256, {batch, 3, 32, 32}, torch::kUInt8);
   std::vector<int64_t> idx(batch);
   for (int64_t i = 0; i < batch; ++i) idx[i] = i;
-  dist::DataParallel one_process(dist::DistEnv{}, "gloo", 60, torch::kCPU);  // world size 1: identities
+  dist::DataParallel one_process(dist::DistEnv{}, flatclr::dist::BackendChoice::kGloo, 60,
+                                 torch::kCPU);  // world size 1: identities
   train::StepOptions bare_options, checked_options;
   bare_options.method = checked_options.method = *losses::find_method(clr);
   bare_options.check = false;  // no gradient norm, no guard

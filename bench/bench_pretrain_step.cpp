@@ -107,12 +107,13 @@ int main(int argc, char** argv) {
   for (const std::string method : {"flatclr", "simclr"}) {
     for (int64_t bs : batches) {
       models::ResNetOptions o;
-      o.arch = "res18";
+      o.arch = flatclr::models::Arch::kRes18;
       o.width_multiplier = width;
       models::ResNet model(o);
       model->train();
-      auto opt = optim::make_optimizer("lars", *model, 0.3, 1e-6, 0.9);
-      dist::DataParallel one_process(dist::DistEnv{}, "gloo", 60, torch::kCPU);  // world size 1: identities
+      auto opt = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *model, 0.3, 1e-6, 0.9);
+      dist::DataParallel one_process(dist::DistEnv{}, flatclr::dist::BackendChoice::kGloo, 60,
+                                     torch::kCPU);  // world size 1: identities
       train::StepOptions so;
       so.method = *losses::find_method(method);
       train::TrainStep train_step(model, *opt, one_process, so);  // the trainer's step

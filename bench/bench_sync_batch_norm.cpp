@@ -1,6 +1,7 @@
-// What SyncBatchNorm's computation costs beside LibTorch's own BatchNorm: forward + backward of a ResNet-18
-// (CIFAR stem) on one process, with plain BatchNorm and with SyncBatchNorm on a one-process Gloo group
-// (its collectives then cost nothing, so the difference is the computation alone), in the same run.
+// What SyncBatchNorm's computation costs beside LibTorch's own BatchNorm: the trainer's whole pretraining
+// step (train/train_step.h: ResNet-18 CIFAR stem, FlatNCE, LARS, two views of `batch` images) on one process,
+// with plain BatchNorm and with SyncBatchNorm on a one-process Gloo group (its collectives then cost nothing,
+// so the difference is the computation alone), in the same run.
 //   build/bench_sync_batch_norm [--batch 64] [--width 0.25] [--reps 5] [--threads 1]
 #include <torch/torch.h>
 
@@ -15,6 +16,8 @@
 #include "flatclr/dist/sync_batch_norm.h"
 #include "flatclr/models/batch_norm.h"
 #include "flatclr/models/resnet.h"
+#include "flatclr/optim/make_optimizer.h"
+#include "flatclr/train/train_step.h"
 
 using namespace flatclr;
 using Clock = std::chrono::steady_clock;
@@ -36,26 +39,28 @@ int main(int argc, char** argv) {
   threads = core::set_num_threads(threads);
   torch::manual_seed(0);
   models::ResNetOptions o;
-  o.arch = "res18";
+  o.arch = flatclr::models::Arch::kRes18;
   o.width_multiplier = width;
   models::ResNet model(o);
   model->train();
-  auto x = torch::randn({batch, 3, 32, 32});
+  auto views = torch::rand({2 * batch, 3, 32, 32});
+  auto optimizer = optim::make_optimizer(optim::OptimizerKind::kLars, *model, 0.3, 1e-6, 0.9);
+  dist::DataParallel one_process(dist::DistEnv{}, dist::BackendChoice::kGloo, 60, torch::kCPU);
+  train::StepOptions step_options;
+  step_options.method = losses::Method::kFlatCLR;
+  train::TrainStep train_step(model, *optimizer, one_process, step_options);
   auto seconds_per_step = [&] {
-    auto step = [&] {
-      auto [h, z] = model->forward(x);
-      model->zero_grad();
-      z.sum().backward();
-    };
+    auto step = [&] { train_step.run(views, 0.3); };
     for (int i = 0; i < 2; ++i) step();
     const auto start = Clock::now();
     for (int64_t i = 0; i < reps; ++i) step();
     return std::chrono::duration<double>(Clock::now() - start).count() / static_cast<double>(reps);
   };
-  std::printf("res18 x%g CIFAR stem, %lld images, forward + backward, %d thread(s), mean of %lld\n", width,
-              static_cast<long long>(batch), threads, static_cast<long long>(reps));
+  std::printf(
+      "res18 x%g CIFAR stem, %lld images (2 views each), FlatNCE + LARS step, %d thread(s), mean of %lld\n",
+      width, static_cast<long long>(batch), threads, static_cast<long long>(reps));
   const double plain = seconds_per_step();
-  auto group = std::make_shared<dist::ProcessGroup>(dist::DistEnv{}, "gloo", 60);
+  auto group = std::make_shared<dist::ProcessGroup>(dist::DistEnv{}, "gloo", 60);  // c10d's name
   const int layers = models::set_batch_norm_sync(*model, std::make_shared<dist::SyncBatchNorm>(group));
   const double synced = seconds_per_step();
   std::printf("LibTorch BatchNorm:           %.4f s\n", plain);

@@ -1,15 +1,19 @@
-// flatclr: parse -> validate -> print the configuration -> run; errors are caught once, here.
+// flatclr: parse -> validate -> print the configuration -> run; errors are caught once, here. The library
+// names configuration fields (`data.fraction`); everything printed here names the flags (--data_fraction).
 #include <c10/util/Exception.h>
 
 #include <iostream>
 
 #include "flatclr/cli/args.h"
+#include "flatclr/cli/flag_names.h"
 #include "flatclr/core/error.h"
 #include "flatclr/eval/evaluate.h"
 #include "flatclr/report/commands.h"
 #include "flatclr/run/pretrain_run.h"
 
 int main(int argc, char** argv) {
+  using flatclr::cli::to_flags;
+  flatclr::cli::FlagNamesFilter out_filter(std::cout), err_filter(std::cerr);
   auto args = flatclr::cli::parse_args(argc, argv, std::cout, std::cerr);
   if (args.exit_now) return args.exit_code;
   try {
@@ -31,10 +35,10 @@ int main(int argc, char** argv) {
     flatclr::run::pretrain(args.config);
     return 0;
   } catch (const flatclr::UsageError& e) {
-    std::cerr << "flatclr: error: " << e.what() << std::endl;
+    std::cerr << "flatclr: error: " << to_flags(e.what()) << std::endl;
     return 2;
   } catch (const flatclr::UserError& e) {
-    std::cerr << "flatclr: error: " << e.what() << std::endl;
+    std::cerr << "flatclr: error: " << to_flags(e.what()) << std::endl;
     return 1;
   } catch (const flatclr::InternalError& e) {
     std::cerr << "flatclr: internal error (a bug, please report it): " << e.what() << std::endl;

@@ -31,22 +31,22 @@ TEST(Args, PaperReadmeCommandParses) {
   auto r = run({"--dataset_name=cifar10", "--clr=flatclr", "--faster_version=True"});
   ASSERT_FALSE(r.parsed.exit_now) << r.err;
   const auto& c = r.parsed.config;
-  EXPECT_EQ(c.dataset_name, "cifar10");
-  EXPECT_EQ(c.clr, "flatclr");
+  EXPECT_EQ(c.data.dataset_name, "cifar10");
+  EXPECT_EQ(c.clr, flatclr::losses::Method::kFlatCLR);
   EXPECT_TRUE(c.faster_version);
   // Reference defaults.
   EXPECT_EQ(c.batch_size, 512);
   EXPECT_EQ(c.epochs, 100);
   EXPECT_DOUBLE_EQ(c.lr, 0.6);
   EXPECT_DOUBLE_EQ(c.effective_lr, 0.6);
-  EXPECT_EQ(c.optimizer, "lars");
+  EXPECT_EQ(c.optimizer, flatclr::optim::OptimizerKind::kLars);
   EXPECT_DOUBLE_EQ(c.weight_decay, 1e-6);
   EXPECT_EQ(c.warmup_epochs, 10);
   EXPECT_DOUBLE_EQ(c.temperature, 0.1);
-  EXPECT_EQ(c.model, "res50");
-  EXPECT_EQ(c.proj_out_dim, 128);
+  EXPECT_EQ(c.model.arch, flatclr::models::Arch::kRes50);
+  EXPECT_EQ(c.model.head.out_dim, 128);
   EXPECT_EQ(c.save_every_n_epochs, 2);
-  EXPECT_EQ(c.data, "./datasets");
+  EXPECT_EQ(c.data.root, "./datasets");
 }
 
 TEST(Args, SpaceSeparatedValuesAndStrictBooleans) {

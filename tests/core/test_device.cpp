@@ -36,6 +36,6 @@ TEST(Device, CudaWithoutAGpuIsAUserErrorNamingTheFlag) {
     resolve_device("cuda:0", false);
     FAIL() << "no error";
   } catch (const flatclr::UserError& e) {
-    EXPECT_NE(std::string(e.what()).find("--device=cuda:0"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("`run.device`=cuda:0"), std::string::npos) << e.what();
   }
 }

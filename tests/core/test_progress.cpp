@@ -28,7 +28,13 @@ TEST(Progress, LinesModePrintsParseableLines) {
 }
 
 TEST(Progress, ModeNames) {
-  EXPECT_EQ(progress_mode_from("bar"), ProgressMode::kBar);
-  EXPECT_EQ(progress_mode_from("lines"), ProgressMode::kLines);
-  EXPECT_EQ(progress_mode_from("none"), ProgressMode::kNone);
+  using flatclr::core::parse_choice;
+  EXPECT_EQ(parse_choice<ProgressMode>("bar"), ProgressMode::kBar);
+  EXPECT_EQ(parse_choice<ProgressMode>("lines"), ProgressMode::kLines);
+  EXPECT_EQ(parse_choice<ProgressMode>("none"), ProgressMode::kNone);
+  EXPECT_EQ(parse_choice<ProgressMode>("auto"), ProgressMode::kAuto);
+  EXPECT_FALSE(parse_choice<ProgressMode>("fancy").has_value());
+  // auto becomes a bar or lines, never stays auto; the others stay as they are.
+  EXPECT_NE(flatclr::core::resolve_progress_mode(ProgressMode::kAuto), ProgressMode::kAuto);
+  EXPECT_EQ(flatclr::core::resolve_progress_mode(ProgressMode::kNone), ProgressMode::kNone);
 }

@@ -128,11 +128,12 @@ TEST(ImageFolder, LoadInMemorySkipsOrStopsOnBadFiles) {
     FAIL();
   } catch (const flatclr::UserError& e) {
     EXPECT_NE(std::string(e.what()).find((train / "a" / "1.jpg").string()), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("--bad_images"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("`data.bad_images`"), std::string::npos) << e.what();
   }
-  EXPECT_FALSE(bad_images_stop("skip"));
-  EXPECT_TRUE(bad_images_stop("stop"));
-  EXPECT_THROW(bad_images_stop("ignore"), flatclr::UsageError);
+  using flatclr::data::BadImagesPolicy;
+  EXPECT_EQ(flatclr::core::parse_choice<BadImagesPolicy>("skip"), BadImagesPolicy::kSkip);
+  EXPECT_EQ(flatclr::core::parse_choice<BadImagesPolicy>("stop"), BadImagesPolicy::kStop);
+  EXPECT_FALSE(flatclr::core::parse_choice<BadImagesPolicy>("ignore").has_value());
 }
 
 TEST(ImageFolder, ResizeCenterCropFollowsTorchvisionGeometry) {

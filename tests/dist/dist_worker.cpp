@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
     at::set_num_threads(1);
     const auto env = dist::dist_env_from([](const char* n) { return std::getenv(n); });
     rank = env.rank;
-    dist::DataParallel dp(env, "gloo", timeout_s, torch::kCPU);
+    dist::DataParallel dp(env, flatclr::dist::BackendChoice::kGloo, timeout_s, torch::kCPU);
     const uint64_t seed = 11;
     const int64_t global_batch = 8;
     torch::manual_seed(seed);
@@ -52,14 +52,16 @@ int main(int argc, char** argv) {
     std::vector<int64_t> order(perm.data_ptr<int64_t>(), perm.data_ptr<int64_t>() + 32);
 
     models::ResNetOptions o;
-    o.arch = "res10";
+    o.arch = flatclr::models::Arch::kRes10;
     o.width_multiplier = 0.125;
-    o.head.mode = clr == "flatclr" ? "linear" : "nonlinear";  // linear: a BatchNorm1d in the head too
+    o.head.mode = clr == "flatclr"
+                      ? flatclr::models::HeadMode::kLinear
+                      : flatclr::models::HeadMode::kNonlinear;  // linear: a BatchNorm1d in the head too
     o.head.out_dim = 16;
     models::ResNet model(o);
     model->train();
     dp.prepare_model(*model, sync_bn);
-    auto optimizer = optim::make_optimizer("lars", *model, 0.1, 1e-4, 0.9);
+    auto optimizer = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *model, 0.1, 1e-4, 0.9);
     const auto aug = data::AugmentConfig::for_dataset("cifar10", 8);
     train::StepOptions so;
     so.method = *losses::find_method(clr);

@@ -25,18 +25,18 @@ TEST(EncoderLoader, InfersEveryArchStemWidthAndHead) {
                                          {"res101", true, 0.125, "nonlinear", 1, 16},
                                          {"res152", false, 0.0625, "nonlinear", 2, 128}}) {
     models::ResNetOptions o;
-    o.arch = k.arch;
+    o.arch = flatclr::core::parse_choice<flatclr::models::Arch>(k.arch).value();
     o.imagenet_stem = k.imagenet;
     o.width_multiplier = k.width;
-    o.head.mode = k.head;
+    o.head.mode = flatclr::core::parse_choice<flatclr::models::HeadMode>(k.head).value();
     o.head.num_layers = k.layers;
     o.head.out_dim = k.out;
     models::ResNet m(o);
     auto inferred = eval::infer_resnet_options(io::module_state_dict(*m), "test");
-    EXPECT_EQ(inferred.arch, k.arch);
+    EXPECT_EQ(flatclr::core::name_of(inferred.arch), k.arch);
     EXPECT_EQ(inferred.imagenet_stem, k.imagenet);
     EXPECT_DOUBLE_EQ(inferred.width_multiplier, k.width);
-    EXPECT_EQ(inferred.head.mode, k.head);
+    EXPECT_EQ(flatclr::core::name_of(inferred.head.mode), k.head);
     if (k.head == "nonlinear") EXPECT_EQ(inferred.head.num_layers, k.layers);
     if (k.head != "none") EXPECT_EQ(inferred.head.out_dim, k.out);
     // The inferred options rebuild a model that takes the state strictly.
@@ -49,7 +49,7 @@ TEST(EncoderLoader, LoadsOurCheckpointWithItsMetadata) {
   auto dir = std::filesystem::temp_directory_path() / ("flatclr_enc_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   models::ResNetOptions o;
-  o.arch = "res18";
+  o.arch = flatclr::models::Arch::kRes18;
   o.width_multiplier = 0.125;
   models::ResNet m(o);
   io::Checkpoint c;

@@ -75,7 +75,7 @@ TEST(LinearProbe, SeededInitProducesPyTorchValues) {
     LinearProbeConfig cfg;
     cfg.epochs = 1;
     cfg.lr = 0;
-    cfg.scheduler = "constant";
+    cfg.scheduler = flatclr::optim::ScheduleKind::kConstant;
     cfg.seed = r["seed"];
     const auto res = train_linear_probe(torch::randn({4, d}), torch::zeros({4}, at::kLong),
                                         torch::randn({2, d}), torch::zeros({2}, at::kLong), c, cfg);
@@ -95,8 +95,10 @@ TEST(LinearProbe, TrainingProducesPyTorchValues) {
     cfg.lr = r["lr"];
     cfg.momentum = r["momentum"];
     cfg.weight_decay = r["weight_decay"];
-    cfg.optimizer = r["optimizer"];
-    cfg.scheduler = r["scheduler"];
+    cfg.optimizer =
+        flatclr::core::parse_choice<flatclr::optim::OptimizerKind>(r["optimizer"].get<std::string>()).value();
+    cfg.scheduler =
+        flatclr::core::parse_choice<flatclr::optim::ScheduleKind>(r["scheduler"].get<std::string>()).value();
     cfg.seed = r["seed"];
     cfg.standardize = r["standardize"];
     const auto x = from_json(r["train_x"], {n, d}, at::kFloat),
@@ -135,7 +137,7 @@ TEST(LinearProbe, SeparableBlobsReachFullAccuracyWithEveryOptimizer) {
     LinearProbeConfig cfg;
     cfg.epochs = 5;
     cfg.batch_size = 128;
-    cfg.optimizer = opt;
+    cfg.optimizer = flatclr::core::parse_choice<flatclr::optim::OptimizerKind>(opt).value();
     cfg.lr = opt == "adam" ? 0.05 : opt == "sgd" ? 0.1 : 5.0;
     const auto res = train_linear_probe(b.x, b.y, b.xt, b.yt, 10, cfg);
     EXPECT_EQ(res.history.back().train_top1, 1.0) << opt;
@@ -157,7 +159,7 @@ TEST(LinearProbe, AccuracyAndLossAreAveragedPerSample) {
   cfg.epochs = 1;
   cfg.batch_size = 4;
   cfg.lr = 0;
-  cfg.scheduler = "constant";
+  cfg.scheduler = flatclr::optim::ScheduleKind::kConstant;
   cfg.seed = 4;
   auto probe =
       train_linear_probe(x, torch::zeros({5}, at::kLong), xt, torch::zeros({5}, at::kLong), classes, cfg);
@@ -278,7 +280,7 @@ TEST(LinearProbe, LrFollowsPerStepCosineToFinalLr) {
   ASSERT_EQ(epoch_lrs.size(), 4u);
   for (int64_t e = 0; e < 4; ++e) EXPECT_EQ(epoch_lrs[e], res.lr_trace[(e + 1) * 4 - 1]);
 
-  cfg.scheduler = "constant";
+  cfg.scheduler = flatclr::optim::ScheduleKind::kConstant;
   const auto flat = train_linear_probe(b.x, b.y, b.xt, b.yt, 3, cfg);
   for (double lr : flat.lr_trace) EXPECT_EQ(lr, 1.6);
 }
@@ -306,7 +308,7 @@ TEST(LinearProbe, StandardizationUsesTrainStatistics) {
   EXPECT_FALSE(train_linear_probe(x, y, xt, yt, 2, cfg).feature_mean.defined());
 }
 
-TEST(LinearProbe, ConfigErrorsNameTheFlag) {
+TEST(LinearProbe, ConfigErrorsNameTheField) {
   LinearProbeConfig ok;
   EXPECT_EQ(config_error(ok), "no error");
   auto with = [&](auto edit) {
@@ -317,17 +319,17 @@ TEST(LinearProbe, ConfigErrorsNameTheFlag) {
   auto has = [](const std::string& message, const std::string& part) {
     return message.find(part) != std::string::npos;
   };
-  EXPECT_PRED2(has, with([](auto& c) { c.epochs = 0; }), "--fc_epochs must be >= 1, got 0");
-  EXPECT_PRED2(has, with([](auto& c) { c.batch_size = -2; }), "--fc_batch_size must be >= 1, got -2");
-  EXPECT_PRED2(has, with([](auto& c) { c.lr = -0.1; }), "--fc_lr");
-  EXPECT_PRED2(has, with([](auto& c) { c.lr = std::nan(""); }), "--fc_lr");
-  EXPECT_PRED2(has, with([](auto& c) { c.momentum = 1.0; }), "--fc_momentum must be in [0, 1), got 1");
-  EXPECT_PRED2(has, with([](auto& c) { c.weight_decay = -1e-4; }), "--fc_weight_decay");
-  EXPECT_PRED2(has, with([](auto& c) { c.optimizer = "rmsprop"; }), "--fc_optimizer=rmsprop");
-  EXPECT_PRED2(has, with([](auto& c) { c.scheduler = "step"; }), "--fc_scheduler=step");
+  EXPECT_PRED2(has, with([](auto& c) { c.epochs = 0; }), "`probe.epochs`=0: expected an integer >= 1");
+  EXPECT_PRED2(has, with([](auto& c) { c.batch_size = -2; }),
+               "`probe.batch_size`=-2: expected an integer >= 1");
+  EXPECT_PRED2(has, with([](auto& c) { c.lr = -0.1; }), "`probe.lr`=-0.1");
+  EXPECT_PRED2(has, with([](auto& c) { c.lr = std::nan(""); }), "`probe.lr`");
+  EXPECT_PRED2(has, with([](auto& c) { c.momentum = 1.0; }),
+               "`probe.momentum`=1: expected a number in [0, 1)");
+  EXPECT_PRED2(has, with([](auto& c) { c.weight_decay = -1e-4; }), "`probe.weight_decay`");
   // train_linear_probe validates before doing anything.
   LinearProbeConfig bad = ok;
-  bad.optimizer = "lbfgs";
+  bad.epochs = 0;
   auto x = torch::randn({4, 2});
   auto y = torch::zeros({4}, at::kLong);
   EXPECT_THROW(train_linear_probe(x, y, x, y, 2, bad), flatclr::UserError);

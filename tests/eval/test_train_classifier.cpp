@@ -23,7 +23,7 @@ eval::ClassifierData toy_data() {
 models::ResNet tiny() {
   torch::manual_seed(1);  // the init draws from the global generator: fix it, whatever ran before
   models::ResNetOptions o;
-  o.arch = "res10";
+  o.arch = flatclr::models::Arch::kRes10;
   o.width_multiplier = 0.125;
   return models::ResNet(o);
 }

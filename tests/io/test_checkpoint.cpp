@@ -27,7 +27,7 @@ fs::path temp_dir(const std::string& name) {
 
 models::ResNet small_model(bool imagenet) {
   models::ResNetOptions o;
-  o.arch = "res18";
+  o.arch = flatclr::models::Arch::kRes18;
   o.imagenet_stem = imagenet;
   return models::ResNet(o);
 }
@@ -129,7 +129,7 @@ TEST(Checkpoint, MissingTruncatedAndForeignFilesAreClearErrors) {
   // A state dict for another model: shape mismatch names the key.
   auto c = io::load_checkpoint(good);
   models::ResNetOptions o;
-  o.arch = "res18";
+  o.arch = flatclr::models::Arch::kRes18;
   o.width_multiplier = 0.5;
   models::ResNet other(o);
   try {
@@ -159,10 +159,10 @@ void check_python_reads_checkpoint(const std::string& arch, const std::string& t
   auto dir = temp_dir("ckpt_py_" + arch);
   torch::manual_seed(5);
   models::ResNetOptions o;
-  o.arch = arch;
+  o.arch = flatclr::core::parse_choice<flatclr::models::Arch>(arch).value();
   o.imagenet_stem = true;
   models::ResNet m(o);
-  auto opt = optim::make_optimizer("lars", *m, 0.1, 1e-6, 0.9);
+  auto opt = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *m, 0.1, 1e-6, 0.9);
   m->forward(torch::rand({2, 3, 32, 32})).first.pow(2).mean().backward();
   opt->step();
   io::Checkpoint c = make_checkpoint(m);

@@ -301,7 +301,7 @@ std::string floats_record(int n) {
 
 models::ResNet paper_sized_resnet() {
   models::ResNetOptions o;
-  o.arch = "res18";
+  o.arch = flatclr::models::Arch::kRes18;
   o.imagenet_stem = false;
   o.width_multiplier = 1.0 / 32;  // the generator's encoder: stem 2, layers 2/4/8/16, head 16 -> 16 -> 128
   return models::ResNet(o);

@@ -42,9 +42,9 @@ TEST(BatchNorm, WithoutSyncIsLibTorchsBatchNorm) {
 
 TEST(BatchNorm, LarsExcludesItsParameters) {
   ResNetOptions o;
-  o.arch = "res10";
+  o.arch = flatclr::models::Arch::kRes10;
   o.width_multiplier = 0.125;
-  o.head.mode = "linear";
+  o.head.mode = flatclr::models::HeadMode::kLinear;
   ResNet net(o);
   auto groups = optim::split_param_groups(*net);
   int bn_params = 0;
@@ -79,9 +79,9 @@ TEST(BatchNorm, TrainingModeUsesTheSyncHookEvalModeDoesNot) {
 
 TEST(BatchNorm, SetBatchNormSyncReachesEveryLayerOfAResNet) {
   ResNetOptions o;
-  o.arch = "res18";
+  o.arch = flatclr::models::Arch::kRes18;
   o.width_multiplier = 0.125;
-  o.head.mode = "linear";  // its BatchNorm1d too
+  o.head.mode = flatclr::models::HeadMode::kLinear;  // its BatchNorm1d too
   ResNet net(o);
   // res18: stem 1 + 8 blocks x 2 + 3 downsample = 20 BatchNorm2d, plus the head's BatchNorm1d.
   EXPECT_EQ(set_batch_norm_sync(*net, std::make_shared<ConstantSync>()), 21);

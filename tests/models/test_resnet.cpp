@@ -16,10 +16,10 @@ namespace {
 ResNet make(const std::string& arch, bool imagenet, double width = 1.0,
             const std::string& head = "nonlinear") {
   ResNetOptions o;
-  o.arch = arch;
+  o.arch = flatclr::core::parse_choice<flatclr::models::Arch>(arch).value();
   o.imagenet_stem = imagenet;
   o.width_multiplier = width;
-  o.head.mode = head;
+  o.head.mode = flatclr::core::parse_choice<flatclr::models::HeadMode>(head).value();
   return ResNet(o);
 }
 
@@ -109,8 +109,11 @@ TEST(ResNet, InitialisationFollowsTorchvision) {
   EXPECT_TRUE(torch::equal(m->bn1->bias, torch::zeros_like(m->bn1->bias)));
 }
 
-TEST(ResNet, UnknownArchAndBadWidthAreUserErrors) {
-  EXPECT_THROW(make("res20", false), flatclr::UserError);
+TEST(ResNet, ArchAndHeadNamesAreTypedChoicesAndABadWidthIsAUserError) {
+  using flatclr::core::parse_choice;
+  EXPECT_FALSE(parse_choice<Arch>("res20").has_value());
+  EXPECT_FALSE(parse_choice<HeadMode>("mlp").has_value());
+  EXPECT_EQ(flatclr::core::choice_list<Arch>(), "res10, res18, res34, res50, res101, res152");
+  for (const auto& c : choices_of(Arch{})) EXPECT_EQ(parse_choice<Arch>(c.name), c.value) << c.name;
   EXPECT_THROW(make("res18", false, 0.0), flatclr::UserError);
-  EXPECT_THROW(make("res18", false, 1.0, "mlp"), flatclr::UserError);
 }

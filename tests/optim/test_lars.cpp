@@ -184,7 +184,7 @@ TEST(LARS, ConvergesOnLeastSquares) {
   groups.emplace_back(std::vector<torch::Tensor>{b},
                       std::make_unique<LARSOptions>(LARSOptions(1.0).adapt(false)));
   LARS opt(std::move(groups), LARSOptions(1.0));
-  flatclr::optim::LrSchedule schedule{"cosine", 1.0, 20, 3000, 0.0};
+  flatclr::optim::LrSchedule schedule{flatclr::optim::ScheduleKind::kCosine, 1.0, 20, 3000, 0.0};
   auto loss_fn = [&] { return (torch::matmul(A, w.t()) + b - y).pow(2).mean(); };
   const double initial = loss_fn().item<double>();
   for (int64_t s = 0; s < schedule.total_steps; ++s) {

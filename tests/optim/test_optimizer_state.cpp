@@ -48,7 +48,8 @@ std::unique_ptr<torch::optim::Optimizer> make_named(const std::string& name, nn:
     return std::make_unique<torch::optim::Adam>(
         net->parameters(), torch::optim::AdamOptions(0.01).weight_decay(1e-4).amsgrad(true));
   }
-  return make_optimizer(name, *net, name == "adam" ? 0.01 : 0.3, 1e-4, 0.9);
+  return make_optimizer(flatclr::core::parse_choice<flatclr::optim::OptimizerKind>(name).value(), *net,
+                        name == "adam" ? 0.01 : 0.3, 1e-4, 0.9);
 }
 
 std::string load_error(torch::optim::Optimizer& opt, const c10::IValue& v) {
@@ -95,7 +96,7 @@ TEST(OptimizerState, ResumeThroughPickleIsBitExact) {
 TEST(OptimizerState, LarsDictLooksLikePyTorchs) {
   torch::manual_seed(22);
   auto net = make_net();
-  auto opt = make_optimizer("lars", *net, 0.3, 1e-6, 0.9);
+  auto opt = make_optimizer(flatclr::optim::OptimizerKind::kLars, *net, 0.3, 1e-6, 0.9);
   train_step(net, *opt, 0);
   const auto v = through_pickle(optimizer_state_dict(*opt));
   ASSERT_TRUE(v.isGenericDict());
@@ -136,7 +137,7 @@ TEST(OptimizerState, LarsDictLooksLikePyTorchs) {
 TEST(OptimizerState, AdamDictHasStepTensorAndMoments) {
   torch::manual_seed(23);
   auto net = make_net();
-  auto opt = make_optimizer("adam", *net, 0.01, 0, 0.9);
+  auto opt = make_optimizer(flatclr::optim::OptimizerKind::kAdam, *net, 0.01, 0, 0.9);
   for (int64_t s = 0; s < 3; ++s) train_step(net, *opt, s);
   const auto top = optimizer_state_dict(*opt).toGenericDict();
   const auto g = top.at("param_groups").toListRef()[0].toGenericDict();
@@ -155,10 +156,10 @@ TEST(OptimizerState, AdamDictHasStepTensorAndMoments) {
 
 TEST(OptimizerState, OnlyParametersWithStateAppear) {
   auto net = make_net();
-  auto opt = make_optimizer("sgd", *net, 0.1, 0, 0.9);
+  auto opt = make_optimizer(flatclr::optim::OptimizerKind::kSgd, *net, 0.1, 0, 0.9);
   EXPECT_EQ(optimizer_state_dict(*opt).toGenericDict().at("state").toGenericDict().size(), 0u);
   // A fresh optimizer loads an empty state (a checkpoint taken before the first step).
-  auto other = make_optimizer("sgd", *net, 0.1, 0, 0.9);
+  auto other = make_optimizer(flatclr::optim::OptimizerKind::kSgd, *net, 0.1, 0, 0.9);
   load_optimizer_state(*other, optimizer_state_dict(*opt));
   EXPECT_TRUE(other->state().empty());
 }
@@ -166,9 +167,9 @@ TEST(OptimizerState, OnlyParametersWithStateAppear) {
 TEST(OptimizerState, MismatchesFailClearlyAndChangeNothing) {
   torch::manual_seed(24);
   auto net = make_net();
-  auto lars = make_optimizer("lars", *net, 0.3, 1e-6, 0.9);
-  auto sgd = make_optimizer("sgd", *net, 0.3, 1e-6, 0.9);
-  auto adam = make_optimizer("adam", *net, 0.01, 0, 0.9);
+  auto lars = make_optimizer(flatclr::optim::OptimizerKind::kLars, *net, 0.3, 1e-6, 0.9);
+  auto sgd = make_optimizer(flatclr::optim::OptimizerKind::kSgd, *net, 0.3, 1e-6, 0.9);
+  auto adam = make_optimizer(flatclr::optim::OptimizerKind::kAdam, *net, 0.01, 0, 0.9);
   train_step(net, *lars, 0);
   train_step(net, *sgd, 0);
   const auto lars_dict = optimizer_state_dict(*lars);
@@ -180,13 +181,13 @@ TEST(OptimizerState, MismatchesFailClearlyAndChangeNothing) {
   EXPECT_NE(load_error(*sgd, c10::IValue(3.0)).find("expected a dict"), std::string::npos);
 
   auto wider = make_net(/*hidden=*/9);
-  auto wider_lars = make_optimizer("lars", *wider, 0.3, 1e-6, 0.9);
+  auto wider_lars = make_optimizer(flatclr::optim::OptimizerKind::kLars, *wider, 0.3, 1e-6, 0.9);
   const std::string shape_error = load_error(*wider_lars, lars_dict);
   EXPECT_NE(shape_error.find("shape [8, 6]"), std::string::npos) << shape_error;
   EXPECT_NE(shape_error.find("[9, 6]"), std::string::npos) << shape_error;
 
   auto deeper = nn::Sequential(nn::Linear(6, 8), nn::BatchNorm1d(8), nn::Linear(8, 8), nn::Linear(8, 3));
-  auto deeper_lars = make_optimizer("lars", *deeper, 0.3, 1e-6, 0.9);
+  auto deeper_lars = make_optimizer(flatclr::optim::OptimizerKind::kLars, *deeper, 0.3, 1e-6, 0.9);
   const std::string count_error = load_error(*deeper_lars, lars_dict);
   EXPECT_NE(count_error.find("has 2 parameters, the optimizer's has 3"), std::string::npos) << count_error;
 

@@ -74,7 +74,7 @@ TEST(Diagnosis, SaturationSimclrPointsToFlatclr) {
   ASSERT_TRUE(f);
   EXPECT_EQ(f->severity, "problem");
   EXPECT_TRUE(mentions(f, "vanished on 96% of rows after epoch 3")) << f->text;
-  EXPECT_TRUE(mentions(f, "--clr=flatclr"));
+  EXPECT_TRUE(mentions(f, "`clr`=flatclr"));
   EXPECT_FALSE(find(fs, "healthy"));
 }
 
@@ -135,11 +135,11 @@ TEST(Diagnosis, DataLoadingBottleneck) {
   auto f = find(diagnose(h), "data");
   ASSERT_TRUE(f);
   EXPECT_TRUE(mentions(f,
-                       "data loading takes 40% of step time: raise --workers (now 4) or use "
-                       "--faster_version=True"))
+                       "data loading takes 40% of step time: raise `workers` (now 4) or use "
+                       "`faster_version`=True"))
       << f->text;
   h.config["faster_version"] = true;
-  EXPECT_TRUE(mentions(find(diagnose(h), "data"), "--threads"));
+  EXPECT_TRUE(mentions(find(diagnose(h), "data"), "`threads`"));
 }
 
 TEST(Diagnosis, NonFiniteStopNamesStepAndCheckpoint) {

@@ -63,13 +63,13 @@ TEST(RunDir, LayoutAndUniqueness) {
     resolve_resume_checkpoint(a, "checkpoint_0004.pth.tar");
     FAIL();
   } catch (const flatclr::UserError& e) {
-    EXPECT_NE(std::string(e.what()).find("--train_from"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("`train_from`"), std::string::npos);
   }
   try {
     resolve_resume_checkpoint((root / "nope").string(), "checkpoint_0002.pth.tar");
     FAIL();
   } catch (const flatclr::UserError& e) {
-    EXPECT_NE(std::string(e.what()).find("--log_dir"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("`log_dir`"), std::string::npos);
   }
   fs::remove_all(root);
 }

@@ -1,7 +1,8 @@
 // The pretraining loop in-process, on a small synthetic image folder that the test writes (two classes of
-// 16x16 PNGs; no CIFAR files needed): the observers are called in order (start, every epoch, end) with the
-// loop's statistics, the run folder gets its records and checkpoints, and a second call resumed from the
-// epoch-1 checkpoint ends with the weights of the uninterrupted run.
+// 16x16 PNGs; no CIFAR files needed): the observers are called in order (start, every interval, every epoch,
+// end) with the loop's statistics, a caller's observer comes before the standard sinks (its kNN value is
+// logged), the run folder gets its records and checkpoints, and a second call resumed from the epoch-1
+// checkpoint ends with the weights of the uninterrupted run. The loop alone, without sinks, writes nothing.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -9,6 +10,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -45,15 +48,24 @@ fs::path write_synthetic_folder() {
 struct Recorder : train::PretrainObserver {
   std::vector<std::string> calls;
   size_t train_images = 0;
-  void on_start(const train::PretrainConfig&, const train::TrainSet& set) override {
+  int64_t intervals = 0, last_interval_step = 0;
+  void on_start(const train::PretrainConfig&, const train::RunStart& start) override {
     calls.push_back("start");
-    train_images = set.indices.size();
+    train_images = start.train_set->indices.size();
+    EXPECT_EQ(start.steps_per_epoch, 6);
   }
-  void on_epoch_end(models::ResNet& model, train::EpochStats& stats) override {
-    calls.push_back("epoch " + std::to_string(stats.epoch));
-    EXPECT_TRUE(model->is_training());
-    stats.knn_top1 = 0.5;  // an observer's measurement, which the loop then logs
-    stats.knn_top5 = 1.0;
+  void on_interval(const train::Interval& interval) override {
+    ++intervals;
+    EXPECT_GT(interval.global_step, last_interval_step);
+    last_interval_step = interval.global_step;
+    EXPECT_FALSE(interval.record->empty());
+  }
+  void on_epoch_end(train::EpochEnd& end) override {
+    calls.push_back("epoch " + std::to_string(end.stats.epoch));
+    EXPECT_TRUE(end.model->is_training());
+    EXPECT_EQ(end.global_step, end.stats.epoch * 6);
+    end.stats.knn_top1 = 0.5;  // an observer's measurement, which the sinks then log
+    end.stats.knn_top5 = 1.0;
   }
   void on_end(const train::PretrainResult& result) override {
     calls.push_back("end " + std::to_string(result.epochs.size()));
@@ -62,22 +74,23 @@ struct Recorder : train::PretrainObserver {
 
 train::PretrainConfig small_config(const fs::path& root) {
   train::PretrainConfig c;
-  c.data = root.string();
-  c.dataset_name = "synthetic";
+  c.data.root = root.string();
+  c.data.dataset_name = "synthetic";
+  c.data.download = false;
   c.faster_version = true;
-  c.model = "res10";
-  c.width_multiplier = 0.125;
+  c.model.arch = models::Arch::kRes10;
+  c.model.width_multiplier = 0.125;
   c.batch_size = 8;
   c.epochs = 2;
   c.warmup_epochs = 1;
   c.lr = 0.3;
   c.save_every_n_epochs = 1;
   c.save_dir = (root / "results").string();
-  c.progress = "none";
+  c.log_every_n_steps = 4;  // intervals end at steps 4 and 6 of each epoch
+  c.run.progress = core::ProgressMode::kNone;
   c.tensorboard = false;
   c.plots = false;
-  c.threads = 2;
-  c.download = false;
+  c.run.threads = 2;
   c.validate();
   c.resolve();
   return c;
@@ -91,6 +104,7 @@ TEST(PretrainLoop, ObserversSeeEveryEpochAndResumingEndsWhereTheRunEnds) {
   const auto result = train::pretrain(small_config(root), {&rec});
   EXPECT_EQ(rec.calls, (std::vector<std::string>{"start", "epoch 1", "epoch 2", "end 2"}));
   EXPECT_EQ(rec.train_images, 48u);
+  EXPECT_EQ(rec.intervals, 4);
   ASSERT_EQ(result.epochs.size(), 2u);
   for (const auto& s : result.epochs) {
     EXPECT_TRUE(std::isfinite(s.loss));
@@ -98,7 +112,17 @@ TEST(PretrainLoop, ObserversSeeEveryEpochAndResumingEndsWhereTheRunEnds) {
     EXPECT_EQ(s.knn_top1, 0.5);
   }
   const fs::path run(result.run_dir);
-  EXPECT_TRUE(fs::exists(run / "metrics.jsonl"));
+  std::ifstream metrics(run / "metrics.jsonl");
+  std::string line;
+  int64_t metric_lines = 0;
+  while (std::getline(metrics, line)) {
+    const auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["knn_top1"].get<double>(), 0.5) << line;  // the caller's observer ran before the sink
+    ++metric_lines;
+  }
+  EXPECT_EQ(metric_lines, 2);
+  EXPECT_TRUE(fs::exists(run / "config.json"));
+  EXPECT_TRUE(fs::exists(run / "steps.jsonl"));
   EXPECT_TRUE(fs::exists(run / "checkpoint_0001.pth.tar"));
   ASSERT_EQ(result.last_checkpoint, (run / "checkpoint_0002.pth.tar").string());
   const auto straight = io::load_checkpoint(result.last_checkpoint);
@@ -121,5 +145,21 @@ TEST(PretrainLoop, ObserversSeeEveryEpochAndResumingEndsWhereTheRunEnds) {
                         (e.value().to(torch::kDouble) - other.to(torch::kDouble)).abs().max().item<double>());
   }
   EXPECT_LE(max_diff, 1e-6);
+  fs::remove_all(root);
+}
+
+TEST(PretrainLoop, TheLoopAloneTrainsAndWritesNothing) {
+  const fs::path root = write_synthetic_folder();
+  const auto c = small_config(root);
+  auto setup = train::setup_pretraining(c);
+  const fs::path run(setup->start.run_dir);
+  const auto before = setup->model->parameters()[0].clone();
+  Recorder rec;
+  const auto result = train::run_pretraining(c, *setup, {&rec});
+  EXPECT_EQ(rec.calls, (std::vector<std::string>{"start", "epoch 1", "epoch 2", "end 2"}));
+  EXPECT_TRUE(result.last_checkpoint.empty());
+  EXPECT_GT((setup->model->parameters()[0] - before).abs().max().item<double>(), 0.0) << "it trained";
+  EXPECT_TRUE(fs::is_directory(run));
+  EXPECT_TRUE(fs::is_empty(run)) << "records and checkpoints are the sinks' job";
   fs::remove_all(root);
 }

@@ -23,7 +23,7 @@ namespace {
 models::ResNet tiny_model() {
   torch::manual_seed(7);
   models::ResNetOptions o;
-  o.arch = "res10";
+  o.arch = flatclr::models::Arch::kRes10;
   o.width_multiplier = 0.125;
   o.head.out_dim = 16;
   models::ResNet m(o);
@@ -58,9 +58,9 @@ TEST(Method, TableMapsKeysNamesAndLosses) {
 TEST(TrainStep, OneUpdateEqualsTheUpdateWrittenOut) {
   for (const auto method : {losses::Method::kSimCLR, losses::Method::kFlatCLR}) {
     auto a = tiny_model(), b = tiny_model();
-    auto opt_a = optim::make_optimizer("lars", *a, 0.1, 1e-4, 0.9);
-    auto opt_b = optim::make_optimizer("lars", *b, 0.1, 1e-4, 0.9);
-    dist::DataParallel one(dist::DistEnv{}, "gloo", 60, torch::kCPU);
+    auto opt_a = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *a, 0.1, 1e-4, 0.9);
+    auto opt_b = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *b, 0.1, 1e-4, 0.9);
+    dist::DataParallel one(dist::DistEnv{}, flatclr::dist::BackendChoice::kGloo, 60, torch::kCPU);
     train::StepOptions so;
     so.method = method;
     so.temperature = 0.2;
@@ -91,8 +91,8 @@ TEST(TrainStep, OneUpdateEqualsTheUpdateWrittenOut) {
 TEST(TrainStep, NonFiniteStepMakesNoUpdateAndCanRestoreBatchNorm) {
   for (const bool restore : {false, true}) {
     auto m = tiny_model(), reference = tiny_model();
-    auto opt = optim::make_optimizer("lars", *m, 0.1, 1e-4, 0.9);
-    dist::DataParallel one(dist::DistEnv{}, "gloo", 60, torch::kCPU);
+    auto opt = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *m, 0.1, 1e-4, 0.9);
+    dist::DataParallel one(dist::DistEnv{}, flatclr::dist::BackendChoice::kGloo, 60, torch::kCPU);
     train::StepOptions so;
     so.restore_buffers = restore;
     train::TrainStep step(m, *opt, one, so);

@@ -2,9 +2,13 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <functional>
 #include <map>
+#include <memory>
 #include <ostream>
 
+#include "flatclr/cli/flag_names.h"
+#include "flatclr/core/choice.h"
 #include "flatclr/core/error.h"
 #include "flatclr/dist/dist_env.h"
 
@@ -35,9 +39,30 @@ struct BoolFlags {
   }
 };
 
-}  // namespace
+// Options with a fixed set of values are read as text and turned into their enum after parsing
+// (core/choice.h); the help lists the values, an unknown one is an error naming the flag.
+struct ChoiceFlags {
+  std::vector<std::function<void()>> apply_all;
 
-namespace {
+  template <typename E>
+  void add(CLI::App& app, const std::string& flag, E* target, const std::string& help) {
+    auto text = std::make_shared<std::string>(core::name_of(*target));
+    app.add_option(flag, *text, help.empty() ? core::choice_list<E>(" | ") : help)->capture_default_str();
+    apply_all.push_back([text, target, flag] {
+      const auto value = core::parse_choice<E>(*text);
+      if (!value) fail_usage(flag, "=", *text, ": expected one of ", core::choice_list<E>());
+      *target = *value;
+    });
+  }
+  void apply() {
+    for (auto& f : apply_all) f();
+  }
+};
+
+enum class TrainMode { kSsl, kEval, kTransfer };
+constexpr core::Choice<TrainMode> kTrainModes[] = {
+    {TrainMode::kSsl, "ssl"}, {TrainMode::kEval, "eval"}, {TrainMode::kTransfer, "transfer"}};
+constexpr const auto& choices_of(TrainMode) { return kTrainModes; }
 
 ParsedArgs parse_tool_args(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
   ParsedArgs result;
@@ -81,52 +106,56 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.get_formatter()->column_width(34);
   BoolFlags bools;
+  ChoiceFlags choices;
+  TrainMode train_mode = TrainMode::kSsl;
 
-  // data
-  app.add_option("--data", c.data, "dataset root folder (holds cifar-10-batches-bin/, cifar-100-binary/)");
+  // data (shared with evaluation)
+  app.add_option("--data", c.data.root,
+                 "dataset root folder (holds cifar-10-batches-bin/, cifar-100-binary/)");
   app.add_option(
-      "--dataset_name", c.dataset_name,
+      "--dataset_name", c.data.dataset_name,
       "cifar10 | cifar100 | any other name: the image folder <data>/<name>/{train,val|test}/<class>/*");
   bools.add(app, "faster_version", &c.faster_version,
             "batched augmentation on the training device (False: the per-image SimCLR pipeline)");
-  app.add_option("--workers", c.workers,
+  app.add_option("--workers", c.data.workers,
                  "decoding + augmentation threads of the per-image pipeline (0 = in the training thread)");
-  app.add_option("--bad_images", c.bad_images,
-                 "image files that cannot be decoded: skip (reported, counted) | stop (error)");
-  app.add_option("--data_fraction", c.data_fraction, "class-stratified fraction of the training set, (0, 1]");
-  bools.add(app, "download", &c.download, "download missing CIFAR archives (MD5-checked)");
+  choices.add(app, "--bad_images", &c.data.bad_images,
+              "image files that cannot be decoded: skip (reported, counted) | stop (error)");
+  app.add_option("--data_fraction", c.data.fraction, "class-stratified fraction of the training set, (0, 1]");
+  bools.add(app, "download", &c.data.download, "download missing CIFAR archives (MD5-checked)");
   // method
-  app.add_option("--clr", c.clr, "simclr (InfoNCE loss) | flatclr (FlatNCE loss)");
+  choices.add(app, "--clr", &c.clr, "simclr (InfoNCE loss) | flatclr (FlatNCE loss)");
   app.add_option("--temperature", c.temperature, "softmax temperature tau of both losses");
   app.add_option("--n_views", c.n_views, "views per image (only 2)");
   // model
-  app.add_option("--model", c.model, "res10 | res18 | res34 | res50 | res101 | res152");
-  app.add_option("--width_multiplier", c.width_multiplier,
+  choices.add(app, "--model", &c.model.arch, "");
+  app.add_option("--width_multiplier", c.model.width_multiplier,
                  "scales every ResNet width (CPU-sized runs: 0.125-0.5)");
-  app.add_option("--proj_head_mode", c.proj_head_mode, "nonlinear | linear | none");
-  app.add_option("--num_proj_layers", c.num_proj_layers, "Linear layers of the nonlinear projection head");
-  app.add_option("--proj_out_dim", c.proj_out_dim, "projection output dimension");
+  choices.add(app, "--proj_head_mode", &c.model.head.mode, "");
+  app.add_option("--num_proj_layers", c.model.head.num_layers,
+                 "Linear layers of the nonlinear projection head");
+  app.add_option("--proj_out_dim", c.model.head.out_dim, "projection output dimension");
   // optimisation
   app.add_option("--batch_size", c.batch_size, "images per step (2x views)");
   app.add_option("--epochs", c.epochs, "pretraining epochs");
   app.add_option("--lr", c.lr, "base learning rate (see --learning_rate_scaling)");
-  app.add_option("--learning_rate_scaling", c.learning_rate_scaling,
-                 "none: lr as given | linear: lr*batch_size/256 | sqrt: lr*sqrt(batch_size)");
-  app.add_option("--optimizer", c.optimizer, "lars | sgd | adam");
+  choices.add(app, "--learning_rate_scaling", &c.learning_rate_scaling,
+              "none: lr as given | linear: lr*batch_size/256 | sqrt: lr*sqrt(batch_size)");
+  choices.add(app, "--optimizer", &c.optimizer, "");
   app.add_option("--weight_decay", c.weight_decay,
                  "weight decay (LARS: not on biases and batch-norm parameters)");
   app.add_option("--momentum", c.momentum, "SGD momentum");
-  app.add_option("--scheduler", c.scheduler,
-                 "cosine (linear warmup, then cosine to 1e-6, per step) | constant");
+  choices.add(app, "--scheduler", &c.scheduler,
+              "cosine (linear warmup, then cosine to 1e-6, per step) | constant");
   app.add_option("--warmup_epochs", c.warmup_epochs, "linear warmup epochs (cosine scheduler)");
   app.add_flag("--fp16_precision", c.fp16_precision, "mixed precision (GPU; not implemented yet)");
-  // run
-  app.add_option("--train_mode", c.train_mode,
-                 "ssl (pretraining) | eval | transfer (evaluation of --checkpoint_dir)");
-  app.add_option("--device", c.device, "auto | cpu | cuda | cuda:N (auto: cuda when available)");
-  app.add_flag("--disable_cuda", c.disable_cuda, "force the CPU");
-  app.add_option("--seed", c.seed, "seed of model init, data order and augmentation");
-  app.add_option("--threads", c.threads, "CPU threads (0 = all cores)");
+  // run (device, threads, seed and progress are shared with evaluation)
+  choices.add(app, "--train_mode", &train_mode,
+              "ssl (pretraining) | eval | transfer (evaluation of --checkpoint_dir)");
+  app.add_option("--device", c.run.device, "auto | cpu | cuda | cuda:N (auto: cuda when available)");
+  app.add_flag("--disable_cuda", c.run.disable_cuda, "force the CPU");
+  app.add_option("--seed", c.run.seed, "seed of model init, data order and augmentation");
+  app.add_option("--threads", c.run.threads, "CPU threads (0 = all cores)");
   app.add_option("--save_every_n_epochs", c.save_every_n_epochs,
                  "checkpoint period in epochs (and at the end)");
   app.add_option("--save_dir", c.save_dir,
@@ -138,18 +167,19 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
   app.add_option(
       "--knn_every", c.knn_every,
       "online kNN accuracy (k=200, T=0.1, on the test split) every N epochs during pretraining; 0 = off");
-  app.add_option("--progress", c.progress, "auto (bar on a terminal, lines otherwise) | bar | lines | none");
+  choices.add(app, "--progress", &c.run.progress,
+              "auto (bar on a terminal, lines otherwise) | bar | lines | none");
   // monitoring
   app.add_option("--diag_rank_every", c.diag_rank_every,
                  "effective rank of h and z and std of normalised z every N logging intervals; 0 = off");
-  app.add_option(
-      "--on_nonfinite", c.on_nonfinite,
+  choices.add(
+      app, "--on_nonfinite", &c.on_nonfinite,
       "a step whose loss or gradient is NaN/Inf: stop (naming the step and the last checkpoint) | skip");
   bools.add(app, "tensorboard", &c.tensorboard, "write a TensorBoard event file in the run folder");
   bools.add(app, "plots", &c.plots, "PNG plots (gnuplot) and a diagnosis at the end of the run");
   // distributed: torchrun's RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT (or scripts/launch.sh)
-  app.add_option("--dist_backend", c.dist_backend,
-                 "distributed runs: auto (nccl on CUDA when built with it, else gloo) | gloo | nccl");
+  choices.add(app, "--dist_backend", &c.dist_backend,
+              "distributed runs: auto (nccl on CUDA when built with it, else gloo) | gloo | nccl");
   bools.add(app, "sync_bn", &c.sync_bn, "distributed runs: BatchNorm statistics over the global batch");
   app.add_option("--dist_timeout", c.dist_timeout,
                  "distributed runs: seconds to wait for the other processes (start-up, each collective)");
@@ -157,20 +187,20 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
   // evaluation (--train_mode=eval or transfer)
   auto& e = result.eval;
   app.add_option("--checkpoint_dir", e.checkpoint_dir, "evaluation: the pretraining run folder");
-  app.add_option("--transfer_mode", e.transfer_mode, "evaluation: linear_eval | finetune | knn");
+  choices.add(app, "--transfer_mode", &e.transfer_mode, "evaluation: linear_eval | finetune | knn");
   app.add_option("--transfer_from_epoch", e.transfer_from_epoch,
                  "evaluation: the checkpoint of this epoch (-1 = the newest)");
   bools.add(app, "eval_all_checkpoints", &e.all_checkpoints,
             "evaluation: every checkpoint of the run, oldest first");
   bools.add(app, "eval_random_init", &e.random_init,
             "evaluation: the same architecture randomly initialised (the baseline pretraining must beat)");
-  app.add_option("--fc_epochs", e.fc_epochs, "linear probe / finetune epochs");
-  app.add_option("--fc_batch_size", e.fc_batch_size, "linear probe / finetune batch size");
-  app.add_option("--fc_lr", e.fc_lr, "linear probe / finetune learning rate");
-  app.add_option("--fc_optimizer", e.fc_optimizer, "sgd | adam | lars");
-  app.add_option("--fc_scheduler", e.fc_scheduler, "cosine (to 1e-6, per step, no warmup) | constant");
-  app.add_option("--fc_weight_decay", e.fc_weight_decay, "linear probe / finetune weight decay");
-  app.add_option("--fc_momentum", e.fc_momentum, "linear probe / finetune SGD momentum");
+  app.add_option("--fc_epochs", e.probe.epochs, "linear probe / finetune epochs");
+  app.add_option("--fc_batch_size", e.probe.batch_size, "linear probe / finetune batch size");
+  app.add_option("--fc_lr", e.probe.lr, "linear probe / finetune learning rate");
+  choices.add(app, "--fc_optimizer", &e.probe.optimizer, "");
+  choices.add(app, "--fc_scheduler", &e.probe.scheduler, "cosine (to 1e-6, per step, no warmup) | constant");
+  app.add_option("--fc_weight_decay", e.probe.weight_decay, "linear probe / finetune weight decay");
+  app.add_option("--fc_momentum", e.probe.momentum, "linear probe / finetune SGD momentum");
   bools.add(
       app, "fc_augment", &e.fc_augment,
       "linear_eval: train through the frozen backbone with random crop + flip (default: fixed features)");
@@ -184,21 +214,17 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
   try {
     app.parse(argc, argv);
     bools.apply();
-    result.evaluate = c.train_mode == "eval" || c.train_mode == "transfer";
+    choices.apply();
+    result.evaluate = train_mode != TrainMode::kSsl;
     if (result.evaluate) {
-      // Shared flags go to the evaluation; --dataset_name only when given (else the pretraining dataset).
+      // The shared settings go to the evaluation as they are; the dataset only when given (else the one
+      // the encoder was pretrained on).
       e.data = c.data;
-      e.dataset_name = app.count("--dataset_name") ? c.dataset_name : "";
-      e.download = c.download;
-      e.bad_images = c.bad_images;
-      e.workers = c.workers;
-      e.data_fraction = c.data_fraction;
-      e.device = c.device;
-      e.disable_cuda = c.disable_cuda;
-      e.threads = c.threads;
-      e.seed = c.seed;
-      e.progress = c.progress;
-      if (c.train_mode == "eval" && !app.count("--transfer_mode")) e.transfer_mode = "linear_eval";
+      if (!app.count("--dataset_name")) e.data.dataset_name.clear();
+      e.run = c.run;
+      if (train_mode == TrainMode::kEval && !app.count("--transfer_mode")) {
+        e.transfer_mode = eval::TransferMode::kLinearEval;
+      }
       e.validate();
       return result;
     }
@@ -214,7 +240,7 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
     result.exit_now = true;
     result.exit_code = 2;
   } catch (const UsageError& e) {
-    err << "flatclr: error: " << e.what() << "\n";
+    err << "flatclr: error: " << to_flags(e.what()) << "\n";
     result.exit_now = true;
     result.exit_code = 2;
   }

@@ -1,4 +1,4 @@
-// Picks the training device from --device / --disable_cuda.
+// Picks the training device from the run settings' device and disable_cuda.
 #pragma once
 
 #include <c10/core/Device.h>
@@ -7,7 +7,8 @@
 
 namespace flatclr::core {
 
-// "auto": cuda when a GPU is visible, else cpu. "cuda"/"cuda:N" without a GPU is a UserError naming --device.
+// "auto": cuda when a GPU is visible, else cpu. "cuda"/"cuda:N" without a GPU is a UserError naming the field
+// run.device.
 c10::Device resolve_device(const std::string& name, bool disable_cuda);
 
 }  // namespace flatclr::core

@@ -4,12 +4,19 @@
 //   the thing and says what was expected; the CLI prints it and exits non-zero (2 for bad flags, 1 else).
 // - FLATCLR_CHECK(cond, parts...): an internal invariant. Failing it is a bug in flatclr, never an input
 //   problem; it throws InternalError with the file and line.
+// - Field{"data.fraction"}: a configuration field named inside a message. The library knows the
+// configuration,
+//   never the command line: it writes the field's place in the configuration, in backquotes
+//   (`data.fraction`), and the CLI, which knows which flag sets which field, shows the user the flag instead
+//   (cli/flag_names.h).
 // Never use assert() on input: it vanishes in release builds.
 #pragma once
 
+#include <ostream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace flatclr {
 
@@ -25,6 +32,14 @@ struct UsageError : UserError {
 struct InternalError : std::logic_error {
   using std::logic_error::logic_error;
 };
+
+struct Field {
+  std::string_view path;
+};
+
+inline std::ostream& operator<<(std::ostream& os, Field field) {
+  return os << ("`" + std::string(field.path) + "`");  // one write: a flush cannot split it
+}
 
 namespace detail {
 template <typename... Parts>

@@ -7,10 +7,8 @@
 
 namespace flatclr::core {
 
-ProgressMode progress_mode_from(const std::string& name) {
-  if (name == "bar") return ProgressMode::kBar;
-  if (name == "lines") return ProgressMode::kLines;
-  if (name == "none") return ProgressMode::kNone;
+ProgressMode resolve_progress_mode(ProgressMode mode) {
+  if (mode != ProgressMode::kAuto) return mode;
   return ::isatty(STDERR_FILENO) ? ProgressMode::kBar : ProgressMode::kLines;
 }
 
@@ -23,7 +21,7 @@ std::string format_duration(double seconds) {
 }
 
 Progress::Progress(ProgressMode mode, std::string label, int64_t total_steps, int64_t images_per_step)
-    : mode_(mode),
+    : mode_(resolve_progress_mode(mode)),
       label_(std::move(label)),
       total_(total_steps),
       images_per_step_(images_per_step),

@@ -7,12 +7,20 @@
 #include <cstdint>
 #include <string>
 
+#include "flatclr/core/choice.h"
+
 namespace flatclr::core {
 
-enum class ProgressMode { kBar, kLines, kNone };
+// kAuto: a bar when stderr is a terminal, else lines.
+enum class ProgressMode { kAuto, kBar, kLines, kNone };
+inline constexpr Choice<ProgressMode> kProgressModes[] = {{ProgressMode::kAuto, "auto"},
+                                                          {ProgressMode::kBar, "bar"},
+                                                          {ProgressMode::kLines, "lines"},
+                                                          {ProgressMode::kNone, "none"}};
+constexpr const auto& choices_of(ProgressMode) { return kProgressModes; }
 
-// "auto" -> kBar when stderr is a terminal, else kLines; "bar" | "lines" | "none".
-ProgressMode progress_mode_from(const std::string& name);
+// kAuto -> kBar or kLines for this process's stderr; any other mode as it is.
+ProgressMode resolve_progress_mode(ProgressMode mode);
 
 // h:mm:ss
 std::string format_duration(double seconds);

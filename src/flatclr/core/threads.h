@@ -1,6 +1,6 @@
-// CPU thread settings: flatclr sets the intra-op pool explicitly (--threads), so that the count is the one
-// asked for whatever LibTorch's default (all cores in 2.11; half of them in older versions, which assumed
-// SMT).
+// CPU thread settings: flatclr sets the intra-op pool explicitly (the run settings' threads), so that the
+// count is the one asked for whatever LibTorch's default (all cores in 2.11; half of them in older versions,
+// which assumed SMT).
 #pragma once
 
 namespace flatclr::core {

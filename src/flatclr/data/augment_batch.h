@@ -1,4 +1,4 @@
-// The "faster version" SimCLR augmentation (--faster_version=True): the whole batch is augmented
+// The "faster version" SimCLR augmentation (faster_version on): the whole batch is augmented
 // at once with tensor ops on the training device (CPU or CUDA), with a fresh random draw per image and per
 // view and new views every epoch (the paper's code shares one draw per 128-image chunk and
 // draws the views once per run). The pipeline is torchvision's, in its order, with torchvision's tensor

@@ -1,4 +1,4 @@
-// The per-image SimCLR augmentation (--faster_version=False, the paper's slow path): for each image, two
+// The per-image SimCLR augmentation (faster_version off, the paper's slow path): for each image, two
 // views drawn independently through RandomResizedCrop -> RandomHorizontalFlip -> RandomApply(ColorJitter, p)
 // -> RandomGrayscale -> [GaussianBlur with p = 0.5], written as float [3, S, S] in [0, 1] (ToTensor; the
 // model normalises inside).

@@ -31,8 +31,8 @@ std::string image_folder_split_dir(const std::string& data_root, const std::stri
     const auto dir = base / "train";
     if (!fs::is_directory(dir))
       fail("image-folder dataset '", name, "': no training folder ", dir.string(),
-           " (expected <data>/<name>/train/<class>/<image files>; set --data to the folder that holds ", name,
-           ")");
+           " (expected <data>/<name>/train/<class>/<image files>; set ", Field{"data.root"},
+           " to the folder that holds ", name, ")");
     return dir.string();
   }
   for (const char* split : {"val", "test"}) {
@@ -84,7 +84,10 @@ ImageFolderIndex scan_image_folder(const std::string& split_dir) {
 }
 
 void BadImages::report(const std::string& path, const std::string& message) {
-  if (stop_) fail(message, " (--bad_images=stop; use --bad_images=skip to leave such files out)");
+  if (stop_) {
+    fail(message, " (", Field{"data.bad_images"}, "=stop; use ", Field{"data.bad_images"},
+         "=skip to leave such files out)");
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   if (paths_.insert(path).second) {
     ++count_;
@@ -100,12 +103,6 @@ bool BadImages::is_bad(int64_t index) const {
 void BadImages::mark(int64_t index) {
   std::lock_guard<std::mutex> lock(mutex_);
   indices_.insert(index);
-}
-
-bool bad_images_stop(const std::string& policy) {
-  if (policy == "skip") return false;
-  if (policy == "stop") return true;
-  fail_usage("--bad_images=", policy, ": expected skip or stop");
 }
 
 at::Tensor resize_center_crop(const at::Tensor& image, int64_t resize, int64_t crop) {

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "flatclr/core/choice.h"
 #include "flatclr/data/dataset.h"
 
 namespace flatclr::data {
@@ -60,8 +61,11 @@ class BadImages {
   std::set<int64_t> indices_;
 };
 
-// "skip" -> false, "stop" -> true; anything else a UsageError naming --bad_images.
-bool bad_images_stop(const std::string& policy);
+// What to do with an image file that fails to decode: skip it (counted, reported once) or stop with an error.
+enum class BadImagesPolicy { kSkip, kStop };
+inline constexpr core::Choice<BadImagesPolicy> kBadImagesPolicies[] = {{BadImagesPolicy::kSkip, "skip"},
+                                                                       {BadImagesPolicy::kStop, "stop"}};
+constexpr const auto& choices_of(BadImagesPolicy) { return kBadImagesPolicies; }
 
 struct FolderLoadOptions {
   // 0: keep the decoded size (every image must then have the same size). Else resize the shorter side to

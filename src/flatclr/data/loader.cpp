@@ -44,7 +44,7 @@ void FolderImageSource::get(int64_t i, DecodedImage& out) const {
       return;
     } catch (const UserError& e) {
       bad_->mark(j);
-      bad_->report(index_.paths[j], e.what());  // throws under --bad_images=stop
+      bad_->report(index_.paths[j], e.what());  // throws under the stop policy
     }
   }
   fail(index_.dir, ": none of the ", n, " image files could be decoded");

@@ -1,5 +1,5 @@
-// The per-image SimCLR loader (--faster_version=False): decodes (image folders) or reads (in-memory uint8
-// datasets) the images of each batch and augments two views of each on --workers threads, a few batches
+// The per-image SimCLR loader (faster_version off): decodes (image folders) or reads (in-memory uint8
+// datasets) the images of each batch and augments two views of each on `workers` threads, a few batches
 // ahead of the training step (prefetch), as PyTorch's DataLoader(num_workers, prefetch) does for the
 // reference's per-image path. Output per batch: [2B, 3, S, S] float32 in [0, 1] on the host (rows
 // 0..B-1 view 0 of the batch's images, rows B..2B-1 view 1 of the same images), the layout

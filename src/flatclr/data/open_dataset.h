@@ -1,4 +1,4 @@
-// From --data and --dataset_name to images, for pretraining and evaluation:
+// From a data root and a dataset name to images, for pretraining and evaluation:
 //   cifar10 / cifar100 -> the official binaries (downloaded when allowed), in memory, 32 px.
 //   any other name     -> the image folder <data>/<name>/{train, val|test}/<class>/* (image_folder.h).
 //     "small" folders (the first training image has both sides <= kSmallImageMax, and the name is not
@@ -27,7 +27,7 @@ bool is_cifar_name(const std::string& name);
 
 struct OpenOptions {
   bool download = true;      // CIFAR archives
-  bool stop_on_bad = false;  // --bad_images=stop
+  bool stop_on_bad = false;  // BadImagesPolicy::kStop
   int threads = 1;           // decoding threads for in-memory loads
 };
 

@@ -1,5 +1,5 @@
 // Where the training loop gets each batch of two views, whichever augmentation pipeline makes them:
-//   BatchedViewSource   the batched augmentation (--faster_version=True) of uint8 images held on the training
+//   BatchedViewSource   the batched augmentation (faster_version on) of uint8 images held on the training
 //                       device (data/augment_batch.h), made when asked, in the training thread;
 //   LoaderViewSource    the per-image SimCLR pipeline on worker threads with prefetch (data/loader.h), copied
 //                       to the training device.

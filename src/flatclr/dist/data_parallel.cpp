@@ -7,9 +7,9 @@
 
 namespace flatclr::dist {
 
-std::string resolve_backend(const std::string& flag, const c10::Device& device) {
-  if (flag != "auto") return flag;
-  return device.is_cuda() && nccl_available() ? "nccl" : "gloo";
+std::string resolve_backend(BackendChoice choice, const c10::Device& device) {
+  if (choice == BackendChoice::kAuto) return device.is_cuda() && nccl_available() ? "nccl" : "gloo";
+  return core::name_of(choice);
 }
 
 c10::Device local_device(const c10::Device& device, const DistEnv& env) {
@@ -19,7 +19,7 @@ c10::Device local_device(const c10::Device& device, const DistEnv& env) {
   return device;
 }
 
-DataParallel::DataParallel(const DistEnv& env, const std::string& backend, double timeout_s,
+DataParallel::DataParallel(const DistEnv& env, BackendChoice backend, double timeout_s,
                            const c10::Device& device)
     : group_(std::make_shared<ProcessGroup>(env, resolve_backend(backend, device), timeout_s)) {}
 

@@ -12,21 +12,28 @@
 #include <string>
 #include <vector>
 
+#include "flatclr/core/choice.h"
 #include "flatclr/dist/dist_env.h"
 #include "flatclr/dist/process_group.h"
 
 namespace flatclr::dist {
 
-// --dist_backend: auto -> nccl for a CUDA device when this build has NCCL, else gloo; gloo | nccl as given.
-std::string resolve_backend(const std::string& flag, const c10::Device& device);
+enum class BackendChoice { kAuto, kGloo, kNccl };
+inline constexpr core::Choice<BackendChoice> kBackendChoices[] = {
+    {BackendChoice::kAuto, "auto"}, {BackendChoice::kGloo, "gloo"}, {BackendChoice::kNccl, "nccl"}};
+constexpr const auto& choices_of(BackendChoice) { return kBackendChoices; }
+
+// The c10d backend name: auto -> "nccl" for a CUDA device when this build has NCCL, else "gloo"; gloo and
+// nccl as chosen.
+std::string resolve_backend(BackendChoice choice, const c10::Device& device);
 
 // This rank's training device: a CUDA device without an index becomes cuda:LOCAL_RANK in a distributed run.
 c10::Device local_device(const c10::Device& device, const DistEnv& env);
 
 class DataParallel {
  public:
-  // backend: auto | gloo | nccl (resolve_backend); timeout_s bounds the start and every collective.
-  DataParallel(const DistEnv& env, const std::string& backend, double timeout_s, const c10::Device& device);
+  // backend: resolved by resolve_backend; timeout_s bounds the start and every collective.
+  DataParallel(const DistEnv& env, BackendChoice backend, double timeout_s, const c10::Device& device);
 
   bool distributed() const { return group_->size() > 1; }
   int rank() const { return group_->rank(); }

@@ -54,21 +54,23 @@ bool is_loopback(const std::string& addr) {
 ProcessGroup::ProcessGroup(const DistEnv& env, const std::string& backend, double timeout_s)
     : rank_(env.rank), size_(env.world_size), backend_(backend) {
   if (size_ == 1) return;
-  if (backend != "gloo" && backend != "nccl") fail("--dist_backend=", backend, ": expected gloo or nccl");
+  const Field flag{"dist_backend"};
+  if (backend != "gloo" && backend != "nccl") fail(flag, "=", backend, ": expected gloo or nccl");
   if (backend == "nccl" && !nccl_available()) {
-    fail(
-        "--dist_backend=nccl: this LibTorch has no NCCL process group (a CUDA build of LibTorch has it); "
-        "use --dist_backend=gloo");
+    fail(flag, "=nccl: this LibTorch has no NCCL process group (a CUDA build of LibTorch has it); use ", flag,
+         "=gloo");
   }
 #ifndef FLATCLR_HAVE_DIST
   if (backend == "gloo") {
-    fail(
-        "--dist_backend=gloo: this flatclr was built without c10d's Gloo (CMake found no Gloo headers; "
-        "Debian: "
-        "libgloo-dev); use --dist_backend=nccl on CUDA");
+    fail(flag,
+         "=gloo: this flatclr was built without c10d's Gloo (CMake found no Gloo headers; scripts/setup.sh "
+         "installs them); use ",
+         flag, "=nccl on CUDA");
   }
 #endif
-  if (!(timeout_s > 0)) fail("--dist_timeout=", timeout_s, ": expected a positive number of seconds");
+  if (!(timeout_s > 0)) {
+    fail(Field{"dist_timeout"}, "=", timeout_s, ": expected a positive number of seconds");
+  }
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
   // A peer that died must surface as an error from the collective, not as SIGPIPE killing this process.
   std::signal(SIGPIPE, SIG_IGN);
@@ -101,8 +103,8 @@ ProcessGroup::ProcessGroup(const DistEnv& env, const std::string& backend, doubl
   } catch (const std::exception& e) {
     const auto* c10_error = dynamic_cast<const c10::Error*>(&e);  // its what() carries a backtrace
     fail("could not start the ", backend, " process group as rank ", rank_, " of ", size_,
-         " (MASTER_ADDR=", env.master_addr, " MASTER_PORT=", env.master_port, ", --dist_timeout=", timeout_s,
-         " s): ", c10_error ? c10_error->what_without_backtrace() : e.what());
+         " (MASTER_ADDR=", env.master_addr, " MASTER_PORT=", env.master_port, ", ", Field{"dist_timeout"},
+         "=", timeout_s, " s): ", c10_error ? c10_error->what_without_backtrace() : e.what());
   }
 }
 

@@ -36,9 +36,11 @@ models::ResNetOptions infer_resnet_options(const io::StateDict& s, const std::st
       b = std::max<int64_t>(b, std::stoll(m[2]) + 1);
     }
   }
-  const std::map<std::pair<bool, std::vector<int64_t>>, std::string> archs{
-      {{false, {1, 1, 1, 1}}, "res10"}, {{false, {2, 2, 2, 2}}, "res18"},  {{false, {3, 4, 6, 3}}, "res34"},
-      {{true, {3, 4, 6, 3}}, "res50"},  {{true, {3, 4, 23, 3}}, "res101"}, {{true, {3, 8, 36, 3}}, "res152"}};
+  using models::Arch;
+  const std::map<std::pair<bool, std::vector<int64_t>>, Arch> archs{
+      {{false, {1, 1, 1, 1}}, Arch::kRes10},  {{false, {2, 2, 2, 2}}, Arch::kRes18},
+      {{false, {3, 4, 6, 3}}, Arch::kRes34},  {{true, {3, 4, 6, 3}}, Arch::kRes50},
+      {{true, {3, 4, 23, 3}}, Arch::kRes101}, {{true, {3, 8, 36, 3}}, Arch::kRes152}};
   auto it = archs.find({bottleneck, blocks});
   if (it == archs.end()) {
     fail(what, ": a ResNet with ", blocks[0], "/", blocks[1], "/", blocks[2], "/", blocks[3], " blocks",
@@ -56,12 +58,12 @@ models::ResNetOptions infer_resnet_options(const io::StateDict& s, const std::st
   }
   std::sort(linears.begin(), linears.end(), [](auto& a, auto& b) { return a.first < b.first; });
   if (linears.empty()) {
-    o.head.mode = "none";
+    o.head.mode = models::HeadMode::kNone;
   } else if (has(s, "fc.linear_layers.net.1.running_mean")) {
-    o.head.mode = "linear";
+    o.head.mode = models::HeadMode::kLinear;
     o.head.out_dim = linears.back().second.size(0);
   } else {
-    o.head.mode = "nonlinear";
+    o.head.mode = models::HeadMode::kNonlinear;
     o.head.num_layers = static_cast<int64_t>(linears.size());
     o.head.out_dim = linears.back().second.size(0);
   }
@@ -97,7 +99,7 @@ LoadedEncoder load_encoder(const std::string& path) {
     fail(path, ": the encoder state lacks ", k, " (", report.missing.size(), " key(s) missing)");
   }
   for (const auto& k : report.unexpected)
-    fail(path, ": unexpected key ", k, " for a ", options.arch, " encoder");
+    fail(path, ": unexpected key ", k, " for a ", core::name_of(options.arch), " encoder");
   return out;
 }
 

@@ -65,7 +65,7 @@ void keep_stratified_fraction(data::Dataset& ds, double fraction, uint64_t seed)
 }  // namespace
 
 std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string& dir) {
-  if (!fs::is_directory(dir)) fail("--checkpoint_dir=", dir, ": no such folder");
+  if (!fs::is_directory(dir)) fail(Field{"checkpoint_dir"}, "=", dir, ": no such folder");
   std::vector<std::pair<int64_t, std::string>> out;
   const std::regex name(R"(^checkpoint_(\d+)\.pth\.tar$)");
   for (const auto& e : fs::directory_iterator(dir)) {
@@ -75,13 +75,13 @@ std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string&
       out.emplace_back(std::stoll(m[1]), e.path().string());
   }
   std::sort(out.begin(), out.end());
-  if (out.empty()) fail("--checkpoint_dir=", dir, ": no checkpoint_<epoch>.pth.tar files in it");
+  if (out.empty()) fail(Field{"checkpoint_dir"}, "=", dir, ": no checkpoint_<epoch>.pth.tar files in it");
   return out;
 }
 
 std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
-  const int threads = core::set_num_threads(c.threads);
-  const c10::Device device = core::resolve_device(c.device, c.disable_cuda);
+  const int threads = core::set_num_threads(c.run.threads);
+  const c10::Device device = core::resolve_device(c.run.device, c.run.disable_cuda);
   auto all = list_checkpoints(c.checkpoint_dir);
   std::vector<std::string> chosen;
   if (c.all_checkpoints) {
@@ -91,8 +91,9 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
       if (e == c.transfer_from_epoch) chosen.push_back(p);
     }
     if (chosen.empty()) {
-      fail("--transfer_from_epoch=", c.transfer_from_epoch, ": no checkpoint_", c.transfer_from_epoch, " in ",
-           c.checkpoint_dir, " (it has epochs ", all.front().first, "..", all.back().first, ")");
+      fail(Field{"transfer_from_epoch"}, "=", c.transfer_from_epoch, ": no checkpoint_",
+           c.transfer_from_epoch, " in ", c.checkpoint_dir, " (it has epochs ", all.front().first, "..",
+           all.back().first, ")");
     }
   } else {
     chosen.push_back(all.back().second);
@@ -100,56 +101,53 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
 
   // The dataset: the flag, else the one the encoder was pretrained on.
   auto first = load_encoder(chosen.front());
-  const std::string dataset = !c.dataset_name.empty()
-                                  ? c.dataset_name
+  const std::string dataset = !c.data.dataset_name.empty()
+                                  ? c.data.dataset_name
                                   : (first.pretrain_dataset.empty() ? "cifar10" : first.pretrain_dataset);
-  const data::OpenOptions open{c.download, c.bad_images == "stop",
-                               static_cast<int>(std::max<int64_t>(1, c.workers))};
+  const data::OpenOptions open = c.data.open_options();
   data::BadImages bad(open.stop_on_bad);
-  auto train = data::load_labelled_split(c.data, dataset, true, open, bad);
-  auto test = data::load_labelled_split(c.data, dataset, false, open, bad);
-  if (bad.count() > 0)
-    std::cout << bad.count() << " bad image file(s) skipped (--bad_images=skip)" << std::endl;
-  keep_stratified_fraction(train, c.data_fraction, static_cast<uint64_t>(c.seed));
-  keep_stratified_fraction(test, c.test_fraction, static_cast<uint64_t>(c.seed));
-  std::cout << "flatclr evaluation: " << c.transfer_mode << " on " << dataset << " (" << train.images.size(0)
+  auto train = data::load_labelled_split(c.data.root, dataset, true, open, bad);
+  auto test = data::load_labelled_split(c.data.root, dataset, false, open, bad);
+  if (bad.count() > 0) {
+    std::cout << bad.count() << " bad image file(s) skipped (" << Field{"data.bad_images"} << "=skip)"
+              << std::endl;
+  }
+  const auto seed = static_cast<uint64_t>(c.run.seed);
+  keep_stratified_fraction(train, c.data.fraction, seed);
+  keep_stratified_fraction(test, c.test_fraction, seed);
+  const std::string mode = core::name_of(c.transfer_mode);
+  std::cout << "flatclr evaluation: " << mode << " on " << dataset << " (" << train.images.size(0)
             << " train / " << test.images.size(0) << " test images), " << chosen.size() << " checkpoint(s)"
             << (c.random_init ? " [random-init baseline]" : "") << ", device " << device.str() << ", "
             << threads << " threads" << std::endl;
 
-  LinearProbeConfig probe;
-  probe.epochs = c.fc_epochs;
-  probe.batch_size = c.fc_batch_size;
-  probe.lr = c.fc_lr;
-  probe.momentum = c.fc_momentum;
-  probe.weight_decay = c.fc_weight_decay;
-  probe.optimizer = c.fc_optimizer;
-  probe.scheduler = c.fc_scheduler;
-  probe.seed = static_cast<uint64_t>(c.seed);
+  LinearProbeConfig probe = c.probe;
+  probe.seed = seed;
 
   std::vector<EvalRecord> records;
   for (size_t i = 0; i < chosen.size(); ++i) {
     LoadedEncoder enc = i == 0 ? first : load_encoder(chosen[i]);
     if (c.random_init) {
       auto options = enc.model->options;
-      enc = random_encoder(options, static_cast<uint64_t>(c.seed));
+      enc = random_encoder(options, seed);
     }
     enc.model->to(device);
     const auto start = std::chrono::steady_clock::now();
     EvalRecord rec;
     rec.checkpoint = c.random_init ? "random init (" + chosen[i] + ")" : chosen[i];
     rec.pretrain_epoch = enc.pretrain_epoch;
-    rec.mode = c.transfer_mode;
+    rec.mode = mode;
     rec.dataset = dataset;
     std::cout << "evaluating " << rec.checkpoint << std::endl;
     auto on_epoch = [&](const EpochResult& r) { print_epoch(r, probe.epochs); };
     ProbeResult result;
-    if (c.transfer_mode == "knn" || (c.transfer_mode == "linear_eval" && !c.fc_augment)) {
-      auto ftrain =
-          extract_features(enc.model, train.images, c.eval_batch_size, device, c.progress, "features train");
-      auto ftest =
-          extract_features(enc.model, test.images, c.eval_batch_size, device, c.progress, "features test");
-      if (c.transfer_mode == "knn") {
+    const bool linear = c.transfer_mode == TransferMode::kLinearEval;
+    if (c.transfer_mode == TransferMode::kKnn || (linear && !c.fc_augment)) {
+      auto ftrain = extract_features(enc.model, train.images, c.eval_batch_size, device, c.run.progress,
+                                     "features train");
+      auto ftest = extract_features(enc.model, test.images, c.eval_batch_size, device, c.run.progress,
+                                    "features test");
+      if (c.transfer_mode == TransferMode::kKnn) {
         auto counts = knn_evaluate(ftrain, train.labels.to(device), ftest, test.labels.to(device),
                                    train.num_classes, c.knn_k, c.knn_temperature);
         result.best_top1 = result.last_top1 = counts.top1_rate();
@@ -165,9 +163,9 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
       ClassifierData cd{train.images, train.labels, test.images, test.labels, train.num_classes};
       ClassifierOptions co;
       co.probe = probe;
-      co.freeze_backbone = c.transfer_mode == "linear_eval";
+      co.freeze_backbone = linear;
       co.eval_batch_size = c.eval_batch_size;
-      co.progress = c.progress;
+      co.progress = c.run.progress;
       result = train_classifier(enc.model, cd, co, device, on_epoch);
       rec.fc_epochs = probe.epochs;
     }
@@ -182,7 +180,7 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
     nlohmann::ordered_json j;
     j["checkpoint"] = rec.checkpoint;
     j["pretrain_epoch"] = rec.pretrain_epoch;
-    j["mode"] = rec.mode + (c.transfer_mode == "linear_eval" && c.fc_augment ? "+augment" : "");
+    j["mode"] = rec.mode + (linear && c.fc_augment ? "+augment" : "");
     j["dataset"] = rec.dataset;
     j["train_images"] = train.images.size(0);
     j["test_images"] = test.images.size(0);

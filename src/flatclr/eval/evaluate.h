@@ -1,6 +1,6 @@
-// `flatclr --train_mode=eval|transfer`: evaluates the checkpoint(s) of a pretraining run with a linear
-// probe, finetuning or kNN (for every dataset, unlike the paper's code), prints a table and appends one JSON
-// line per checkpoint to <checkpoint_dir>/eval_results.jsonl so that runs can be compared.
+// Evaluation (the paper's train_mode eval or transfer): evaluates the checkpoint(s) of a pretraining run with
+// a linear probe, finetuning or kNN (for every dataset, unlike the paper's code), prints a table and appends
+// one JSON line per checkpoint to <checkpoint_dir>/eval_results.jsonl so that runs can be compared.
 #pragma once
 
 #include <string>
@@ -20,7 +20,7 @@ struct EvalRecord {
   double seconds = 0;
 };
 
-// checkpoint_*.pth.tar of `dir` as (epoch, path), ascending. UserError naming --checkpoint_dir when none.
+// checkpoint_*.pth.tar of `dir` as (epoch, path), ascending. UserError naming checkpoint_dir when none.
 std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string& dir);
 
 std::vector<EvalRecord> run_evaluation(const EvalConfig& config);

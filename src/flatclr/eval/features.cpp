@@ -7,13 +7,13 @@
 namespace flatclr::eval {
 
 at::Tensor extract_features(models::ResNet& model, const at::Tensor& images_u8, int64_t batch_size,
-                            const c10::Device& device, const std::string& progress_mode,
+                            const c10::Device& device, core::ProgressMode progress_mode,
                             const std::string& label) {
   torch::NoGradGuard no_grad;
   model->eval();
   const int64_t n = images_u8.size(0);
   const int64_t steps = (n + batch_size - 1) / batch_size;
-  core::Progress progress(core::progress_mode_from(progress_mode), label, steps, batch_size);
+  core::Progress progress(progress_mode, label, steps, batch_size);
   std::vector<at::Tensor> parts;
   for (int64_t s = 0; s < steps; ++s) {
     auto x = images_u8.slice(0, s * batch_size, std::min(n, (s + 1) * batch_size)).to(device);

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "flatclr/core/progress.h"
 #include "flatclr/models/resnet.h"
 
 namespace flatclr::eval {
@@ -14,7 +15,8 @@ namespace flatclr::eval {
 // images_u8: [N, 3, H, W] uint8 (any device) -> h: [N, feature_dim] float32 on `device`.
 // Leaves the model in eval mode. `label` names the progress line ("" = silent).
 at::Tensor extract_features(models::ResNet& model, const at::Tensor& images_u8, int64_t batch_size,
-                            const c10::Device& device, const std::string& progress_mode = "none",
+                            const c10::Device& device,
+                            core::ProgressMode progress_mode = core::ProgressMode::kNone,
                             const std::string& label = "");
 
 }  // namespace flatclr::eval

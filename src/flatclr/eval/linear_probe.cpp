@@ -81,18 +81,15 @@ void check_split(const char* name, const at::Tensor& x, const at::Tensor& y, int
 }  // namespace
 
 void LinearProbeConfig::validate() const {
-  if (epochs < 1) fail("--fc_epochs must be >= 1, got ", epochs);
-  if (batch_size < 1) fail("--fc_batch_size must be >= 1, got ", batch_size);
-  if (!(lr >= 0) || !std::isfinite(lr)) fail("--fc_lr must be a finite number >= 0, got ", lr);
-  if (!(momentum >= 0 && momentum < 1)) fail("--fc_momentum must be in [0, 1), got ", momentum);
+  if (epochs < 1) fail_usage(Field{"probe.epochs"}, "=", epochs, ": expected an integer >= 1");
+  if (batch_size < 1) fail_usage(Field{"probe.batch_size"}, "=", batch_size, ": expected an integer >= 1");
+  if (!(lr >= 0) || !std::isfinite(lr))
+    fail_usage(Field{"probe.lr"}, "=", lr, ": expected a finite number >= 0");
+  if (!(momentum >= 0 && momentum < 1)) {
+    fail_usage(Field{"probe.momentum"}, "=", momentum, ": expected a number in [0, 1)");
+  }
   if (!(weight_decay >= 0) || !std::isfinite(weight_decay)) {
-    fail("--fc_weight_decay must be a finite number >= 0, got ", weight_decay);
-  }
-  if (optimizer != "sgd" && optimizer != "adam" && optimizer != "lars") {
-    fail("--fc_optimizer=", optimizer, ": expected one of sgd, adam, lars");
-  }
-  if (scheduler != "cosine" && scheduler != "constant") {
-    fail("--fc_scheduler=", scheduler, ": expected cosine or constant");
+    fail_usage(Field{"probe.weight_decay"}, "=", weight_decay, ": expected a finite number >= 0");
   }
 }
 

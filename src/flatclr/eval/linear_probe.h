@@ -27,23 +27,28 @@
 #include <string>
 #include <vector>
 
+#include "flatclr/optim/make_optimizer.h"
+#include "flatclr/optim/schedule.h"
+
 namespace flatclr::eval {
 
 constexpr double kProbeFinalLr = 1e-6;       // where the cosine ends (as the reference)
 constexpr double kStandardizeMinStd = 1e-8;  // below this a feature is only centred
 
+// The probe's optimisation (the paper's fc_* options, with its defaults). Messages name the fields as
+// probe.<field>, their place in the evaluation configuration (core/error.h).
 struct LinearProbeConfig {
-  int64_t epochs = 100;              // --fc_epochs
-  int64_t batch_size = 4096;         // --fc_batch_size
-  double lr = 1.6;                   // --fc_lr
-  double momentum = 0.9;             // --fc_momentum (sgd, lars)
-  double weight_decay = 0.0;         // --fc_weight_decay
-  std::string optimizer = "sgd";     // --fc_optimizer: sgd | adam | lars
-  std::string scheduler = "cosine";  // --fc_scheduler: cosine (no warmup, to 1e-6, per step) | constant
-  uint64_t seed = 0;                 // layer init and data order
-  bool standardize = false;          // standardise features with the train mean/std (see above)
+  int64_t epochs = 100;
+  int64_t batch_size = 4096;
+  double lr = 1.6;
+  double momentum = 0.9;  // sgd, lars
+  double weight_decay = 0.0;
+  optim::OptimizerKind optimizer = optim::OptimizerKind::kSgd;
+  optim::ScheduleKind scheduler = optim::ScheduleKind::kCosine;  // cosine: no warmup, to 1e-6, per step
+  uint64_t seed = 0;                                             // layer init and data order
+  bool standardize = false;  // standardise features with the train mean/std (see above)
 
-  // Throws flatclr::UserError naming the flag (--fc_epochs, ...) and the bad value.
+  // Throws flatclr::UsageError naming the field and the bad value.
   void validate() const;
 };
 

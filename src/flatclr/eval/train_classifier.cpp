@@ -71,7 +71,7 @@ ProbeResult train_classifier(models::ResNet& model, const ClassifierData& data, 
     for (int64_t i = 0; i < n; ++i) order[i] = i;
     core::Rng rng(core::hash_key({kClassifierOrder, cfg.seed, static_cast<uint64_t>(epoch)}));
     for (int64_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
-    core::Progress progress(core::progress_mode_from(o.progress),
+    core::Progress progress(o.progress,
                             (o.freeze_backbone ? "linear " : "finetune ") + std::to_string(epoch + 1) + "/" +
                                 std::to_string(cfg.epochs),
                             steps_per_epoch, cfg.batch_size);

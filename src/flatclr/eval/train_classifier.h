@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "flatclr/core/progress.h"
 #include "flatclr/eval/linear_probe.h"
 #include "flatclr/models/resnet.h"
 
@@ -27,7 +28,7 @@ struct ClassifierOptions {
   bool freeze_backbone = true;
   int64_t padding = 4;
   int64_t eval_batch_size = 512;
-  std::string progress = "none";
+  core::ProgressMode progress = core::ProgressMode::kNone;
 };
 
 // Leaves the model in eval mode. The returned ProbeResult has no weight/bias of the head.

@@ -54,9 +54,10 @@ Checkpoint load_checkpoint(const std::string& path) {
   if (d.find("flatclr_format") == d.end() && d.find("model_state_dict") != d.end()) {
     fail(path,
          ": not written by flatclr (no 'flatclr_format' field; a checkpoint of the paper's PyTorch code?). "
-         "It can be evaluated (--train_mode=eval --checkpoint_dir=<its folder>) but not resumed: it holds no "
-         "step "
-         "count, and the paper's LARS state (one parameter group) does not match flatclr's");
+         "It can be evaluated (",
+         Field{"train_mode"}, "=eval ", Field{"checkpoint_dir"},
+         "=<its folder>) but not resumed: it holds no step count, and the paper's LARS state (one parameter "
+         "group) does not match flatclr's");
   }
   Checkpoint c;
   auto as_int = [&](const std::string& key) {

@@ -54,8 +54,8 @@ LoadReport load_module_state_dict(torch::nn::Module& module, const StateDict& di
     }
     if (it->second.sizes() != target.sizes()) {
       fail(what, ": ", key, " has shape ", shape_str(it->second.sizes()), " but the model expects ",
-           shape_str(target.sizes()),
-           " (was the checkpoint made with other --model/--width_multiplier/--proj_* flags?)");
+           shape_str(target.sizes()), " (was the checkpoint made with another ", Field{"model.arch"}, ", ",
+           Field{"model.width_multiplier"}, " or projection head?)");
     }
     target.copy_(it->second.to(target.device(), target.scalar_type()));
     used.insert(key);

@@ -1,4 +1,4 @@
-// InfoNCE / NT-Xent (SimCLR, the paper's --clr=simclr), a pure function.
+// InfoNCE / NT-Xent (SimCLR, the paper's clr=simclr), a pure function.
 //   l_i = -s_{i+}/tau + log( sum_{j != i} exp(s_ij/tau) )  (cross-entropy over [positive, 2N-2 negatives])
 //   L   = mean over the 2N rows (both directions).
 // The same value is backpropagated and logged. Equivalently l_i = log(1 + xi_i) = softplus(v_i).

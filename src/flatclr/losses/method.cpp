@@ -22,6 +22,15 @@ const MethodInfo& method_info(Method method) {
   throw InternalError("unknown losses::Method " + std::to_string(static_cast<int>(method)));
 }
 
+const std::vector<core::Choice<Method>>& choices_of(Method) {
+  static const std::vector<core::Choice<Method>> kChoices = [] {
+    std::vector<core::Choice<Method>> out;
+    for (const auto& m : methods()) out.push_back({m.method, m.key});
+    return out;
+  }();
+  return kChoices;
+}
+
 std::optional<Method> find_method(const std::string& key) {
   for (const auto& m : methods())
     if (key == m.key) return m.method;

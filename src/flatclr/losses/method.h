@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "flatclr/core/choice.h"
 #include "flatclr/losses/contrastive_output.h"
 
 namespace flatclr::losses {
@@ -31,5 +32,7 @@ const std::vector<MethodInfo>& methods();
 const MethodInfo& method_info(Method method);
 // The method of a key ("simclr", "flatclr"); nullopt for anything else.
 std::optional<Method> find_method(const std::string& key);
+// The keys as typed choices (core/choice.h: parse_choice<Method>, name_of), taken from the same table.
+const std::vector<core::Choice<Method>>& choices_of(Method);
 
 }  // namespace flatclr::losses

@@ -9,20 +9,18 @@ namespace flatclr::models {
 
 ProjectionHeadImpl::ProjectionHeadImpl(const ProjectionHeadOptions& o) : options(o) {
   FLATCLR_CHECK(o.in_dim > 0 && o.out_dim > 0, "bad head dims ", o.in_dim, " ", o.out_dim);
-  if (o.mode == "none") return;
+  if (o.mode == HeadMode::kNone) return;
   torch::nn::Sequential net;
-  if (o.mode == "nonlinear") {
+  if (o.mode == HeadMode::kNonlinear) {
     FLATCLR_CHECK(o.num_layers >= 1, "num_layers ", o.num_layers);
     for (int64_t i = 0; i + 1 < o.num_layers; ++i) {
       net->push_back(torch::nn::Linear(o.in_dim, o.in_dim));
       net->push_back(torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)));
     }
     net->push_back(torch::nn::Linear(o.in_dim, o.out_dim));
-  } else if (o.mode == "linear") {
+  } else {
     net->push_back(torch::nn::Linear(o.in_dim, o.out_dim));
     net->push_back(BatchNorm1d(o.out_dim));
-  } else {
-    fail("--proj_head_mode=", o.mode, ": expected nonlinear, linear or none");
   }
   linear_layers = register_module("linear_layers", LinearLayers());
   linear_layers->net = linear_layers->register_module("net", net);
@@ -34,7 +32,7 @@ at::Tensor ProjectionHeadImpl::forward(const at::Tensor& h) {
 }
 
 int64_t ProjectionHeadImpl::out_dim() const {
-  return options.mode == "none" ? options.in_dim : options.out_dim;
+  return options.mode == HeadMode::kNone ? options.in_dim : options.out_dim;
 }
 
 }  // namespace flatclr::models

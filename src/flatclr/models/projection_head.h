@@ -11,10 +11,17 @@
 
 #include <string>
 
+#include "flatclr/core/choice.h"
+
 namespace flatclr::models {
 
+enum class HeadMode { kNonlinear, kLinear, kNone };
+inline constexpr core::Choice<HeadMode> kHeadModes[] = {
+    {HeadMode::kNonlinear, "nonlinear"}, {HeadMode::kLinear, "linear"}, {HeadMode::kNone, "none"}};
+constexpr const auto& choices_of(HeadMode) { return kHeadModes; }
+
 struct ProjectionHeadOptions {
-  std::string mode = "nonlinear";  // nonlinear | linear | none
+  HeadMode mode = HeadMode::kNonlinear;
   int64_t in_dim = 512;
   int64_t num_layers = 2;  // nonlinear only: number of Linear layers
   int64_t out_dim = 128;

@@ -25,22 +25,25 @@ struct ArchSpec {
   std::vector<int64_t> blocks;
 };
 
-ArchSpec arch_spec(const std::string& arch) {
-  if (arch == "res10") return {false, {1, 1, 1, 1}};
-  if (arch == "res18") return {false, {2, 2, 2, 2}};
-  if (arch == "res34") return {false, {3, 4, 6, 3}};
-  if (arch == "res50") return {true, {3, 4, 6, 3}};
-  if (arch == "res101") return {true, {3, 4, 23, 3}};
-  if (arch == "res152") return {true, {3, 8, 36, 3}};
-  fail("--model=", arch, ": expected one of res10, res18, res34, res50, res101, res152");
+ArchSpec arch_spec(Arch arch) {
+  switch (arch) {
+    case Arch::kRes10:
+      return {false, {1, 1, 1, 1}};
+    case Arch::kRes18:
+      return {false, {2, 2, 2, 2}};
+    case Arch::kRes34:
+      return {false, {3, 4, 6, 3}};
+    case Arch::kRes50:
+      return {true, {3, 4, 6, 3}};
+    case Arch::kRes101:
+      return {true, {3, 4, 23, 3}};
+    case Arch::kRes152:
+      return {true, {3, 8, 36, 3}};
+  }
+  throw InternalError("unknown models::Arch");
 }
 
 }  // namespace
-
-const std::vector<std::string>& resnet_arch_names() {
-  static const std::vector<std::string> names{"res10", "res18", "res34", "res50", "res101", "res152"};
-  return names;
-}
 
 BasicBlockImpl::BasicBlockImpl(int64_t in_planes, int64_t planes, int64_t stride) {
   conv1 = register_module("conv1", conv(in_planes, planes, 3, stride, 1));
@@ -81,7 +84,7 @@ at::Tensor BottleneckImpl::forward(const at::Tensor& x) {
 
 ResNetImpl::ResNetImpl(ResNetOptions o) : options(std::move(o)) {
   if (!(options.width_multiplier > 0) || !std::isfinite(options.width_multiplier)) {
-    fail("--width_multiplier=", options.width_multiplier, ": expected a positive number");
+    fail("width multiplier ", options.width_multiplier, ": expected a positive number");
   }
   const ArchSpec spec = arch_spec(options.arch);
   const int64_t expansion = spec.bottleneck ? BottleneckImpl::kExpansion : BasicBlockImpl::kExpansion;

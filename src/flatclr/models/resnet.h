@@ -21,22 +21,26 @@
 #include <utility>
 #include <vector>
 
+#include "flatclr/core/choice.h"
 #include "flatclr/models/batch_norm.h"
 #include "flatclr/models/normalize.h"
 #include "flatclr/models/projection_head.h"
 
 namespace flatclr::models {
 
+enum class Arch { kRes10, kRes18, kRes34, kRes50, kRes101, kRes152 };
+inline constexpr core::Choice<Arch> kArchs[] = {{Arch::kRes10, "res10"},   {Arch::kRes18, "res18"},
+                                                {Arch::kRes34, "res34"},   {Arch::kRes50, "res50"},
+                                                {Arch::kRes101, "res101"}, {Arch::kRes152, "res152"}};
+constexpr const auto& choices_of(Arch) { return kArchs; }
+
 struct ResNetOptions {
-  std::string arch = "res18";  // res10 | res18 | res34 | res50 | res101 | res152
+  Arch arch = Arch::kRes18;
   bool imagenet_stem = false;
   double width_multiplier = 1.0;
   std::string normalize_dataset = "cifar10";  // selects normalize.mean/std (channel_stats_for)
   ProjectionHeadOptions head;                 // head.in_dim is set from the backbone
 };
-
-// The architectures by --model name; throws UserError for an unknown one.
-const std::vector<std::string>& resnet_arch_names();
 
 struct BasicBlockImpl : torch::nn::Module {
   static constexpr int64_t kExpansion = 1;

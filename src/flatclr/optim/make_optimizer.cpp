@@ -8,12 +8,12 @@
 
 namespace flatclr::optim {
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name, torch::nn::Module& model,
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(OptimizerKind kind, torch::nn::Module& model,
                                                         double lr, double weight_decay, double momentum) {
   if (!(lr >= 0)) fail("learning rate must be >= 0, got ", lr);
-  if (!(weight_decay >= 0)) fail("--weight_decay must be >= 0, got ", weight_decay);
-  if (!(momentum >= 0 && momentum < 1)) fail("--momentum must be in [0, 1), got ", momentum);
-  if (name == "lars") {
+  if (!(weight_decay >= 0)) fail("weight decay must be >= 0, got ", weight_decay);
+  if (!(momentum >= 0 && momentum < 1)) fail("momentum must be in [0, 1), got ", momentum);
+  if (kind == OptimizerKind::kLars) {
     ParamGroups split = split_param_groups(model);
     const auto base = LARSOptions(lr).momentum(momentum).eeta(kLarsEeta);
     std::vector<torch::optim::OptimizerParamGroup> groups;
@@ -23,15 +23,13 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name,
                         std::make_unique<LARSOptions>(LARSOptions(base).weight_decay(0).adapt(false)));
     return std::make_unique<LARS>(std::move(groups), LARSOptions(base).weight_decay(weight_decay));
   }
-  if (name == "sgd") {
+  if (kind == OptimizerKind::kSgd) {
     return std::make_unique<torch::optim::SGD>(
         model.parameters(), torch::optim::SGDOptions(lr).momentum(momentum).weight_decay(weight_decay));
   }
-  if (name == "adam") {
-    return std::make_unique<torch::optim::Adam>(model.parameters(),
-                                                torch::optim::AdamOptions(lr).weight_decay(weight_decay));
-  }
-  fail("--optimizer=", name, ": expected one of lars, sgd, adam");
+  FLATCLR_CHECK(kind == OptimizerKind::kAdam, "unknown OptimizerKind");
+  return std::make_unique<torch::optim::Adam>(model.parameters(),
+                                              torch::optim::AdamOptions(lr).weight_decay(weight_decay));
 }
 
 void set_lr(torch::optim::Optimizer& optimizer, double lr) {

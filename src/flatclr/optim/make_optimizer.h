@@ -1,8 +1,8 @@
-// Builds the optimizer named by --optimizer / --fc_optimizer, as the paper's code offers them:
+// Builds the optimizer of pretraining or of the linear probe, as the paper's code offers them:
 //   lars: LARS with two groups, [0] regular weights (weight decay + trust ratio, adapt=true) and
 //         [1] biases + norm parameters (no weight decay, trust 1, adapt=false), split by
 //         split_param_groups(); eeta = kLarsEeta. The reference's LARS uses a fixed momentum 0.9 (its
-//         --momentum is for SGD only); here `momentum` is used, whose default 0.9 gives the same thing.
+//         momentum option is for SGD only); here `momentum` is used, whose default 0.9 gives the same.
 //   sgd:  torch::optim::SGD(lr, momentum, weight_decay) over all parameters, one group (wd on all, as
 //         the reference).
 //   adam: torch::optim::Adam(lr, weight_decay) over all parameters, one group.
@@ -16,12 +16,19 @@
 #include <memory>
 #include <string>
 
+#include "flatclr/core/choice.h"
+
 namespace flatclr::optim {
 
 constexpr double kLarsEeta = 1e-3;
 
-// name: lars | sgd | adam; anything else throws flatclr::UserError naming the value.
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name, torch::nn::Module& model,
+enum class OptimizerKind { kLars, kSgd, kAdam };
+inline constexpr core::Choice<OptimizerKind> kOptimizerKinds[] = {
+    {OptimizerKind::kLars, "lars"}, {OptimizerKind::kSgd, "sgd"}, {OptimizerKind::kAdam, "adam"}};
+constexpr const auto& choices_of(OptimizerKind) { return kOptimizerKinds; }
+
+// A negative lr or weight decay, or a momentum outside [0, 1), throws flatclr::UserError.
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(OptimizerKind kind, torch::nn::Module& model,
                                                         double lr, double weight_decay, double momentum);
 
 // Sets the learning rate of every param group (what the per-step schedule calls).

@@ -244,7 +244,7 @@ void load_optimizer_state(torch::optim::Optimizer& optimizer, const c10::IValue&
   auto& groups = optimizer.param_groups();
   if (saved_groups.size() != groups.size()) {
     fail(kWhat, ": has ", saved_groups.size(), " param groups, this ", kind_name(kind), " optimizer has ",
-         groups.size(), " (saved with a different --optimizer?)");
+         groups.size(), " (saved with a different optimizer?)");
   }
 
   // Everything is read and checked first; the optimizer changes only once all of it is valid.

@@ -44,15 +44,15 @@ void rule_nonfinite(const RunHistory& run, std::vector<Finding>& out) {
                    "the " + what + " became " + value + " at step " + std::to_string(step) + " (epoch " +
                        std::to_string(e.value("epoch", int64_t{0})) +
                        ") and the run stopped; last good checkpoint: " +
-                       e.value("last_checkpoint", std::string("none")) + ". Lower --lr (effective lr was " +
+                       e.value("last_checkpoint", std::string("none")) + ". Lower `lr` (effective lr was " +
                        fmt("%g", run.config_value<double>("effective_lr", 0)) +
-                       ") or raise --temperature; --on_nonfinite=skip skips such steps instead"});
+                       ") or raise `temperature`; `on_nonfinite`=skip skips such steps instead"});
   }
   if (skipped > 0) {
     out.push_back({"nonfinite", "warning",
                    std::to_string(skipped) +
                        " step(s) were skipped because their loss or gradient was not finite "
-                       "(--on_nonfinite=skip): training is unstable, lower --lr"});
+                       "(`on_nonfinite`=skip): training is unstable, lower `lr`"});
   }
 }
 
@@ -70,14 +70,14 @@ void rule_saturation(const RunHistory& run, std::vector<Finding>& out) {
     out.push_back({"saturation", "problem",
                    "InfoNCE's gradient vanished on " + pct(now) + " of rows " + since +
                        " (p+ > 0.99, so each such row keeps less than 1% of its gradient): the log-K regime. "
-                       "FlatNCE keeps these gradients: try --clr=flatclr"});
+                       "FlatNCE keeps these gradients: try `clr`=flatclr"});
   } else {
     out.push_back(
         {"saturation", "info",
          pct(now) + " of rows have p+ > 0.99 " + since +
              ": InfoNCE would have lost their gradient here (the log-K regime); FlatNCE keeps it, "
              "so training goes on. The InfoNCE value logged no longer shows the progress: watch kNN "
-             "accuracy (--knn_every) instead"});
+             "accuracy (`knn_every`) instead"});
   }
 }
 
@@ -92,7 +92,7 @@ void rule_log_k(const RunHistory& run, std::vector<Finding>& out) {
        "the InfoNCE mutual-information estimate is " + fmt("%.2f", m) + " nats, " + pct(m / ceiling) +
            " of its ceiling log(2N-1) = " + fmt("%.2f", ceiling) + " at batch " + std::to_string(bs) +
            ": the batch size, not the encoder, bounds it. " +
-           (method(run) == "SimCLR" ? "A larger --batch_size or --clr=flatclr helps"
+           (method(run) == "SimCLR" ? "A larger `batch_size` or `clr`=flatclr helps"
                                     : "FlatNCE keeps learning here; judge progress by kNN accuracy")});
 }
 
@@ -106,7 +106,7 @@ void rule_collapse(const RunHistory& run, std::vector<Finding>& out) {
       out.push_back({"collapse", "problem",
                      "embeddings collapsing: effective rank " + fmt("%.1f", r) + " of at most " +
                          fmt("%.0f", d) + " at step " + fmt("%.0f", rank.step.back()) +
-                         ". Check the augmentation strength, lower --lr, or raise --temperature"});
+                         ". Check the augmentation strength, lower `lr`, or raise `temperature`"});
       return;
     }
     const double peak = *std::max_element(rank.value.begin(), rank.value.end());
@@ -134,10 +134,10 @@ void rule_data(const RunHistory& run, std::vector<Finding>& out) {
   out.push_back(
       {"data", "warning",
        "data loading takes " + pct(w) + " of step time: " +
-           (faster ? std::string("the batched augmentation is the bottleneck; give it more --threads")
-                   : std::string("raise --workers (now " +
+           (faster ? std::string("the batched augmentation is the bottleneck; give it more `threads`")
+                   : std::string("raise `workers` (now " +
                                  std::to_string(run.config_value<int64_t>("workers", 0)) +
-                                 ") or use --faster_version=True"))});
+                                 ") or use `faster_version`=True"))});
 }
 
 void rule_no_progress(const RunHistory& run, std::vector<Finding>& out) {
@@ -148,8 +148,8 @@ void rule_no_progress(const RunHistory& run, std::vector<Finding>& out) {
   out.push_back({"no_progress", "warning",
                  "the InfoNCE loss has not decreased (" + fmt("%.4f", first) + " at step " +
                      fmt("%.0f", loss.step.front()) + ", " + fmt("%.4f", now) +
-                     " recently): check --lr (effective " +
-                     fmt("%g", run.config_value<double>("effective_lr", 0)) + ") and --warmup_epochs"});
+                     " recently): check `lr` (effective " +
+                     fmt("%g", run.config_value<double>("effective_lr", 0)) + ") and `warmup_epochs`"});
 }
 
 void rule_grad_growth(const RunHistory& run, std::vector<Finding>& out) {
@@ -160,7 +160,7 @@ void rule_grad_growth(const RunHistory& run, std::vector<Finding>& out) {
   out.push_back({"grad_growth", "warning",
                  "the gradient norm grew " + fmt("%.0f", now / g.value.front()) + "x (" +
                      fmt("%.3g", g.value.front()) + " -> " + fmt("%.3g", now) +
-                     "): training is becoming unstable; lower --lr"});
+                     "): training is becoming unstable; lower `lr`"});
 }
 
 void rule_knn(const RunHistory& run, std::vector<Finding>& out) {

@@ -4,16 +4,16 @@
 //   nonfinite   a loss or gradient became NaN/Inf: the step, the action taken, the last good checkpoint;
 //   saturation  p+ > 0.99 on more than half of the rows recently: InfoNCE's gradient has all but vanished
 //   (its
-//               gradient is (1 - p+) times FlatNCE's): the log-K regime. SimCLR: try --clr=flatclr;
+//               gradient is (1 - p+) times FlatNCE's): the log-K regime. SimCLR: try `clr`=flatclr;
 //   log_k       the InfoNCE MI estimate is recently at >= 90% of its ceiling log(2N-1): the loss cannot show
 //               more progress at this batch size;
 //   collapse    effective rank of z below max(2, 5% of its maximum min(2N, D)), or per-dimension std of the
 //   normalised
 //               z below 20% of its spread value 1/sqrt(D): the embeddings are collapsing;
-//   data        data loading takes more than 20% of step time: raise --workers or use --faster_version=True;
+//   data        data loading takes more than 20% of step time: raise `workers` or use `faster_version`=True;
 //   no_progress InfoNCE recently not below its first logged value by 1% after at least 4 intervals;
-//   grad_growth gradient norm recently 10x or more its first value: unstable, lower --lr;
-//   knn         the online kNN accuracy (--knn_every) first vs last, and a drop of more than 2 points.
+//   grad_growth gradient norm recently 10x or more its first value: unstable, lower `lr`;
+//   knn         the online kNN accuracy (`knn_every`) first vs last, and a drop of more than 2 points.
 // When no rule finds a problem the report says so, with the recent values it checked.
 #pragma once
 

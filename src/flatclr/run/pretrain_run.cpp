@@ -11,17 +11,21 @@
 
 namespace flatclr::run {
 
-void KnnMonitor::on_start(const train::PretrainConfig& config, const train::TrainSet& train_set) {
-  test_ = data::load_labelled_split(
-      config.data, config.dataset_name, /*train=*/false,
-      {false, data::bad_images_stop(config.bad_images), static_cast<int>(config.workers)}, *train_set.bad);
+void KnnMonitor::on_start(const train::PretrainConfig& config, const train::RunStart& start) {
+  const train::TrainSet& train_set = *start.train_set;
+  data::OpenOptions open = config.data.open_options();
+  open.download = false;
+  test_ = data::load_labelled_split(config.data.root, config.data.dataset_name, /*train=*/false, open,
+                                    *train_set.bad);
   train_index_ = torch::tensor(train_set.indices, torch::kLong).to(train_set.device);
   train_images_ = train_set.images;  // all of them (no copy); the subset is taken when measuring
   train_labels_ = train_set.labels.index_select(0, train_index_);
   device_ = train_set.device;
 }
 
-void KnnMonitor::on_epoch_end(models::ResNet& model, train::EpochStats& stats) {
+void KnnMonitor::on_epoch_end(train::EpochEnd& end) {
+  train::EpochStats& stats = end.stats;
+  models::ResNet& model = end.model;
   if (stats.epoch % every_ != 0) return;
   auto ftrain = eval::extract_features(model, train_images_.index_select(0, train_index_), 512, device_);
   auto ftest = eval::extract_features(model, test_.images, 512, device_);

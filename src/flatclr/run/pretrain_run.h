@@ -1,7 +1,6 @@
 // A pretraining run as the `flatclr` command makes it: the training loop (train/pretrain.h) with the
 // observers that belong to other areas attached from here, above both train/ and eval/ and report/:
-//   KnnMonitor   every --knn_every epochs, weighted cosine kNN (k 200, T 0.1) of the encoder features h of
-//   the
+//   KnnMonitor   every knn_every epochs, weighted cosine kNN (k 200, T 0.1) of the encoder features h of the
 //                training subset against the whole test split (eval/knn.h); its top-1/top-5 go to the epoch
 //                line, metrics.jsonl and TensorBoard;
 //   RunReport    at the end, the PNG plots and the diagnosis in plain words (report/).
@@ -17,8 +16,8 @@ class KnnMonitor : public train::PretrainObserver {
  public:
   // every: epochs between two measurements (> 0).
   explicit KnnMonitor(int64_t every) : every_(every) {}
-  void on_start(const train::PretrainConfig& config, const train::TrainSet& train_set) override;
-  void on_epoch_end(models::ResNet& model, train::EpochStats& stats) override;
+  void on_start(const train::PretrainConfig& config, const train::RunStart& start) override;
+  void on_epoch_end(train::EpochEnd& end) override;
 
  private:
   int64_t every_;
@@ -32,7 +31,7 @@ class RunReport : public train::PretrainObserver {
   void on_end(const train::PretrainResult& result) override;
 };
 
-// train::pretrain with the observers the configuration asks for (--knn_every, --plots).
+// train::pretrain with the observers the configuration asks for (knn_every, plots).
 train::PretrainResult pretrain(const train::PretrainConfig& config);
 
 }  // namespace flatclr::run

@@ -1,20 +1,24 @@
-// What attaches to the pretraining loop from outside (train/pretrain.h takes a list of them): the online kNN
-// monitor, the end-of-run report, or anything a caller wants to watch. The loop keeps the records that
-// resuming depends on (metrics.jsonl, steps.jsonl, TensorBoard, checkpoints); observers see the training set
-// at the start, the model after every epoch, and the result at the end. They are called in rank 0 only, the
-// process that reports.
+// What attaches to the pretraining loop from outside (train/pretrain.h takes a list of them). The loop only
+// trains; everything it reports goes through observers: the console, metrics.jsonl and steps.jsonl, the
+// TensorBoard scalars, the checkpoints (train/sinks.h), and whatever a caller adds (the online kNN monitor,
+// the end-of-run report). They are called in rank 0 only, the process that reports, in the order of the
+// list, so an observer that fills optional fields of the epoch's stats (kNN accuracy) comes first.
 #pragma once
 
 #include <ATen/ATen.h>
 #include <c10/core/Device.h>
+#include <torch/optim/optimizer.h>
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "flatclr/data/image_folder.h"
 #include "flatclr/models/resnet.h"
+#include "flatclr/optim/schedule.h"
 #include "flatclr/train/pretrain_config.h"
+#include "flatclr/train/step_monitor.h"
 
 namespace flatclr::train {
 
@@ -27,6 +31,7 @@ struct EpochStats {
   double images_per_s = 0;
   double seconds = 0;
   double data_wait_seconds = 0;  // per-image loader: time the steps waited for their batch
+  int64_t skipped_steps = 0;     // steps of this epoch with a non-finite loss or gradient (skip policy)
   double knn_top1 = -1;          // online kNN monitor, -1 when not measured this epoch
   double knn_top5 = -1;
 };
@@ -35,6 +40,7 @@ struct PretrainResult {
   std::string run_dir;
   std::vector<EpochStats> epochs;  // the epochs run by this call
   std::string last_checkpoint;
+  int64_t skipped_steps = 0;  // over the whole call
 };
 
 // The training set as the loop holds it.
@@ -46,14 +52,57 @@ struct TrainSet {
   c10::Device device = c10::kCPU;
 };
 
+// The run as it starts (train/pretrain_setup.h made it).
+struct RunStart {
+  std::string run_dir;
+  std::string resumed_from;        // the checkpoint path when resuming, else ""
+  std::string stored_config_json;  // the resumed checkpoint's configuration (config.json), else ""
+  int64_t start_epoch = 0;         // epochs already done
+  int64_t global_step = 0;         // steps already done
+  int64_t steps_per_epoch = 0;
+  int64_t images = 0;  // the selected training images
+  c10::Device device = c10::kCPU;
+  int threads = 0;
+  int world_size = 1;
+  std::string backend;  // c10d backend of a distributed run
+  const TrainSet* train_set = nullptr;
+};
+
+// A logging interval: the step monitor's record (train/step_monitor.h).
+struct Interval {
+  int64_t epoch = 0;  // 1-based
+  int64_t global_step = 0;
+  const Record* record = nullptr;
+};
+
+// A step whose loss or gradient was not finite.
+struct NonfiniteStep {
+  int64_t epoch = 0;        // 1-based
+  int64_t global_step = 0;  // 1-based: the step that failed
+  bool bad_loss = false;    // else the gradient norm
+  std::string value;        // nan | inf | -inf
+  OnNonfinite action = OnNonfinite::kStop;
+  std::string last_checkpoint;  // "" when none yet
+};
+
+// The end of an epoch, with what a checkpoint needs.
+struct EpochEnd {
+  EpochStats& stats;
+  int64_t global_step;
+  models::ResNet& model;
+  torch::optim::Optimizer& optimizer;
+  const optim::LrSchedule& schedule;
+  std::string saved_checkpoint;  // set by the observer that saved one this epoch
+};
+
 class PretrainObserver {
  public:
   virtual ~PretrainObserver() = default;
-  virtual void on_start(const PretrainConfig& config, const TrainSet& train_set) {}
-  // After every epoch, before the loop writes the epoch's line, metrics and scalars: an observer may fill the
-  // optional fields of `stats` (knn_top1/5), which the loop then logs. The model is in training mode and must
-  // be left so.
-  virtual void on_epoch_end(models::ResNet& model, EpochStats& stats) {}
+  virtual void on_start(const PretrainConfig& config, const RunStart& start) {}
+  virtual void on_interval(const Interval& interval) {}
+  virtual void on_nonfinite(const NonfiniteStep& step) {}
+  // The model is in training mode and must be left so.
+  virtual void on_epoch_end(EpochEnd& end) {}
   virtual void on_end(const PretrainResult& result) {}
 };
 

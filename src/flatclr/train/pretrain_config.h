@@ -1,88 +1,88 @@
 // Everything a pretraining run needs, with the defaults of the paper's main.py (ResNet-50, batch 512, 100
 // epochs, LARS lr 0.6, wd 1e-6, tau 0.1, 10 warmup epochs), except the data root ./datasets and the added
 // learning_rate_scaling (none by default: lr as given).
-// Filled by the CLI (src/flatclr/cli/args.*), checked by validate(), stored as config.json in the run
-// folder and inside every checkpoint.
+// Filled by the CLI, checked by validate(), stored as config.json in the run folder and inside every
+// checkpoint. Choices are enums (core/choice.h); their names are what config.json holds. Messages name
+// fields by their place here (`data.fraction`, `lr`), never by a command-line flag (core/error.h).
 #pragma once
 
 #include <cstdint>
 #include <string>
 
+#include "flatclr/core/choice.h"
+#include "flatclr/core/run_settings.h"
+#include "flatclr/data/data_config.h"
+#include "flatclr/dist/data_parallel.h"
 #include "flatclr/dist/dist_env.h"
+#include "flatclr/losses/method.h"
+#include "flatclr/models/model_config.h"
+#include "flatclr/optim/make_optimizer.h"
+#include "flatclr/optim/schedule.h"
 
 namespace flatclr::train {
 
+// A step whose loss or gradient is NaN/Inf: stop the run (naming the step and the last checkpoint), or
+// skip the step (no update, BatchNorm statistics restored) and go on.
+enum class OnNonfinite { kStop, kSkip };
+inline constexpr core::Choice<OnNonfinite> kOnNonfinite[] = {{OnNonfinite::kStop, "stop"},
+                                                             {OnNonfinite::kSkip, "skip"}};
+constexpr const auto& choices_of(OnNonfinite) { return kOnNonfinite; }
+
 struct PretrainConfig {
-  // data
-  std::string data = "./datasets";
-  std::string dataset_name =
-      "cifar10";                // cifar10 | cifar100 | an image folder <data>/<name>/{train,val|test}
+  data::DataConfig data;        // shared with evaluation
   bool faster_version = false;  // batched device augmentation; false = per-image SimCLR pipeline
-  int64_t workers = 40;
-  double data_fraction = 1.0;       // class-stratified share of the training set, (0, 1]
-  bool download = true;             // fetch missing CIFAR archives
-  std::string bad_images = "skip";  // image files that fail to decode: skip (count) | stop
 
   // method
-  std::string clr = "flatclr";  // simclr (InfoNCE) | flatclr (FlatNCE)
+  losses::Method clr = losses::Method::kFlatCLR;
   double temperature = 0.1;
   int64_t n_views = 2;
 
-  // model
-  std::string model = "res50";
-  double width_multiplier = 1.0;
-  std::string proj_head_mode = "nonlinear";
-  int64_t num_proj_layers = 2;
-  int64_t proj_out_dim = 128;
+  models::ModelConfig model;  // res50, width 1, nonlinear head of 2 layers to 128
 
   // optimisation
-  int64_t batch_size = 512;
+  int64_t batch_size = 512;  // the global batch (all processes together)
   int64_t epochs = 100;
   double lr = 0.6;
-  std::string learning_rate_scaling = "none";  // none | linear | sqrt
-  std::string optimizer = "lars";              // lars | sgd | adam
+  optim::LrScaling learning_rate_scaling = optim::LrScaling::kNone;
+  optim::OptimizerKind optimizer = optim::OptimizerKind::kLars;
   double weight_decay = 1e-6;
-  double momentum = 0.9;             // sgd only (LARS has its own 0.9)
-  std::string scheduler = "cosine";  // cosine | constant
+  double momentum = 0.9;  // SGD's, and LARS's (whose reference value is the same 0.9)
+  optim::ScheduleKind scheduler = optim::ScheduleKind::kCosine;
   int64_t warmup_epochs = 10;
   bool fp16_precision = false;
 
-  // run
-  std::string train_mode = "ssl";
-  std::string device = "auto";  // auto | cpu | cuda | cuda:N
-  bool disable_cuda = false;
-  int64_t seed = 42;
-  int threads = 0;  // 0 = all cores
+  core::RunSettings run;  // device, threads, seed, progress: shared with evaluation
+
+  // run folder and logging
   int64_t save_every_n_epochs = 2;
   std::string save_dir = "results";
   std::string log_dir;     // run folder to resume into
   std::string train_from;  // checkpoint file name inside log_dir (or a path)
   int64_t log_every_n_steps = 10;
-  int64_t knn_every = 0;          // online kNN monitor (k=200, T=0.1 on h) every N epochs; 0 = off
-  std::string progress = "auto";  // auto | bar | lines | none
+  int64_t knn_every = 0;  // online kNN monitor (k=200, T=0.1 on h) every N epochs; 0 = off
 
   // monitoring (train/step_monitor.h, report/)
-  int64_t diag_rank_every = 10;       // effective rank + z std every N logging intervals; 0 = off
-  std::string on_nonfinite = "stop";  // stop | skip: a step whose loss or gradient is NaN/Inf
-  bool tensorboard = true;            // TensorBoard event file in the run folder
-  bool plots = true;                  // PNG plots (gnuplot) + diagnosis at the end of the run
+  int64_t diag_rank_every = 10;  // effective rank + z std every N logging intervals; 0 = off
+  OnNonfinite on_nonfinite = OnNonfinite::kStop;
+  bool tensorboard = true;  // TensorBoard event file in the run folder
+  bool plots = true;        // PNG plots (gnuplot) + diagnosis at the end of the run
 
   // distributed data parallel (dist/); a run is distributed when torchrun's variables say so
-  std::string dist_backend = "auto";  // auto (nccl for CUDA when built with it, else gloo) | gloo | nccl
-  bool sync_bn = true;                // BatchNorm statistics over the global batch (distributed runs)
-  double dist_timeout = 1800;         // seconds for the start-up and each collective (a dead rank -> error)
-  dist::DistEnv dist_env;             // RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT (the CLI)
+  dist::BackendChoice dist_backend = dist::BackendChoice::kAuto;  // auto: nccl for CUDA when built with it
+  bool sync_bn = true;         // BatchNorm statistics over the global batch (distributed runs)
+  double dist_timeout = 1800;  // seconds for the start-up and each collective (a dead rank -> error)
+  dist::DistEnv dist_env;      // RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT
 
-  // Derived by resolve(): the effective lr after --learning_rate_scaling.
+  // Derived by resolve(): the effective lr after learning_rate_scaling.
   double effective_lr = 0.0;
 
-  // Throws UsageError naming the flag, the value and what was expected.
+  // Throws UsageError naming the field, the value and what was expected.
   void validate() const;
   // Fills the derived fields.
   void resolve();
   // "SimCLR" or "FlatCLR".
   std::string method_name() const;
-  // JSON object of every field (config.json).
+  // JSON object of every field (config.json), with the flat keys of the paper's flags.
   std::string to_json() const;
 };
 

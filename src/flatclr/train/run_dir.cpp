@@ -21,7 +21,8 @@ std::string create_run_dir(const std::string& save_dir, const std::string& datas
   std::error_code ec;
   fs::create_directories(parent, ec);
   if (ec)
-    fail("cannot create the run folder under ", parent.string(), ": ", ec.message(), " (check --save_dir)");
+    fail("cannot create the run folder under ", parent.string(), ": ", ec.message(), " (check ",
+         Field{"save_dir"}, ")");
   for (int i = 1;; ++i) {
     const fs::path dir =
         parent / (i == 1 ? std::string(stamp) : std::string(stamp) + "-" + std::to_string(i));
@@ -31,12 +32,12 @@ std::string create_run_dir(const std::string& save_dir, const std::string& datas
 }
 
 std::string resolve_resume_checkpoint(const std::string& log_dir, const std::string& train_from) {
-  if (!fs::is_directory(log_dir)) fail("--log_dir=", log_dir, ": no such run folder");
+  if (!fs::is_directory(log_dir)) fail(Field{"log_dir"}, "=", log_dir, ": no such run folder");
   fs::path p = fs::path(log_dir) / train_from;
   if (!fs::exists(p) && fs::exists(train_from)) p = train_from;
   if (!fs::is_regular_file(p)) {
-    fail("--train_from=", train_from, ": no checkpoint ", (fs::path(log_dir) / train_from).string(),
-         " (expected a file name such as checkpoint_0004.pth.tar inside --log_dir)");
+    fail(Field{"train_from"}, "=", train_from, ": no checkpoint ", (fs::path(log_dir) / train_from).string(),
+         " (expected a file name such as checkpoint_0004.pth.tar inside ", Field{"log_dir"}, ")");
   }
   return p.string();
 }

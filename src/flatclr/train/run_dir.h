@@ -12,7 +12,7 @@ std::string create_run_dir(const std::string& save_dir, const std::string& datas
                            const std::string& method_name);
 
 // For resuming: checks that `log_dir` exists and resolves `train_from` (a file name inside log_dir, or
-// a path) to an existing checkpoint path. UserError naming the flag and path otherwise.
+// a path) to an existing checkpoint path. UserError naming the field and path otherwise.
 std::string resolve_resume_checkpoint(const std::string& log_dir, const std::string& train_from);
 
 }  // namespace flatclr::train

@@ -1,0 +1,15 @@
+#include "flatclr/core/run_settings.h"
+
+#include "flatclr/core/error.h"
+
+namespace flatclr::core {
+
+void RunSettings::validate() const {
+  if (!(device == "auto" || device == "cpu" || device.rfind("cuda", 0) == 0)) {
+    fail_usage(Field{"run.device"}, "=", device, ": expected auto, cpu, cuda or cuda:N");
+  }
+  if (threads < 0)
+    fail_usage(Field{"run.threads"}, "=", threads, ": expected 0 (all cores) or a positive count");
+}
+
+}  // namespace flatclr::core

@@ -1,0 +1,29 @@
+// Which images a run reads and how: the data settings that pretraining and evaluation share (the same
+// command-line flags set both). Messages name the fields as data.<field> (core/error.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "flatclr/data/image_folder.h"
+#include "flatclr/data/open_dataset.h"
+
+namespace flatclr::data {
+
+struct DataConfig {
+  std::string root = "./datasets";  // holds cifar-10-batches-bin/, cifar-100-binary/, <name>/train/...
+  std::string dataset_name =
+      "cifar10";         // cifar10 | cifar100 | an image folder <root>/<name>/{train,val|test}
+  bool download = true;  // fetch missing CIFAR archives
+  BadImagesPolicy bad_images = BadImagesPolicy::kSkip;
+  int64_t workers = 40;   // decoding (and, when pretraining per image, augmentation) threads
+  double fraction = 1.0;  // class-stratified share of the training set, (0, 1]
+
+  // UsageError naming the field and the value. An empty dataset_name passes (evaluation reads it from the
+  // checkpoint); pretraining refuses it itself.
+  void validate() const;
+  // The options data/open_dataset.h takes: at least one decoding thread.
+  OpenOptions open_options() const;
+};
+
+}  // namespace flatclr::data

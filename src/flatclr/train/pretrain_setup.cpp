@@ -1,0 +1,150 @@
+#include "flatclr/train/pretrain_setup.h"
+
+#include <torch/torch.h>
+
+#include "flatclr/core/device.h"
+#include "flatclr/core/error.h"
+#include "flatclr/core/threads.h"
+#include "flatclr/data/augment_batch.h"
+#include "flatclr/data/augment_image.h"
+#include "flatclr/data/cifar.h"
+#include "flatclr/data/subset.h"
+#include "flatclr/io/checkpoint.h"
+#include "flatclr/optim/make_optimizer.h"
+#include "flatclr/optim/optimizer_state.h"
+#include "flatclr/train/run_dir.h"
+
+namespace flatclr::train {
+namespace {
+
+// The training set: rank 0 downloads (CIFAR archives), the other ranks wait for it and then read what it
+// wrote. Images go to the device when the batched augmentation or the kNN monitor needs them there.
+void load_train_data(const PretrainConfig& c, PretrainSetup& s) {
+  const auto& d = c.data;
+  if (d.download && s.dp->is_rank0() && data::is_cifar_name(d.dataset_name))
+    data::ensure_cifar(d.root, d.dataset_name, data::default_cifar_source(d.dataset_name));
+  s.dp->barrier();
+  data::OpenOptions oo = d.open_options();
+  oo.download = false;
+  s.source = data::open_train_images(d.root, d.dataset_name, oo);
+  auto& t = s.train_set;
+  t.indices = data::stratified_subset(s.source.labels, s.source.num_classes, d.fraction,
+                                      static_cast<uint64_t>(c.run.seed));
+  t.bad = s.source.bad;
+  t.device = s.device;
+  const bool needs_memory = c.faster_version || c.knn_every > 0;
+  if (s.source.memory.images.defined()) {
+    if (needs_memory) t.images = s.source.memory.images.to(s.device);
+    t.labels = s.source.labels.to(s.device);
+  } else if (needs_memory) {
+    const std::string where = detail::concat(Field{"data.dataset_name"}, "=", d.dataset_name,
+                                             " is an ImageNet-sized image folder, streamed from disk: ");
+    if (c.faster_version) {
+      fail(where, Field{"faster_version"}, "=True needs the images in memory (use ", Field{"faster_version"},
+           "=False)");
+    }
+    fail(where, "the online kNN monitor needs the images in memory (use ", Field{"knn_every"}, "=0)");
+  }
+}
+
+// The batched augmentation on the device (faster_version) or the per-image pipeline on worker threads.
+std::unique_ptr<data::ViewSource> make_view_source(const PretrainConfig& c, const PretrainSetup& s) {
+  const uint64_t seed = static_cast<uint64_t>(c.run.seed);
+  const bool small = s.source.small;
+  if (c.faster_version) {
+    const auto aug = data::AugmentConfig::for_dataset(
+        small && !data::is_cifar_name(c.data.dataset_name) ? "cifar10" : c.data.dataset_name,
+        s.train_set.images.size(2));
+    return std::make_unique<data::BatchedViewSource>(s.train_set.images, aug, seed, s.device);
+  }
+  data::LoaderOptions lo;
+  lo.workers = static_cast<int>(c.data.workers);
+  lo.pin_memory = s.device.is_cuda();
+  lo.augment = data::per_image_config(small, s.source.view_size);
+  lo.seed = seed;
+  return std::make_unique<data::LoaderViewSource>(s.source.source, lo, s.device);
+}
+
+optim::LrSchedule make_schedule(const PretrainConfig& c, int64_t steps_per_epoch) {
+  optim::LrSchedule schedule;
+  schedule.kind = c.scheduler;
+  schedule.base_lr = c.effective_lr;
+  schedule.warmup_steps = c.warmup_epochs * steps_per_epoch;
+  schedule.total_steps = c.epochs * steps_per_epoch;
+  schedule.validate();
+  return schedule;
+}
+
+// Model and optimizer state, epoch and step from the checkpoint named by log_dir and train_from.
+void resume(const PretrainConfig& c, PretrainSetup& s) {
+  RunStart& r = s.start;
+  const std::string path = resolve_resume_checkpoint(c.log_dir, c.train_from);
+  auto ckpt = io::load_checkpoint(path);
+  const std::string arch = core::name_of(c.model.arch);
+  if (ckpt.model != arch) fail(path, " holds a ", ckpt.model, " model but ", Field{"model.arch"}, "=", arch);
+  io::load_module_state_dict(*s.model, ckpt.model_state_dict, /*strict=*/true, path);
+  optim::load_optimizer_state(*s.optimizer, ckpt.optimizer);
+  r.start_epoch = ckpt.epoch;
+  r.global_step = ckpt.global_step;
+  if (r.global_step != r.start_epoch * r.steps_per_epoch) {
+    fail(path, ": its ", r.global_step, " steps over ", r.start_epoch, " epochs do not match ",
+         r.steps_per_epoch, " steps per epoch of this run (different ", Field{"batch_size"}, " or ",
+         Field{"data.fraction"}, "?)");
+  }
+  if (r.start_epoch >= c.epochs) {
+    fail(path, " already holds ", r.start_epoch, " epochs; ", Field{"epochs"}, "=", c.epochs);
+  }
+  r.run_dir = c.log_dir;
+  r.resumed_from = path;
+  r.stored_config_json = ckpt.config_json;
+}
+
+}  // namespace
+
+std::unique_ptr<PretrainSetup> setup_pretraining(const PretrainConfig& c) {
+  if (c.fp16_precision) {
+    fail(Field{"fp16_precision"}, ": mixed precision is not implemented yet; run without it (fp32)");
+  }
+  auto s = std::make_unique<PretrainSetup>();
+  s->threads = core::set_num_threads(c.run.threads);
+  s->device = dist::local_device(core::resolve_device(c.run.device, c.run.disable_cuda), c.dist_env);
+  s->dp = std::make_unique<dist::DataParallel>(c.dist_env, c.dist_backend, c.dist_timeout, s->device);
+  torch::manual_seed(static_cast<uint64_t>(c.run.seed));
+
+  load_train_data(c, *s);
+  const int64_t n = static_cast<int64_t>(s->train_set.indices.size());
+  RunStart& r = s->start;
+  r.steps_per_epoch = n / c.batch_size;  // drop_last, as the reference
+  if (r.steps_per_epoch == 0) {
+    fail(Field{"batch_size"}, "=", c.batch_size, " is larger than the training set (", n, " images after ",
+         Field{"data.fraction"}, "=", c.data.fraction, ")");
+  }
+  s->views = make_view_source(c, *s);
+
+  // The ImageNet stem (7x7/2 conv + max-pool) for ImageNet-sized data (imagenet, or a folder of images
+  // larger than data::kSmallImageMax), the CIFAR stem otherwise (the paper's code keys it on the name
+  // imagenet alone).
+  s->model = models::ResNet(c.model.resnet_options(!s->source.small, c.data.dataset_name));
+  s->model->to(s->device);
+  s->model->train();
+  s->dp->prepare_model(*s->model, c.sync_bn);  // rank 0's weights everywhere; SyncBN
+  s->optimizer = optim::make_optimizer(c.optimizer, *s->model, c.effective_lr, c.weight_decay, c.momentum);
+  s->schedule = make_schedule(c, r.steps_per_epoch);
+
+  if (!c.train_from.empty()) {
+    resume(c, *s);
+  } else {
+    const bool rank0 = s->dp->is_rank0();
+    r.run_dir = s->dp->agree(
+        rank0 ? create_run_dir(c.save_dir, c.data.dataset_name, c.batch_size, c.method_name()) : "");
+  }
+  r.device = s->device;
+  r.threads = s->threads;
+  r.world_size = s->dp->world_size();
+  r.backend = s->dp->distributed() ? s->dp->group().backend() : "";
+  r.images = n;
+  r.train_set = &s->train_set;
+  return s;
+}
+
+}  // namespace flatclr::train
