@@ -34,8 +34,13 @@ TEST(StepMonitor, IntervalMeansMinAndThroughput) {
     sum_pos += d.pos_sim.item<double>();
     sum_mi += d.mi_estimate.item<double>();
     min_p = std::min(min_p, d.p_pos_min.item<double>());
-    sum_top1 += losses::positive_pair_accuracy(out.similarity).top1.item<double>();
-    mon.observe_step(out, torch::tensor(1.0 + step, torch::kDouble), /*data=*/0.1, /*step=*/0.5);
+    const auto expected = losses::positive_pair_accuracy(out.similarity);
+    sum_top1 += expected.top1.item<double>();
+    // The accuracy it returns (the loop's epoch sums use it) is the step's own.
+    const auto acc =
+        mon.observe_step(out, torch::tensor(1.0 + step, torch::kDouble), /*data=*/0.1, /*step=*/0.5);
+    EXPECT_EQ(acc.top1.item<double>(), expected.top1.item<double>());
+    EXPECT_EQ(acc.top5.item<double>(), expected.top5.item<double>());
   }
   mon.observe_skipped_step();
   EXPECT_EQ(mon.steps_observed(), 3);

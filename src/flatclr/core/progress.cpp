@@ -12,6 +12,12 @@ ProgressMode resolve_progress_mode(ProgressMode mode) {
   return ::isatty(STDERR_FILENO) ? ProgressMode::kBar : ProgressMode::kLines;
 }
 
+std::string fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
 std::string format_duration(double seconds) {
   if (!(seconds >= 0) || seconds > 1e8) return "-:--:--";
   const auto s = static_cast<long long>(seconds + 0.5);

@@ -25,6 +25,9 @@ ProgressMode resolve_progress_mode(ProgressMode mode);
 // h:mm:ss
 std::string format_duration(double seconds);
 
+// v with `digits` decimals ("%.*f"): the numbers of console lines.
+std::string fixed(double v, int digits);
+
 class Progress {
  public:
   Progress(ProgressMode mode, std::string label, int64_t total_steps, int64_t images_per_step);

@@ -10,11 +10,7 @@
 namespace flatclr::train {
 namespace {
 
-std::string fixed(double v, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
+using core::fixed;
 
 // The fields of the checkpoint's stored configuration that differ from this run's. config.json's keys are
 // the paper's option names.

@@ -19,6 +19,8 @@
 namespace flatclr::train {
 namespace {
 
+using core::fixed;
+
 constexpr uint64_t kOrderStream = 0x6f72646572ull;  // "order": the data-order stream of hash_key
 
 // This rank's share of the epoch: a Fisher-Yates shuffle of the selected indices keyed by (seed, epoch)
@@ -39,12 +41,6 @@ std::vector<int64_t> local_epoch_order(const std::vector<int64_t>& indices, uint
   return local;
 }
 
-std::string fixed(double v, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
-
 std::string nonfinite_text(double v) { return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"); }
 
 // Running sums of the epoch, kept on the device and read only at logging intervals (no per-step host sync).
@@ -55,9 +51,8 @@ struct EpochSums {
       : loss(torch::zeros({}, torch::TensorOptions().device(device).dtype(torch::kDouble))),
         top1(torch::zeros_like(loss)),
         top5(torch::zeros_like(loss)) {}
-  void add(const StepResult& r) {
-    const auto acc = losses::positive_pair_accuracy(r.out.similarity);
-    loss += r.out.info_nce.to(torch::kDouble);
+  void add(const losses::ContrastiveOutput& out, const losses::PairAccuracy& acc) {
+    loss += out.info_nce.to(torch::kDouble);
     top1 += acc.top1.to(torch::kDouble);
     top5 += acc.top5.to(torch::kDouble);
     ++good_steps;
@@ -109,9 +104,9 @@ PretrainResult run_pretraining(const PretrainConfig& c, PretrainSetup& s,
       const StepResult r = train_step.run(views, stats.lr);
       ++global_step;
       if (r.finite) {
-        sums.add(r);
         if (monitor.wants_embeddings()) monitor.observe_embeddings(r.h, r.z);
-        monitor.observe_step(r.out, r.grad_norm, data_seconds, core::seconds_since(step_start));
+        sums.add(r.out,
+                 monitor.observe_step(r.out, r.grad_norm, data_seconds, core::seconds_since(step_start)));
       } else {
         const NonfiniteStep bad{epoch + 1,      global_step,
                                 r.bad_loss,     nonfinite_text(r.bad_value),

@@ -40,14 +40,16 @@ void StepMonitor::observe_embeddings(const at::Tensor& h, const at::Tensor& z) {
             {"z_dim_std_spread", 1.0 / std::sqrt(static_cast<double>(z.size(1)))}};
 }
 
-void StepMonitor::observe_step(const losses::ContrastiveOutput& out, const at::Tensor& grad_norm,
-                               double data_seconds, double step_seconds) {
+losses::PairAccuracy StepMonitor::observe_step(const losses::ContrastiveOutput& out,
+                                               const at::Tensor& grad_norm, double data_seconds,
+                                               double step_seconds) {
   auto d = losses::batch_diagnostics_vector(losses::batch_diagnostics(out.similarity, temperature_));
   auto acc = losses::positive_pair_accuracy(out.similarity);
   diag_.push_back(torch::cat({d, acc.top1.to(at::kDouble).reshape({1}), acc.top5.to(at::kDouble).reshape({1}),
                               grad_norm.to(d.device()).to(at::kDouble).reshape({1})}));
   data_seconds_ += data_seconds;
   step_seconds_ += step_seconds;
+  return acc;
 }
 
 void StepMonitor::observe_skipped_step() { ++skipped_; }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "flatclr/losses/contrastive_output.h"
+#include "flatclr/losses/pair_accuracy.h"
 
 namespace flatclr::train {
 
@@ -39,9 +40,10 @@ class StepMonitor {
   // h: [2N, F], z: [2N, D] of the current step (detached inside).
   void observe_embeddings(const at::Tensor& h, const at::Tensor& z);
   // After backward: the step's loss output, its global gradient norm (0-dim), the seconds spent getting the
-  // batch and the seconds of the whole step.
-  void observe_step(const losses::ContrastiveOutput& out, const at::Tensor& grad_norm, double data_seconds,
-                    double step_seconds);
+  // batch and the seconds of the whole step. Returns the step's positive-pair accuracy (on the device, no
+  // sync), so that the loop's epoch sums use it instead of computing it a second time.
+  losses::PairAccuracy observe_step(const losses::ContrastiveOutput& out, const at::Tensor& grad_norm,
+                                    double data_seconds, double step_seconds);
   // A step skipped because its loss or gradient was not finite (counted in the interval).
   void observe_skipped_step();
   int64_t steps_observed() const { return static_cast<int64_t>(diag_.size()); }
