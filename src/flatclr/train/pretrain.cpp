@@ -157,9 +157,11 @@ PretrainResult pretrain(const PretrainConfig& config, const std::vector<Pretrain
   TensorBoardLog tensorboard;
   CheckpointSaver checkpoints;
   std::vector<PretrainObserver*> all = observers;
-  for (PretrainObserver* o : std::initializer_list<PretrainObserver*>{&console, &records, &checkpoints})
-    all.push_back(o);
-  if (config.tensorboard) all.insert(all.end() - 1, &tensorboard);  // before the checkpoint, as the records
+  // The epoch's line, records and scalars come before its checkpoint's "saved" line.
+  all.push_back(&console);
+  all.push_back(&records);
+  if (config.tensorboard) all.push_back(&tensorboard);
+  all.push_back(&checkpoints);
   return run_pretraining(config, *setup, all);
 }
 
