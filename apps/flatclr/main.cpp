@@ -2,14 +2,79 @@
 // names configuration fields (`data.fraction`); everything printed here names the flags (--data_fraction).
 #include <c10/util/Exception.h>
 
+#include <cstdio>
 #include <iostream>
 
 #include "flatclr/cli/args.h"
 #include "flatclr/cli/flag_names.h"
 #include "flatclr/core/error.h"
+#include "flatclr/eval/embed.h"
 #include "flatclr/eval/evaluate.h"
+#include "flatclr/eval/export_encoder.h"
 #include "flatclr/report/commands.h"
+#include "flatclr/report/pca_plot.h"
 #include "flatclr/run/pretrain_run.h"
+#include "flatclr/run/supervised_run.h"
+
+namespace {
+
+using flatclr::cli::Command;
+using flatclr::cli::ParsedArgs;
+
+void run_export(const flatclr::eval::ExportConfig& config) {
+  const auto r = flatclr::eval::export_encoder(config);
+  std::printf("exported %s: %lld tensors, %lld parameters and buffers, %.1f MB as %s (%s)\n",
+              r.checkpoint.c_str(), static_cast<long long>(r.tensors), static_cast<long long>(r.parameters),
+              static_cast<double>(r.bytes) / 1e6, config.output.c_str(),
+              flatclr::core::name_of(config.format).c_str());
+}
+
+void run_embed(const flatclr::eval::EmbedConfig& config) {
+  const auto r = flatclr::eval::embed(config);
+  std::printf("embedded %lld images of %s %s (%lld features each) in %.1f s%s\n", static_cast<long long>(r.rows),
+              r.dataset.c_str(), flatclr::core::name_of(config.split).c_str(),
+              static_cast<long long>(r.feature_dim), r.seconds,
+              r.bad_images ? (", " + std::to_string(r.bad_images) + " bad image file(s) left out").c_str() : "");
+  for (const auto& f : r.files) std::printf("wrote %s\n", f.c_str());
+  const auto plot = flatclr::report::write_pca_plot(
+      r.sample_features, r.sample_labels, r.class_names, config.output,
+      "PCA of h: " + r.dataset + " " + flatclr::core::name_of(config.split) + " (" +
+          std::to_string(r.sample_features.size(0)) + " of " + std::to_string(r.rows) + " rows)\n" + r.checkpoint,
+      flatclr::report::find_gnuplot());
+  std::printf("%s\n", plot.notice.c_str());
+}
+
+int run(const ParsedArgs& args) {
+  switch (args.command) {
+    case Command::kDiagnose:
+      flatclr::report::print_diagnosis(args.run_dir, std::cout, /*save=*/false);
+      return 0;
+    case Command::kPlot:
+      flatclr::report::draw_plots(args.run_dir, std::cout);
+      return 0;
+    case Command::kExport:
+      run_export(args.export_config);
+      return 0;
+    case Command::kEmbed:
+      run_embed(args.embed);
+      return 0;
+    case Command::kEvaluate:
+      flatclr::eval::run_evaluation(args.eval);
+      return 0;
+    case Command::kSupervised:
+      flatclr::run::run_supervised(args.supervised);
+      return 0;
+    case Command::kPretrain:
+      // A distributed run prints from rank 0 only (errors still come from every rank, on stderr).
+      if (args.config.dist_env.rank != 0) std::cout.setstate(std::ios_base::badbit);
+      std::cout << "configuration:\n" << args.config.to_json() << std::endl;
+      flatclr::run::pretrain(args.config);
+      return 0;
+  }
+  return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using flatclr::cli::to_flags;
@@ -17,23 +82,7 @@ int main(int argc, char** argv) {
   auto args = flatclr::cli::parse_args(argc, argv, std::cout, std::cerr);
   if (args.exit_now) return args.exit_code;
   try {
-    if (args.tool == "diagnose") {
-      flatclr::report::print_diagnosis(args.run_dir, std::cout, /*save=*/false);
-      return 0;
-    }
-    if (args.tool == "plot") {
-      flatclr::report::draw_plots(args.run_dir, std::cout);
-      return 0;
-    }
-    if (args.evaluate) {
-      flatclr::eval::run_evaluation(args.eval);
-      return 0;
-    }
-    // A distributed run prints from rank 0 only (errors still come from every rank, on stderr).
-    if (args.config.dist_env.rank != 0) std::cout.setstate(std::ios_base::badbit);
-    std::cout << "configuration:\n" << args.config.to_json() << std::endl;
-    flatclr::run::pretrain(args.config);
-    return 0;
+    return run(args);
   } catch (const flatclr::UsageError& e) {
     std::cerr << "flatclr: error: " << to_flags(e.what()) << std::endl;
     return 2;

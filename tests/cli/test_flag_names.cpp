@@ -109,7 +109,7 @@ TEST(FlagNames, SharedSettingsReachTheEvaluationAsAWhole) {
   auto p = parse({"--train_mode=eval", "--checkpoint_dir=x", "--data=/d", "--workers=3", "--bad_images=stop",
                   "--data_fraction=0.5", "--seed=7", "--threads=1", "--device=cpu", "--progress=lines"});
   ASSERT_FALSE(p.exit_now);
-  ASSERT_TRUE(p.evaluate);
+  ASSERT_EQ(p.command, flatclr::cli::Command::kEvaluate);
   const auto& e = p.eval;
   EXPECT_EQ(e.data.root, "/d");
   EXPECT_EQ(e.data.dataset_name, "") << "not given: the pretraining dataset";

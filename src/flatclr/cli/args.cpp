@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -59,47 +60,144 @@ struct ChoiceFlags {
   }
 };
 
-enum class TrainMode { kSsl, kEval, kTransfer };
-constexpr core::Choice<TrainMode> kTrainModes[] = {
-    {TrainMode::kSsl, "ssl"}, {TrainMode::kEval, "eval"}, {TrainMode::kTransfer, "transfer"}};
+enum class TrainMode { kSsl, kEval, kTransfer, kSemi, kSupervised };
+constexpr core::Choice<TrainMode> kTrainModes[] = {{TrainMode::kSsl, "ssl"},
+                                                   {TrainMode::kEval, "eval"},
+                                                   {TrainMode::kTransfer, "transfer"},
+                                                   {TrainMode::kSemi, "semi"},
+                                                   {TrainMode::kSupervised, "supervised"}};
 constexpr const auto& choices_of(TrainMode) { return kTrainModes; }
 
-ParsedArgs parse_tool_args(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
-  ParsedArgs result;
-  result.tool = argv[1];
-  const bool diagnose = result.tool == "diagnose";
-  CLI::App app{diagnose
-                   ? "flatclr diagnose: a report in plain words on a pretraining run (running or finished), "
-                     "from its run folder's logs"
-                   : "flatclr plot: PNG plots (gnuplot) of a pretraining run into <run folder>/plots/",
-               "flatclr " + result.tool};
-  app.add_option("run_dir", result.run_dir, "the run folder, e.g. results/cifar10/16_SimCLR/<date>")
-      ->required();
+// Parses a subcommand's own App; --help and errors end the run with the usual exit codes.
+template <typename Validate>
+void parse_subcommand(CLI::App& app, int argc, const char* const* argv, ParsedArgs& result, BoolFlags& bools,
+                      ChoiceFlags& choices, std::ostream& out, std::ostream& err, const std::string& name,
+                      Validate validate) {
   try {
     app.parse(argc - 1, argv + 1);
+    bools.apply();
+    choices.apply();
+    validate();
   } catch (const CLI::CallForHelp&) {
     out << app.help();
     result.exit_now = true;
   } catch (const CLI::ParseError& e) {
-    err << "flatclr " << result.tool << ": error: " << e.what() << "\n";
+    err << "flatclr " << name << ": error: " << e.what() << "\n(run flatclr " << name << " --help)\n";
+    result.exit_now = true;
+    result.exit_code = 2;
+  } catch (const UsageError& e) {
+    err << "flatclr " << name << ": error: " << to_flags(e.what()) << "\n";
     result.exit_now = true;
     result.exit_code = 2;
   }
+}
+
+ParsedArgs parse_report_args(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  ParsedArgs result;
+  const std::string name = argv[1];
+  const bool diagnose = name == "diagnose";
+  result.command = diagnose ? Command::kDiagnose : Command::kPlot;
+  CLI::App app{diagnose
+                   ? "flatclr diagnose: a report in plain words on a pretraining run (running or finished), "
+                     "from its run folder's logs"
+                   : "flatclr plot: PNG plots (gnuplot) of a pretraining run into <run folder>/plots/",
+               "flatclr " + name};
+  app.add_option("run_dir", result.run_dir, "the run folder, e.g. results/cifar10/16_SimCLR/<date>")
+      ->required();
+  BoolFlags bools;
+  ChoiceFlags choices;
+  parse_subcommand(app, argc, argv, result, bools, choices, out, err, name, [] {});
+  return result;
+}
+
+ParsedArgs parse_export_args(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  ParsedArgs result;
+  result.command = Command::kExport;
+  auto& x = result.export_config;
+  CLI::App app{
+      "flatclr export: the backbone of a pretrained encoder as a file other tools load: a .pth state dict "
+      "(torch.load; torchvision's ResNet keys, only fc.* missing) or .safetensors (with metadata: "
+      "architecture, stem, width, normalisation, method, epochs)",
+      "flatclr export"};
+  app.option_defaults()->always_capture_default();
+  app.get_formatter()->column_width(34);
+  BoolFlags bools;
+  ChoiceFlags choices;
+  app.add_option("--checkpoint_dir", x.checkpoint_dir, "the pretraining run folder")->required();
+  app.add_option("--transfer_from_epoch", x.transfer_from_epoch,
+                 "the checkpoint of this epoch (-1 = the newest)");
+  std::string format_text;
+  app.add_option("--format", format_text, "pth | safetensors (default: from the --output extension)");
+  app.add_option("--output", x.output, "the file to write, e.g. encoder.pth or encoder.safetensors")->required();
+  parse_subcommand(app, argc, argv, result, bools, choices, out, err, "export", [&] {
+    if (!format_text.empty()) {
+      const auto f = core::parse_choice<eval::ExportFormat>(format_text);
+      if (!f) fail_usage("--format=", format_text, ": expected one of ", core::choice_list<eval::ExportFormat>());
+      x.format = *f;
+    } else {
+      const auto ext = std::filesystem::path(x.output).extension().string();
+      if (ext == ".safetensors") {
+        x.format = eval::ExportFormat::kSafetensors;
+      } else if (ext == ".pth" || ext == ".pt" || ext == ".bin") {
+        x.format = eval::ExportFormat::kPth;
+      } else {
+        fail_usage("--output=", x.output, ": cannot tell the format from the extension '", ext,
+                   "'; give --format=pth or --format=safetensors (or name it .pth / .safetensors)");
+      }
+    }
+    x.validate();
+  });
+  return result;
+}
+
+ParsedArgs parse_embed_args(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  ParsedArgs result;
+  result.command = Command::kEmbed;
+  auto& m = result.embed;
+  CLI::App app{
+      "flatclr embed: the encoder's features h (and optionally the projections z) for every image of a "
+      "dataset split, as <output>_features.npy, <output>_labels.npy [, <output>_projections.npy], with a "
+      "2-D PCA picture <output>_pca.png",
+      "flatclr embed"};
+  app.option_defaults()->always_capture_default();
+  app.get_formatter()->column_width(34);
+  BoolFlags bools;
+  ChoiceFlags choices;
+  app.add_option("--checkpoint_dir", m.checkpoint_dir, "the pretraining run folder")->required();
+  app.add_option("--transfer_from_epoch", m.transfer_from_epoch,
+                 "the checkpoint of this epoch (-1 = the newest)");
+  app.add_option("--data", m.data.root, "dataset root folder");
+  app.add_option("--dataset_name", m.data.dataset_name,
+                 "cifar10 | cifar100 | an image folder's name (default: the one the encoder was pretrained on)");
+  bools.add(app, "download", &m.data.download, "download missing CIFAR archives (MD5-checked)");
+  choices.add(app, "--bad_images", &m.data.bad_images, "image files that cannot be decoded: skip | stop");
+  app.add_option("--workers", m.data.workers, "decoding threads for image folders");
+  choices.add(app, "--split", &m.split, "train | test");
+  app.add_option("--output", m.output, "prefix of the files written, e.g. out/cifar10_test")->required();
+  bools.add(app, "projection", &m.projection, "also write the projections z (<output>_projections.npy)");
+  app.add_option("--batch_size", m.batch_size, "images per forward pass");
+  app.add_option("--device", m.run.device, "auto | cpu | cuda | cuda:N");
+  app.add_flag("--disable_cuda", m.run.disable_cuda, "force the CPU");
+  app.add_option("--threads", m.run.threads, "CPU threads (0 = all cores)");
+  choices.add(app, "--progress", &m.run.progress, "auto | bar | lines | none");
+  parse_subcommand(app, argc, argv, result, bools, choices, out, err, "embed", [&] { m.validate(); });
   return result;
 }
 
 }  // namespace
 
 ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
-  if (argc >= 2 && (std::string(argv[1]) == "diagnose" || std::string(argv[1]) == "plot"))
-    return parse_tool_args(argc, argv, out, err);
+  const std::string first = argc >= 2 ? argv[1] : "";
+  if (first == "diagnose" || first == "plot") return parse_report_args(argc, argv, out, err);
+  if (first == "export") return parse_export_args(argc, argv, out, err);
+  if (first == "embed") return parse_embed_args(argc, argv, out, err);
   ParsedArgs result;
   auto& c = result.config;
   CLI::App app{
       "flatclr: SimCLR / FlatCLR contrastive pretraining (arXiv 2107.01152) in C++ on LibTorch.\n"
       "Flags follow the paper's main.py; e.g.\n"
       "  flatclr --dataset_name=cifar10 --clr=flatclr --faster_version=True\n"
-      "Subcommands on a run folder: flatclr diagnose RUN_DIR | flatclr plot RUN_DIR\n",
+      "Subcommands: flatclr diagnose RUN_DIR | plot RUN_DIR | export ... | embed ... (each with --help)\n",
       "flatclr"};
   app.option_defaults()->always_capture_default();
   // As argparse: a flag given twice takes its last value.
@@ -151,7 +249,8 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
   app.add_flag("--fp16_precision", c.fp16_precision, "mixed precision (GPU; not implemented yet)");
   // run (device, threads, seed and progress are shared with evaluation)
   choices.add(app, "--train_mode", &train_mode,
-              "ssl (pretraining) | eval | transfer (evaluation of --checkpoint_dir)");
+              "ssl (pretraining) | eval | transfer | semi (evaluations of --checkpoint_dir) | supervised (the "
+              "same architecture trained with labels from scratch, as finetune)");
   app.add_option("--device", c.run.device, "auto | cpu | cuda | cuda:N (auto: cuda when available)");
   app.add_flag("--disable_cuda", c.run.disable_cuda, "force the CPU");
   app.add_option("--seed", c.run.seed, "seed of model init, data order and augmentation");
@@ -210,13 +309,46 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
       "--eval_test_fraction", e.test_fraction,
       "evaluation: class-stratified share of the test split (quick checks; not comparable to full runs)");
   app.add_option("--eval_batch_size", e.eval_batch_size, "evaluation: feature extraction batch size");
+  app.add_option("--transfer_dataset_name", e.transfer_dataset,
+                 "transfer: the dataset to evaluate on (cifar10 | cifar100 | an image folder's name); default: "
+                 "--dataset_name, else the pretraining dataset");
+  app.add_option("--semi_ratio", e.semi_ratio,
+                 "semi: labelled share of each class of the training split (0.01, 0.1, ...)");
+  app.add_option("--semi_list", e.semi_list,
+                 "semi: a file naming the labelled images instead, one per line (a path relative to the train "
+                 "folder, or a file name), as SimCLR's 1%/10% ImageNet lists");
+  bool from_pretrained = false;
+  bools.add(app, "from_pretrained", &from_pretrained,
+            "the reference's warm start from a hard-coded checkpoint: not supported (use --checkpoint_dir)");
 
   try {
     app.parse(argc, argv);
     bools.apply();
     choices.apply();
-    result.evaluate = train_mode != TrainMode::kSsl;
-    if (result.evaluate) {
+    if (from_pretrained) {
+      fail_usage("--from_pretrained=True: the reference warm-starts from a checkpoint path written into its "
+                 "code; give the run folder instead: --checkpoint_dir=<run> with --train_mode=transfer or semi");
+    }
+    if (train_mode == TrainMode::kSupervised) {
+      result.command = Command::kSupervised;
+      auto& v = result.supervised;
+      v.data = c.data;
+      v.model = c.model;
+      v.probe = e.probe;
+      v.test_fraction = e.test_fraction;
+      v.eval_batch_size = e.eval_batch_size;
+      v.save_dir = c.save_dir;
+      v.run = c.run;
+      v.validate();
+      return result;
+    }
+    if (train_mode != TrainMode::kSsl) {
+      result.command = Command::kEvaluate;
+      e.protocol = train_mode == TrainMode::kSemi       ? eval::Protocol::kSemi
+                   : train_mode == TrainMode::kTransfer ? eval::Protocol::kTransfer
+                                                        : eval::Protocol::kEval;
+      if (train_mode == TrainMode::kSemi && !app.count("--transfer_mode"))
+        e.transfer_mode = eval::TransferMode::kFinetune;
       // The shared settings go to the evaluation as they are; the dataset only when given (else the one
       // the encoder was pretrained on).
       e.data = c.data;

@@ -5,24 +5,40 @@
 
 #include <iosfwd>
 
+#include "flatclr/eval/embed.h"
 #include "flatclr/eval/eval_config.h"
+#include "flatclr/eval/export_encoder.h"
+#include "flatclr/run/supervised_run.h"
 #include "flatclr/train/pretrain_config.h"
 
 namespace flatclr::cli {
 
+// What `flatclr` was asked to do.
+enum class Command {
+  kPretrain,    // --train_mode=ssl (the default): `config`
+  kEvaluate,    // --train_mode=eval|transfer|semi: `eval`
+  kSupervised,  // --train_mode=supervised: `supervised`
+  kDiagnose,    // flatclr diagnose RUN_DIR
+  kPlot,        // flatclr plot RUN_DIR
+  kExport,      // flatclr export ...: `export_config`
+  kEmbed,       // flatclr embed ...: `embed`
+};
+
 struct ParsedArgs {
   bool exit_now = false;  // --help or an error: exit with exit_code
   int exit_code = 0;      // 0 for --help, 2 for a bad flag or value
-  bool evaluate = false;  // --train_mode=eval|transfer: run `eval`, else pretrain with `config`
-  std::string tool;       // "diagnose" | "plot": `flatclr diagnose RUN_DIR`, `flatclr plot RUN_DIR`
-  std::string run_dir;    // the tool's run folder
+  Command command = Command::kPretrain;
+  std::string run_dir;  // diagnose, plot: the run folder
   train::PretrainConfig config;
   eval::EvalConfig eval;
+  run::SupervisedConfig supervised;
+  eval::ExportConfig export_config;
+  eval::EmbedConfig embed;
 };
 
-// Parses, validates and resolves. `flatclr diagnose RUN_DIR` and `flatclr plot RUN_DIR` are the two
-// subcommands (reading a run folder); everything else is the reference's flag set. Messages go to `out`
-// (help) or `err` (errors, naming the flag).
+// Parses, validates and resolves. The subcommands `diagnose RUN_DIR`, `plot RUN_DIR`, `export ...` and
+// `embed ...` come first; everything else is the reference's flag set. Messages go to `out` (help) or `err`
+// (errors, naming the flag).
 ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
 
 }  // namespace flatclr::cli

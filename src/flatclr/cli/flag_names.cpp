@@ -72,6 +72,13 @@ const std::vector<std::pair<std::string_view, std::string_view>>& field_flags() 
       {"knn_k", "--knn_k"},
       {"knn_temperature", "--knn_temperature"},
       {"eval_batch_size", "--eval_batch_size"},
+      {"transfer_dataset", "--transfer_dataset_name"},
+      {"semi_ratio", "--semi_ratio"},
+      {"semi_list", "--semi_list"},
+      // flatclr export / flatclr embed
+      {"export.output", "--output"},
+      {"embed.output", "--output"},
+      {"embed.batch_size", "--batch_size"},
   };
   return kTable;
 }

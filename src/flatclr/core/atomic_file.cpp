@@ -12,38 +12,71 @@
 
 namespace flatclr::core {
 
-void write_file_atomic(const std::string& path, std::string_view bytes) {
-  namespace fs = std::filesystem;
-  const fs::path dest(path);
+namespace fs = std::filesystem;
+
+AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)) {
+  const fs::path dest(path_);
   const fs::path dir = dest.has_parent_path() ? dest.parent_path() : fs::path(".");
   std::error_code ec;
   fs::create_directories(dir, ec);
-  const std::string tmp =
-      (dir / ("." + dest.filename().string() + ".tmp." + std::to_string(::getpid()))).string();
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("cannot write ", path, ": ", std::strerror(errno));
+  tmp_ = (dir / ("." + dest.filename().string() + ".tmp." + std::to_string(::getpid()))).string();
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) fail("cannot write ", path_, ": ", std::strerror(errno));
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(tmp_.c_str());
+  }
+}
+
+void AtomicFileWriter::fail_io(int err) {
+  ::close(fd_);
+  fd_ = -1;
+  ::unlink(tmp_.c_str());
+  fail("cannot write ", path_, ": ", std::strerror(err), " (nothing was changed)");
+}
+
+void AtomicFileWriter::write_at(uint64_t offset, std::string_view bytes) {
+  FLATCLR_CHECK(fd_ >= 0, "write after commit or failure: ", path_);
   size_t done = 0;
   while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    const ssize_t n =
+        ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      fail("cannot write ", path, ": ", std::strerror(err), " (nothing was changed)");
+      fail_io(errno);
     }
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  size_ = std::max<uint64_t>(size_, offset + bytes.size());
+}
+
+void AtomicFileWriter::write(std::string_view bytes) { write_at(size_, bytes); }
+
+void AtomicFileWriter::commit() {
+  FLATCLR_CHECK(fd_ >= 0, "commit twice or after a failure: ", path_);
+  if (::fsync(fd_) != 0) fail_io(errno);
+  const int rc = ::close(fd_);
+  fd_ = -1;
+  if (rc != 0) {
     const int err = errno;
-    ::unlink(tmp.c_str());
-    fail("cannot write ", path, ": ", std::strerror(err), " (nothing was changed)");
+    ::unlink(tmp_.c_str());
+    fail("cannot write ", path_, ": ", std::strerror(err), " (nothing was changed)");
   }
-  fs::rename(tmp, dest, ec);
+  std::error_code ec;
+  fs::rename(tmp_, path_, ec);
   if (ec) {
-    ::unlink(tmp.c_str());
-    fail("cannot write ", path, ": ", ec.message(), " (nothing was changed)");
+    ::unlink(tmp_.c_str());
+    fail("cannot write ", path_, ": ", ec.message(), " (nothing was changed)");
   }
+}
+
+void write_file_atomic(const std::string& path, std::string_view bytes) {
+  AtomicFileWriter out(path);
+  out.write(bytes);
+  out.commit();
 }
 
 std::vector<char> read_file(const std::string& path) {

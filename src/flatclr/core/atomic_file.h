@@ -3,6 +3,7 @@
 // one, never half of one; a failed write leaves the destination untouched.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,30 @@ void write_file_atomic(const std::string& path, std::string_view bytes);
 inline void write_file_atomic(const std::string& path, const std::vector<char>& bytes) {
   write_file_atomic(path, std::string_view(bytes.data(), bytes.size()));
 }
+
+// A file written in pieces (e.g. streamed features) and published at once. The pieces go to a temporary
+// file beside `path` (created by the constructor: UserError naming `path` when its folder cannot be written);
+// commit() flushes it and renames it over `path`. Destroyed without commit() (an error, an exception), it
+// removes the temporary file and leaves `path` as it was.
+class AtomicFileWriter {
+ public:
+  explicit AtomicFileWriter(std::string path);
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+
+  void write(std::string_view bytes);                      // appends
+  void write_at(uint64_t offset, std::string_view bytes);  // overwrites bytes already written (a header)
+  void commit();
+  uint64_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  [[noreturn]] void fail_io(int err);
+  std::string path_, tmp_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
 
 // Whole file into memory; UserError naming the path when it cannot be read.
 std::vector<char> read_file(const std::string& path);

@@ -7,12 +7,10 @@
 #include "flatclr/core/error.h"
 #include "flatclr/data/cifar.h"
 #include "flatclr/data/image_decode.h"
+#include "flatclr/data/image_list.h"
 
 namespace flatclr::data {
 
-namespace {
-
-// Whether a folder dataset is used at its own size: decided from its first decodable training image.
 bool folder_is_small(const std::string& name, const ImageFolderIndex& index, BadImages& bad) {
   if (name == "imagenet") return false;
   for (const auto& path : index.paths) {
@@ -25,8 +23,6 @@ bool folder_is_small(const std::string& name, const ImageFolderIndex& index, Bad
   }
   fail(index.dir, ": none of the ", index.size(), " image files could be decoded");
 }
-
-}  // namespace
 
 bool is_cifar_name(const std::string& name) { return name == "cifar10" || name == "cifar100"; }
 
@@ -60,13 +56,21 @@ TrainImages open_train_images(const std::string& data_root, const std::string& n
 }
 
 Dataset load_labelled_split(const std::string& data_root, const std::string& name, bool train,
-                            const OpenOptions& o, BadImages& bad) {
+                            const OpenOptions& o, BadImages& bad, const std::string& image_list) {
   if (is_cifar_name(name)) {
+    if (!image_list.empty()) {
+      fail(Field{"semi_list"}, "=", image_list, ": a list of image files needs an image-folder dataset; ", name,
+           " is read from its binary files (use ", Field{"semi_ratio"}, " instead)");
+    }
     if (o.download) ensure_cifar(data_root, name, default_cifar_source(name));
     return load_cifar(data_root, name, train);
   }
   const auto train_index = scan_image_folder(image_folder_split_dir(data_root, name, /*train=*/true));
   auto index = train ? train_index : scan_image_folder(image_folder_split_dir(data_root, name, false));
+  if (!image_list.empty()) {
+    FLATCLR_CHECK(train, "an image list for the held-out split");
+    index = select_listed(index, image_list);
+  }
   if (!train && index.class_names != train_index.class_names)
     fail(index.dir, ": its class folders differ from those of ", train_index.dir,
          " (both splits need the same classes)");
@@ -77,6 +81,16 @@ Dataset load_labelled_split(const std::string& data_root, const std::string& nam
     fo.crop = kLargeCropSize;
   }
   return load_image_folder(index, name, fo, bad);
+}
+
+at::Tensor resize_images(const at::Tensor& images, int64_t size, int threads) {
+  if (images.size(2) == size && images.size(3) == size) return images;
+  const int64_t n = images.size(0);
+  auto out = torch::empty({n, 3, size, size}, torch::kUInt8);
+  at::parallel_for(0, n, std::max<int64_t>(1, n / std::max(1, threads)), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) out[i].copy_(resize_center_crop(images[i], size, size));
+  });
+  return out;
 }
 
 }  // namespace flatclr::data

@@ -45,8 +45,16 @@ struct TrainImages {
 TrainImages open_train_images(const std::string& data_root, const std::string& name, const OpenOptions& o);
 
 // A labelled split for evaluation, in memory (ImageNet-sized folders: Resize(256) + CenterCrop(224),
-// bicubic). `bad` collects the bad files (folders).
+// bicubic). `bad` collects the bad files (folders). `image_list` (training split of an image folder only):
+// only the images it names (data/image_list.h); UserError naming `image_list`'s field for CIFAR.
 Dataset load_labelled_split(const std::string& data_root, const std::string& name, bool train,
-                            const OpenOptions& o, BadImages& bad);
+                            const OpenOptions& o, BadImages& bad, const std::string& image_list = "");
+
+// Whether a folder dataset is used at its own size (see above): decided from its first decodable image.
+bool folder_is_small(const std::string& name, const ImageFolderIndex& index, BadImages& bad);
+
+// Every image brought to size x size as torchvision's Resize(size) + CenterCrop(size) does (bicubic,
+// antialiased): images [N, 3, H, W] uint8 -> [N, 3, size, size] uint8; returned as is when already that size.
+at::Tensor resize_images(const at::Tensor& images, int64_t size, int threads);
 
 }  // namespace flatclr::data

@@ -20,6 +20,7 @@ struct LoadedEncoder {
   std::string source;            // the checkpoint path, or "random init"
   int64_t pretrain_epoch = -1;   // epochs of pretraining (flatclr checkpoints), -1 when unknown
   std::string pretrain_dataset;  // from the stored config, "" when unknown
+  std::string method;            // "simclr" | "flatclr" from the stored config, "" when unknown
 };
 
 // Loads a checkpoint written by flatclr or by the paper's PyTorch code.

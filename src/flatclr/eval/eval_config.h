@@ -22,6 +22,18 @@ inline constexpr core::Choice<TransferMode> kTransferModes[] = {{TransferMode::k
                                                                 {TransferMode::kKnn, "knn"}};
 constexpr const auto& choices_of(TransferMode) { return kTransferModes; }
 
+// What an evaluation is for (the paper's train_mode values):
+//   eval      the encoder on the dataset it was pretrained on (or data.dataset_name);
+//   transfer  on another dataset (transfer_dataset), its images brought to the encoder's input size (224 px
+//             for an ImageNet stem, 32 px for a CIFAR stem) and its own label set;
+//   semi      finetuning on a class-balanced labelled share of the training split (semi_ratio, each class
+//             contributing that share of its images, chosen from the seed) or on the images a list file
+//             names (semi_list), tested on the whole test split.
+enum class Protocol { kEval, kTransfer, kSemi };
+inline constexpr core::Choice<Protocol> kProtocols[] = {
+    {Protocol::kEval, "eval"}, {Protocol::kTransfer, "transfer"}, {Protocol::kSemi, "semi"}};
+constexpr const auto& choices_of(Protocol) { return kProtocols; }
+
 struct EvalConfig {
   EvalConfig() { data.dataset_name.clear(); }
 
@@ -31,6 +43,10 @@ struct EvalConfig {
   bool all_checkpoints = false;      // every checkpoint_*.pth.tar of the folder, oldest first
   bool random_init = false;          // baseline: the same architecture, randomly initialised
   TransferMode transfer_mode = TransferMode::kLinearEval;
+  Protocol protocol = Protocol::kEval;
+  std::string transfer_dataset;  // transfer: the target dataset ("" = data.dataset_name, else the pretraining one)
+  double semi_ratio = 0.1;       // semi: labelled share of the training split, (0, 1]
+  std::string semi_list;         // semi: a list file of the labelled images instead (data/image_list.h)
 
   // data; dataset_name "" = the dataset the encoder was pretrained on (cifar10 for foreign checkpoints).
   // data.fraction is the class-stratified share of the labelled training set.

@@ -20,6 +20,7 @@
 #include "flatclr/eval/features.h"
 #include "flatclr/eval/knn.h"
 #include "flatclr/eval/linear_probe.h"
+#include "flatclr/eval/run_checkpoints.h"
 #include "flatclr/eval/train_classifier.h"
 
 namespace flatclr::eval {
@@ -38,6 +39,8 @@ void print_epoch(const EpochResult& r, int64_t epochs) {
             << pct(r.train_top1) << " | test_top1 " << pct(r.test_top1) << " | test_top5 " << pct(r.test_top5)
             << std::endl;
 }
+
+constexpr int64_t kCifarInputSize = 32;  // the input size of CIFAR-stem encoders in transfer
 
 void print_table(const std::vector<EvalRecord>& records) {
   std::printf("\n%-44s %6s %-12s %-9s %8s %8s %8s %8s %8s\n", "checkpoint", "epoch", "mode", "dataset",
@@ -64,21 +67,6 @@ void keep_stratified_fraction(data::Dataset& ds, double fraction, uint64_t seed)
 
 }  // namespace
 
-std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string& dir) {
-  if (!fs::is_directory(dir)) fail(Field{"checkpoint_dir"}, "=", dir, ": no such folder");
-  std::vector<std::pair<int64_t, std::string>> out;
-  const std::regex name(R"(^checkpoint_(\d+)\.pth\.tar$)");
-  for (const auto& e : fs::directory_iterator(dir)) {
-    std::smatch m;
-    const std::string file = e.path().filename().string();
-    if (e.is_regular_file() && std::regex_match(file, m, name))
-      out.emplace_back(std::stoll(m[1]), e.path().string());
-  }
-  std::sort(out.begin(), out.end());
-  if (out.empty()) fail(Field{"checkpoint_dir"}, "=", dir, ": no checkpoint_<epoch>.pth.tar files in it");
-  return out;
-}
-
 std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
   const int threads = core::set_num_threads(c.run.threads);
   const c10::Device device = core::resolve_device(c.run.device, c.run.disable_cuda);
@@ -86,38 +74,44 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
   std::vector<std::string> chosen;
   if (c.all_checkpoints) {
     for (auto& [e, p] : all) chosen.push_back(p);
-  } else if (c.transfer_from_epoch >= 0) {
-    for (auto& [e, p] : all) {
-      if (e == c.transfer_from_epoch) chosen.push_back(p);
-    }
-    if (chosen.empty()) {
-      fail(Field{"transfer_from_epoch"}, "=", c.transfer_from_epoch, ": no checkpoint_",
-           c.transfer_from_epoch, " in ", c.checkpoint_dir, " (it has epochs ", all.front().first, "..",
-           all.back().first, ")");
-    }
   } else {
-    chosen.push_back(all.back().second);
+    chosen.push_back(choose_checkpoint(c.checkpoint_dir, c.transfer_from_epoch));
   }
 
-  // The dataset: the flag, else the one the encoder was pretrained on.
+  // The dataset: the transfer target, else the flag, else the one the encoder was pretrained on.
   auto first = load_encoder(chosen.front());
-  const std::string dataset = !c.data.dataset_name.empty()
-                                  ? c.data.dataset_name
-                                  : (first.pretrain_dataset.empty() ? "cifar10" : first.pretrain_dataset);
+  const std::string source_dataset = first.pretrain_dataset.empty() ? "cifar10" : first.pretrain_dataset;
+  std::string dataset = !c.data.dataset_name.empty() ? c.data.dataset_name : source_dataset;
+  if (c.protocol == Protocol::kTransfer && !c.transfer_dataset.empty()) dataset = c.transfer_dataset;
   const data::OpenOptions open = c.data.open_options();
   data::BadImages bad(open.stop_on_bad);
-  auto train = data::load_labelled_split(c.data.root, dataset, true, open, bad);
+  const bool semi = c.protocol == Protocol::kSemi;
+  auto train = data::load_labelled_split(c.data.root, dataset, true, open, bad, semi ? c.semi_list : "");
   auto test = data::load_labelled_split(c.data.root, dataset, false, open, bad);
   if (bad.count() > 0) {
     std::cout << bad.count() << " bad image file(s) skipped (" << Field{"data.bad_images"} << "=skip)"
               << std::endl;
   }
   const auto seed = static_cast<uint64_t>(c.run.seed);
-  keep_stratified_fraction(train, c.data.fraction, seed);
+  keep_stratified_fraction(train, semi && c.semi_list.empty() ? c.semi_ratio : c.data.fraction, seed);
   keep_stratified_fraction(test, c.test_fraction, seed);
+  // Transfer: the target's images at the size the encoder was pretrained on.
+  int64_t input_size = train.images.size(2);
+  if (c.protocol == Protocol::kTransfer) {
+    input_size = first.model->options.imagenet_stem ? data::kLargeCropSize : kCifarInputSize;
+    train.images = data::resize_images(train.images, input_size, threads);
+    test.images = data::resize_images(test.images, input_size, threads);
+  }
   const std::string mode = core::name_of(c.transfer_mode);
-  std::cout << "flatclr evaluation: " << mode << " on " << dataset << " (" << train.images.size(0)
-            << " train / " << test.images.size(0) << " test images), " << chosen.size() << " checkpoint(s)"
+  const std::string protocol = core::name_of(c.protocol);
+  std::cout << "flatclr " << protocol << ": " << mode << " on " << dataset;
+  if (c.protocol == Protocol::kTransfer) std::cout << " (encoder pretrained on " << source_dataset << ")";
+  if (semi) {
+    std::cout << ", labelled: "
+              << (c.semi_list.empty() ? pct(c.semi_ratio) + "% of each class" : "the images of " + c.semi_list);
+  }
+  std::cout << " (" << train.images.size(0) << " train / " << test.images.size(0) << " test images, "
+            << input_size << " px), " << chosen.size() << " checkpoint(s)"
             << (c.random_init ? " [random-init baseline]" : "") << ", device " << device.str() << ", "
             << threads << " threads" << std::endl;
 
@@ -181,7 +175,17 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
     j["checkpoint"] = rec.checkpoint;
     j["pretrain_epoch"] = rec.pretrain_epoch;
     j["mode"] = rec.mode + (linear && c.fc_augment ? "+augment" : "");
+    j["train_mode"] = protocol;
     j["dataset"] = rec.dataset;
+    j["pretrain_dataset"] = enc.pretrain_dataset.empty() ? "unknown" : enc.pretrain_dataset;
+    j["input_size"] = input_size;
+    if (semi) {
+      if (c.semi_list.empty()) {
+        j["semi_ratio"] = c.semi_ratio;
+      } else {
+        j["semi_list"] = c.semi_list;
+      }
+    }
     j["train_images"] = train.images.size(0);
     j["test_images"] = test.images.size(0);
     j["fc_epochs"] = rec.fc_epochs;

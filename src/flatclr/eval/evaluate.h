@@ -20,9 +20,6 @@ struct EvalRecord {
   double seconds = 0;
 };
 
-// checkpoint_*.pth.tar of `dir` as (epoch, path), ascending. UserError naming checkpoint_dir when none.
-std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string& dir);
-
 std::vector<EvalRecord> run_evaluation(const EvalConfig& config);
 
 }  // namespace flatclr::eval

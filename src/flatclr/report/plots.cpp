@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "flatclr/core/atomic_file.h"
@@ -38,15 +39,19 @@ int col(const std::string& key) {
   return -1;
 }
 
-std::string quote(const fs::path& p) {
+}  // namespace
+
+std::string gnuplot_quote(const std::filesystem::path& p) {
   std::string s = p.string(), out = "'";
   for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);  // gnuplot single-quote escape
   return out + "'";
 }
 
-// Runs gnuplot on the script; returns its combined output and exit status.
-std::pair<int, std::string> run_gnuplot(const std::string& gnuplot, const fs::path& script) {
-  const fs::path log = script.parent_path() / "gnuplot.log";
+std::pair<int, std::string> run_gnuplot(const std::string& gnuplot, const std::filesystem::path& script) {
+  const fs::path log = script.string() + ".log";
+  // What this process has buffered must not be written a second time by the child's freopen.
+  std::fflush(nullptr);
+  std::cout.flush();
   const pid_t pid = fork();
   if (pid < 0) fail("cannot start ", gnuplot);
   if (pid == 0) {
@@ -62,8 +67,6 @@ std::pair<int, std::string> run_gnuplot(const std::string& gnuplot, const fs::pa
   ss << in.rdbuf();
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128, ss.str()};
 }
-
-}  // namespace
 
 std::string find_gnuplot() {
   const char* path = std::getenv("PATH");
@@ -106,7 +109,7 @@ PlotResult write_plots(const RunHistory& run, const std::string& gnuplot_path) {
   const auto found = losses::find_method(run.config_value<std::string>("clr", ""));
   const std::string method = found ? losses::method_info(*found).name : "FlatCLR";
   const std::string title = method + ", batch " + std::to_string(run.config_value<int64_t>("batch_size", 0));
-  const auto data = quote(dir / "intervals.tsv"), edata = quote(dir / "epochs.tsv");
+  const auto data = gnuplot_quote(dir / "intervals.tsv"), edata = gnuplot_quote(dir / "epochs.tsv");
   std::ostringstream gp;
   gp << "# flatclr plots of " << run.run_dir << " (rerun: gnuplot " << (dir / "plots.gp").string() << ")\n"
      << "set terminal pngcairo size 900,540 enhanced font 'sans,10'\n"
@@ -116,7 +119,7 @@ PlotResult write_plots(const RunHistory& run, const std::string& gnuplot_path) {
   auto plot = [&](const std::string& name, const std::string& ttl, const std::string& ylabel,
                   const std::string& body) {
     const fs::path png = dir / (name + ".png");
-    gp << "set output " << quote(png) << "\nset title '" << title << ": " << ttl << "'\nset ylabel '"
+    gp << "set output " << gnuplot_quote(png) << "\nset title '" << title << ": " << ttl << "'\nset ylabel '"
        << ylabel << "'\nplot " << body << "\nunset output\n";
     result.images.push_back(png.string());
   };

@@ -9,7 +9,9 @@
 //   rank of h and z (when logged).
 #pragma once
 
+#include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "flatclr/report/run_history.h"
@@ -24,6 +26,12 @@ struct PlotResult {
 
 // gnuplot's path on the PATH, or "" when it is not installed.
 std::string find_gnuplot();
+
+// Runs `gnuplot` on `script` (its output goes to <script>.log); returns the exit status and that output.
+std::pair<int, std::string> run_gnuplot(const std::string& gnuplot, const std::filesystem::path& script);
+
+// A path as a gnuplot single-quoted string.
+std::string gnuplot_quote(const std::filesystem::path& p);
 
 // Writes the data and the script, then runs `gnuplot_path` (if not empty). Throws UserError when gnuplot
 // fails, with its output.
