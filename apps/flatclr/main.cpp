@@ -31,16 +31,18 @@ void run_export(const flatclr::eval::ExportConfig& config) {
 
 void run_embed(const flatclr::eval::EmbedConfig& config) {
   const auto r = flatclr::eval::embed(config);
-  std::printf("embedded %lld images of %s %s (%lld features each) in %.1f s%s\n", static_cast<long long>(r.rows),
-              r.dataset.c_str(), flatclr::core::name_of(config.split).c_str(),
-              static_cast<long long>(r.feature_dim), r.seconds,
-              r.bad_images ? (", " + std::to_string(r.bad_images) + " bad image file(s) left out").c_str() : "");
+  std::printf(
+      "embedded %lld images of %s %s (%lld features each) in %.1f s%s\n", static_cast<long long>(r.rows),
+      r.dataset.c_str(), flatclr::core::name_of(config.split).c_str(), static_cast<long long>(r.feature_dim),
+      r.seconds,
+      r.bad_images ? (", " + std::to_string(r.bad_images) + " bad image file(s) left out").c_str() : "");
   for (const auto& f : r.files) std::printf("wrote %s\n", f.c_str());
-  const auto plot = flatclr::report::write_pca_plot(
-      r.sample_features, r.sample_labels, r.class_names, config.output,
-      "PCA of h: " + r.dataset + " " + flatclr::core::name_of(config.split) + " (" +
-          std::to_string(r.sample_features.size(0)) + " of " + std::to_string(r.rows) + " rows)\n" + r.checkpoint,
-      flatclr::report::find_gnuplot());
+  const auto plot =
+      flatclr::report::write_pca_plot(r.sample_features, r.sample_labels, r.class_names, config.output,
+                                      "PCA of h: " + r.dataset + " " + flatclr::core::name_of(config.split) +
+                                          " (" + std::to_string(r.sample_features.size(0)) + " of " +
+                                          std::to_string(r.rows) + " rows)\n" + r.checkpoint,
+                                      flatclr::report::find_gnuplot());
   std::printf("%s\n", plot.notice.c_str());
 }
 

@@ -49,8 +49,13 @@ TEST(FlagNames, EveryFieldNamedInTheLibraryHasAFlag) {
 }
 
 TEST(FlagNames, EveryFlagOfTheTableIsAnOptionOfTheCommandLine) {
-  std::string out;
+  // The main command's flags and those of the export and embed subcommands.
+  std::string out, sub;
   parse({"--help"}, nullptr, &out);
+  parse({"export", "--help"}, nullptr, &sub);
+  out += sub;
+  parse({"embed", "--help"}, nullptr, &sub);
+  out += sub;
   for (const auto& [field, flag] : flatclr::cli::field_flags()) {
     EXPECT_NE(out.find(std::string(flag) + " "), std::string::npos) << flag << " (" << field << ")";
   }

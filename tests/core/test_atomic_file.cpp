@@ -56,3 +56,32 @@ TEST(Rng, UniformMomentsAndKeyIndependence) {
   EXPECT_NE(core::hash_key({1, 2}), core::hash_key({2, 1}));
   EXPECT_EQ(core::Rng(core::hash_key({5})).next_u64(), core::Rng(core::hash_key({5})).next_u64());
 }
+
+TEST(AtomicFileWriter, PiecesAndAHeaderRewriteAppearAtOnceOnCommit) {
+  const auto dir = fs::temp_directory_path() / ("flatclr_writer_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const auto path = (dir / "out.bin").string();
+  {
+    flatclr::core::AtomicFileWriter w(path);  // creates the folder
+    w.write("HDR?");
+    w.write("body");
+    w.write_at(0, "HDR!");
+    EXPECT_EQ(w.size(), 8u);
+    EXPECT_FALSE(fs::exists(path));
+    w.commit();
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "HDR!body");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);
+  // Abandoned (e.g. by an exception): the old file stays as it was, and no temporary file is left.
+  {
+    flatclr::core::AtomicFileWriter w(path);
+    w.write("half");
+  }
+  std::ifstream again(path, std::ios::binary);
+  std::string after((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(after, "HDR!body");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);
+  fs::remove_all(dir);
+}

@@ -33,6 +33,16 @@ inline Result run_cli(const std::string& args) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
+// Any command; its stdout only (stderr goes to the test's log), e.g. a Python check that prints JSON.
+inline Result run_cli_command(const std::string& cmd) {
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  const int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
 inline std::string data_dir() { return binary_path("datasets"); }
 
 inline bool have_data() { return fs::exists(data_dir() + "/cifar-10-batches-bin/data_batch_5.bin"); }

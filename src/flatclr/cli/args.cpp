@@ -128,11 +128,13 @@ ParsedArgs parse_export_args(int argc, const char* const* argv, std::ostream& ou
                  "the checkpoint of this epoch (-1 = the newest)");
   std::string format_text;
   app.add_option("--format", format_text, "pth | safetensors (default: from the --output extension)");
-  app.add_option("--output", x.output, "the file to write, e.g. encoder.pth or encoder.safetensors")->required();
+  app.add_option("--output", x.output, "the file to write, e.g. encoder.pth or encoder.safetensors")
+      ->required();
   parse_subcommand(app, argc, argv, result, bools, choices, out, err, "export", [&] {
     if (!format_text.empty()) {
       const auto f = core::parse_choice<eval::ExportFormat>(format_text);
-      if (!f) fail_usage("--format=", format_text, ": expected one of ", core::choice_list<eval::ExportFormat>());
+      if (!f)
+        fail_usage("--format=", format_text, ": expected one of ", core::choice_list<eval::ExportFormat>());
       x.format = *f;
     } else {
       const auto ext = std::filesystem::path(x.output).extension().string();
@@ -167,8 +169,9 @@ ParsedArgs parse_embed_args(int argc, const char* const* argv, std::ostream& out
   app.add_option("--transfer_from_epoch", m.transfer_from_epoch,
                  "the checkpoint of this epoch (-1 = the newest)");
   app.add_option("--data", m.data.root, "dataset root folder");
-  app.add_option("--dataset_name", m.data.dataset_name,
-                 "cifar10 | cifar100 | an image folder's name (default: the one the encoder was pretrained on)");
+  app.add_option(
+      "--dataset_name", m.data.dataset_name,
+      "cifar10 | cifar100 | an image folder's name (default: the one the encoder was pretrained on)");
   bools.add(app, "download", &m.data.download, "download missing CIFAR archives (MD5-checked)");
   choices.add(app, "--bad_images", &m.data.bad_images, "image files that cannot be decoded: skip | stop");
   app.add_option("--workers", m.data.workers, "decoding threads for image folders");
@@ -248,9 +251,10 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
   app.add_option("--warmup_epochs", c.warmup_epochs, "linear warmup epochs (cosine scheduler)");
   app.add_flag("--fp16_precision", c.fp16_precision, "mixed precision (GPU; not implemented yet)");
   // run (device, threads, seed and progress are shared with evaluation)
-  choices.add(app, "--train_mode", &train_mode,
-              "ssl (pretraining) | eval | transfer | semi (evaluations of --checkpoint_dir) | supervised (the "
-              "same architecture trained with labels from scratch, as finetune)");
+  choices.add(
+      app, "--train_mode", &train_mode,
+      "ssl (pretraining) | eval | transfer | semi (evaluations of --checkpoint_dir) | supervised (the "
+      "same architecture trained with labels from scratch, as finetune)");
   app.add_option("--device", c.run.device, "auto | cpu | cuda | cuda:N (auto: cuda when available)");
   app.add_flag("--disable_cuda", c.run.disable_cuda, "force the CPU");
   app.add_option("--seed", c.run.seed, "seed of model init, data order and augmentation");
@@ -309,14 +313,16 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
       "--eval_test_fraction", e.test_fraction,
       "evaluation: class-stratified share of the test split (quick checks; not comparable to full runs)");
   app.add_option("--eval_batch_size", e.eval_batch_size, "evaluation: feature extraction batch size");
-  app.add_option("--transfer_dataset_name", e.transfer_dataset,
-                 "transfer: the dataset to evaluate on (cifar10 | cifar100 | an image folder's name); default: "
-                 "--dataset_name, else the pretraining dataset");
+  app.add_option(
+      "--transfer_dataset_name", e.transfer_dataset,
+      "transfer: the dataset to evaluate on (cifar10 | cifar100 | an image folder's name); default: "
+      "--dataset_name, else the pretraining dataset");
   app.add_option("--semi_ratio", e.semi_ratio,
                  "semi: labelled share of each class of the training split (0.01, 0.1, ...)");
-  app.add_option("--semi_list", e.semi_list,
-                 "semi: a file naming the labelled images instead, one per line (a path relative to the train "
-                 "folder, or a file name), as SimCLR's 1%/10% ImageNet lists");
+  app.add_option(
+      "--semi_list", e.semi_list,
+      "semi: a file naming the labelled images instead, one per line (a path relative to the train "
+      "folder, or a file name), as SimCLR's 1%/10% ImageNet lists");
   bool from_pretrained = false;
   bools.add(app, "from_pretrained", &from_pretrained,
             "the reference's warm start from a hard-coded checkpoint: not supported (use --checkpoint_dir)");
@@ -326,8 +332,9 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
     bools.apply();
     choices.apply();
     if (from_pretrained) {
-      fail_usage("--from_pretrained=True: the reference warm-starts from a checkpoint path written into its "
-                 "code; give the run folder instead: --checkpoint_dir=<run> with --train_mode=transfer or semi");
+      fail_usage(
+          "--from_pretrained=True: the reference warm-starts from a checkpoint path written into its "
+          "code; give the run folder instead: --checkpoint_dir=<run> with --train_mode=transfer or semi");
     }
     if (train_mode == TrainMode::kSupervised) {
       result.command = Command::kSupervised;

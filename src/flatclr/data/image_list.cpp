@@ -30,7 +30,8 @@ ImageFolderIndex select_listed(const ImageFolderIndex& index, const std::string&
     const auto e = line.find_last_not_of(" \t\r");
     const std::string entry = line.substr(b, e - b + 1);
     int64_t found = -1;
-    if (auto it = by_relative.find(fs::path(entry).lexically_normal().generic_string()); it != by_relative.end()) {
+    if (auto it = by_relative.find(fs::path(entry).lexically_normal().generic_string());
+        it != by_relative.end()) {
       found = it->second;
     } else if (auto jt = by_name.find(entry); jt != by_name.end()) {
       if (jt->second.size() > 1) {

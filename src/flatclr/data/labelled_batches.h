@@ -32,7 +32,7 @@ class LabelledBatches {
 
  private:
   std::string name_;
-  Dataset memory_;         // small datasets
+  Dataset memory_;          // small datasets
   ImageFolderIndex index_;  // streamed folders
   std::vector<std::string> class_names_;
   std::shared_ptr<BadImages> bad_;

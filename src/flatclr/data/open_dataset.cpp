@@ -59,8 +59,8 @@ Dataset load_labelled_split(const std::string& data_root, const std::string& nam
                             const OpenOptions& o, BadImages& bad, const std::string& image_list) {
   if (is_cifar_name(name)) {
     if (!image_list.empty()) {
-      fail(Field{"semi_list"}, "=", image_list, ": a list of image files needs an image-folder dataset; ", name,
-           " is read from its binary files (use ", Field{"semi_ratio"}, " instead)");
+      fail(Field{"semi_list"}, "=", image_list, ": a list of image files needs an image-folder dataset; ",
+           name, " is read from its binary files (use ", Field{"semi_ratio"}, " instead)");
     }
     if (o.download) ensure_cifar(data_root, name, default_cifar_source(name));
     return load_cifar(data_root, name, train);

@@ -48,8 +48,8 @@ EmbedResult embed(const EmbedConfig& c) {
   data::LabelledBatches batches(c.data.root, r.dataset, c.split == Split::kTrain, open, bad);
   r.class_names = batches.class_names();
   r.feature_dim = enc.model->feature_dim();
-  std::cout << "flatclr embed: " << r.checkpoint << " on " << r.dataset << " " << core::name_of(c.split) << " ("
-            << batches.size() << " images" << (batches.streamed() ? ", streamed from disk" : "")
+  std::cout << "flatclr embed: " << r.checkpoint << " on " << r.dataset << " " << core::name_of(c.split)
+            << " (" << batches.size() << " images" << (batches.streamed() ? ", streamed from disk" : "")
             << "), device " << device.str() << ", " << threads << " threads" << std::endl;
 
   const std::string features_path = c.output + "_features.npy";
@@ -58,7 +58,8 @@ EmbedResult embed(const EmbedConfig& c) {
   io::NpyWriter features(features_path, at::kFloat, {r.feature_dim});
   std::optional<io::NpyWriter> projections;
   io::NpyWriter labels(labels_path, at::kLong, {});
-  const int64_t stride = std::max<int64_t>(1, (batches.size() + c.sample_rows - 1) / std::max<int64_t>(1, c.sample_rows));
+  const int64_t stride =
+      std::max<int64_t>(1, (batches.size() + c.sample_rows - 1) / std::max<int64_t>(1, c.sample_rows));
   std::vector<at::Tensor> sample_x, sample_y;
 
   const int64_t steps = (batches.size() + c.batch_size - 1) / c.batch_size;

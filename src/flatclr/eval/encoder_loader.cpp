@@ -86,7 +86,8 @@ LoadedEncoder load_encoder(const std::string& path) {
       auto j = nlohmann::json::parse(config->value().toStringRef(), nullptr, false);
       if (j.is_object() && j.contains("dataset_name"))
         out.pretrain_dataset = j["dataset_name"].get<std::string>();
-      if (j.is_object() && j.contains("clr") && j["clr"].is_string()) out.method = j["clr"].get<std::string>();
+      if (j.is_object() && j.contains("clr") && j["clr"].is_string())
+        out.method = j["clr"].get<std::string>();
       // flatclr checkpoints store the epochs completed (the paper's store the total: not trusted).
       if (epoch != d.end() && epoch->value().isInt()) out.pretrain_epoch = epoch->value().toInt();
     }

@@ -27,14 +27,16 @@ void EvalConfig::validate() const {
   if (!(semi_ratio > 0 && semi_ratio <= 1))
     fail_usage(Field{"semi_ratio"}, "=", semi_ratio, ": expected a fraction in (0, 1], e.g. 0.01 or 0.1");
   if (protocol == Protocol::kSemi && data.fraction < 1) {
-    fail_usage(Field{"data.fraction"}, "=", data.fraction, ": semi-supervised runs choose their labelled share with ",
-               Field{"semi_ratio"}, " (or ", Field{"semi_list"}, ")");
+    fail_usage(Field{"data.fraction"}, "=", data.fraction,
+               ": semi-supervised runs choose their labelled share with ", Field{"semi_ratio"}, " (or ",
+               Field{"semi_list"}, ")");
   }
   if (!semi_list.empty() && protocol != Protocol::kSemi)
     fail_usage(Field{"semi_list"}, "=", semi_list, ": only for semi-supervised runs");
   if (!transfer_dataset.empty() && protocol != Protocol::kTransfer)
     fail_usage(Field{"transfer_dataset"}, "=", transfer_dataset, ": only for transfer runs");
-  if (transfer_dataset.find('/') != std::string::npos || transfer_dataset == "." || transfer_dataset == "..") {
+  if (transfer_dataset.find('/') != std::string::npos || transfer_dataset == "." ||
+      transfer_dataset == "..") {
     fail_usage(Field{"transfer_dataset"}, "=", transfer_dataset,
                ": expected cifar10, cifar100 or the name of an image folder <data>/<name>/train/<class>/*");
   }

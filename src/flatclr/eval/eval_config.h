@@ -44,9 +44,10 @@ struct EvalConfig {
   bool random_init = false;          // baseline: the same architecture, randomly initialised
   TransferMode transfer_mode = TransferMode::kLinearEval;
   Protocol protocol = Protocol::kEval;
-  std::string transfer_dataset;  // transfer: the target dataset ("" = data.dataset_name, else the pretraining one)
-  double semi_ratio = 0.1;       // semi: labelled share of the training split, (0, 1]
-  std::string semi_list;         // semi: a list file of the labelled images instead (data/image_list.h)
+  std::string
+      transfer_dataset;     // transfer: the target dataset ("" = data.dataset_name, else the pretraining one)
+  double semi_ratio = 0.1;  // semi: labelled share of the training split, (0, 1]
+  std::string semi_list;    // semi: a list file of the labelled images instead (data/image_list.h)
 
   // data; dataset_name "" = the dataset the encoder was pretrained on (cifar10 for foreign checkpoints).
   // data.fraction is the class-stratified share of the labelled training set.

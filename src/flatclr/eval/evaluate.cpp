@@ -108,7 +108,8 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
   if (c.protocol == Protocol::kTransfer) std::cout << " (encoder pretrained on " << source_dataset << ")";
   if (semi) {
     std::cout << ", labelled: "
-              << (c.semi_list.empty() ? pct(c.semi_ratio) + "% of each class" : "the images of " + c.semi_list);
+              << (c.semi_list.empty() ? pct(c.semi_ratio) + "% of each class"
+                                      : "the images of " + c.semi_list);
   }
   std::cout << " (" << train.images.size(0) << " train / " << test.images.size(0) << " test images, "
             << input_size << " px), " << chosen.size() << " checkpoint(s)"

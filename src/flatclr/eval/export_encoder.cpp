@@ -16,12 +16,18 @@ namespace {
 
 std::string torchvision_name(models::Arch arch) {
   switch (arch) {
-    case models::Arch::kRes18: return "resnet18";
-    case models::Arch::kRes34: return "resnet34";
-    case models::Arch::kRes50: return "resnet50";
-    case models::Arch::kRes101: return "resnet101";
-    case models::Arch::kRes152: return "resnet152";
-    case models::Arch::kRes10: return "";  // torchvision has no ResNet-10
+    case models::Arch::kRes18:
+      return "resnet18";
+    case models::Arch::kRes34:
+      return "resnet34";
+    case models::Arch::kRes50:
+      return "resnet50";
+    case models::Arch::kRes101:
+      return "resnet101";
+    case models::Arch::kRes152:
+      return "resnet152";
+    case models::Arch::kRes10:
+      return "";  // torchvision has no ResNet-10
   }
   return "";
 }

@@ -1,9 +1,10 @@
 // `flatclr export`: a pretrained encoder's backbone as a file other tools load.
-//   pth          a torch.save state dict (a plain dict of tensors: torch.load's default weights_only=True reads
+//   pth          a torch.save state dict (a plain dict of tensors: torch.load's default weights_only=True
+//   reads
 //                it) with torchvision's ResNet key names, without the projection head (`fc.*`) and the input
-//                normalisation (`normalize.*`): torchvision.models.resnetXX().load_state_dict(sd, strict=False)
-//                reports only fc.weight/fc.bias missing (CIFAR-stem encoders: after replacing conv1 by a 3x3
-//                stride-1 convolution and maxpool by Identity, as the stem metadata says).
+//                normalisation (`normalize.*`): torchvision.models.resnetXX().load_state_dict(sd,
+//                strict=False) reports only fc.weight/fc.bias missing (CIFAR-stem encoders: after replacing
+//                conv1 by a 3x3 stride-1 convolution and maxpool by Identity, as the stem metadata says).
 //   safetensors  the same tensors, plus metadata (string -> string): architecture, torchvision name, stem,
 //                width multiplier, feature dimension, the normalisation mean/std the encoder expects (the
 //                inputs are [0, 1] RGB images normalised with them), method, pretraining epochs and dataset,

@@ -9,8 +9,8 @@
 
 namespace flatclr::eval {
 
-// checkpoint_*.pth.tar of `dir` as (epoch, path), ascending. UserError naming `checkpoint_dir` when the folder
-// is missing or holds none.
+// checkpoint_*.pth.tar of `dir` as (epoch, path), ascending. UserError naming `checkpoint_dir` when the
+// folder is missing or holds none.
 std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string& dir);
 
 // The checkpoint of `epoch` (-1: the newest) of `dir`; UserError naming `transfer_from_epoch` and the epochs

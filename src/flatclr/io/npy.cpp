@@ -11,13 +11,20 @@ namespace {
 
 std::string descr(at::ScalarType t) {
   switch (t) {
-    case at::kFloat: return "<f4";
-    case at::kDouble: return "<f8";
-    case at::kLong: return "<i8";
-    case at::kInt: return "<i4";
-    case at::kByte: return "|u1";
-    case at::kBool: return "|b1";
-    default: fail("cannot write a ", c10::toString(t), " array as .npy (float32/64, int32/64, uint8, bool)");
+    case at::kFloat:
+      return "<f4";
+    case at::kDouble:
+      return "<f8";
+    case at::kLong:
+      return "<i8";
+    case at::kInt:
+      return "<i4";
+    case at::kByte:
+      return "|u1";
+    case at::kBool:
+      return "|b1";
+    default:
+      fail("cannot write a ", c10::toString(t), " array as .npy (float32/64, int32/64, uint8, bool)");
   }
 }
 
@@ -48,10 +55,11 @@ NpyWriter::NpyWriter(const std::string& path, at::ScalarType dtype, std::vector<
 }
 
 void NpyWriter::append(const at::Tensor& rows) {
-  FLATCLR_CHECK(rows.dim() == static_cast<int64_t>(row_shape_.size()) + 1, "npy rows of shape ",
-                rows.sizes(), " for rows of ", row_shape_.size(), " dimensions");
+  FLATCLR_CHECK(rows.dim() == static_cast<int64_t>(row_shape_.size()) + 1, "npy rows of shape ", rows.sizes(),
+                " for rows of ", row_shape_.size(), " dimensions");
   for (size_t i = 0; i < row_shape_.size(); ++i)
-    FLATCLR_CHECK(rows.size(static_cast<int64_t>(i) + 1) == row_shape_[i], "npy rows of shape ", rows.sizes());
+    FLATCLR_CHECK(rows.size(static_cast<int64_t>(i) + 1) == row_shape_[i], "npy rows of shape ",
+                  rows.sizes());
   const at::Tensor host = rows.detach().to(at::kCPU).to(dtype_).contiguous();
   file_.write(std::string_view(static_cast<const char*>(host.data_ptr()), host.nbytes()));
   rows_ += rows.size(0);

@@ -19,6 +19,7 @@ namespace flatclr::io {
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 
 // The file's bytes. UserError for an unsupported dtype or a repeated name.
-std::string safetensors_bytes(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata);
+std::string safetensors_bytes(const NamedTensors& tensors,
+                              const std::map<std::string, std::string>& metadata);
 
 }  // namespace flatclr::io

@@ -78,9 +78,10 @@ PlotResult write_pca_plot(const at::Tensor& features, const at::Tensor& labels,
     return out + "\"";
   };
   // Distinct colours for up to 20 classes (matplotlib's tab20 order: the 10 strong ones first).
-  static const char* kColours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-                                   "#7f7f7f", "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896",
-                                   "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5"};
+  static const char* kColours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                   "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+                                   "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5",
+                                   "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5"};
   std::ostringstream gp;
   std::snprintf(buf, sizeof buf, "%.1f%%", 100 * pca.explained[0].item<double>());
   const std::string e1 = buf;
@@ -99,8 +100,10 @@ PlotResult write_pca_plot(const at::Tensor& features, const at::Tensor& labels,
   gp << "\n";
   core::write_file_atomic(gp_path, gp.str());
   if (gnuplot_path.empty()) {
-    result.notice = "PCA picture: gnuplot is not installed (Debian: apt-get install gnuplot-nox); the data and "
-                    "script are " + tsv_path + " and " + gp_path;
+    result.notice =
+        "PCA picture: gnuplot is not installed (Debian: apt-get install gnuplot-nox); the data and "
+        "script are " +
+        tsv_path + " and " + gp_path;
     return result;
   }
   auto [rc, output] = run_gnuplot(gnuplot_path, gp_path);

@@ -1,7 +1,8 @@
 // A picture of an embedding for a person to look at: the features projected on their first two principal
 // components, one colour per class, drawn by gnuplot (as the run plots, report/plots.h).
 //   pca_2d: centre the rows, form the covariance in float64, take its two leading eigenvectors (torch's
-//           symmetric eigensolver); each vector's sign is fixed so that its largest-magnitude entry is positive.
+//           symmetric eigensolver); each vector's sign is fixed so that its largest-magnitude entry is
+//           positive.
 //   write_pca_plot: writes <prefix>_pca.tsv (pc1, pc2, label, class name per row), <prefix>_pca.gp and, when
 //           gnuplot is there, <prefix>_pca.png (the legend lists the classes when there are at most 20).
 #pragma once

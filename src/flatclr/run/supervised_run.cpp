@@ -26,7 +26,8 @@ namespace fs = std::filesystem;
 
 void keep_fraction(data::Dataset& ds, double fraction, uint64_t seed) {
   if (fraction >= 1.0) return;
-  auto index = torch::tensor(data::stratified_subset(ds.labels, ds.num_classes, fraction, seed), torch::kLong);
+  auto index =
+      torch::tensor(data::stratified_subset(ds.labels, ds.num_classes, fraction, seed), torch::kLong);
   ds.images = ds.images.index_select(0, index);
   ds.labels = ds.labels.index_select(0, index);
 }
@@ -91,8 +92,8 @@ SupervisedResult run_supervised(const SupervisedConfig& c) {
   core::write_file_atomic((fs::path(out.run_dir) / "config.json").string(), c.to_json() + "\n");
   std::cout << "flatclr supervised: " << core::name_of(c.model.arch) << " x" << c.model.width_multiplier
             << " from random init on " << c.data.dataset_name << " (" << train.images.size(0) << " train / "
-            << test.images.size(0) << " test images), " << c.probe.epochs << " epochs, device " << device.str()
-            << ", " << threads << " threads\nrun folder: " << out.run_dir << std::endl;
+            << test.images.size(0) << " test images), " << c.probe.epochs << " epochs, device "
+            << device.str() << ", " << threads << " threads\nrun folder: " << out.run_dir << std::endl;
 
   eval::ClassifierData cd{train.images, train.labels, test.images, test.labels, train.num_classes};
   eval::ClassifierOptions co;
@@ -102,9 +103,10 @@ SupervisedResult run_supervised(const SupervisedConfig& c) {
   co.eval_batch_size = c.eval_batch_size;
   co.progress = c.run.progress;
   auto on_epoch = [&](const eval::EpochResult& r) {
-    std::printf("supervised epoch %lld/%lld | train_loss %.4f | train_top1 %.2f | test_top1 %.2f | test_top5 %.2f\n",
-                static_cast<long long>(r.epoch), static_cast<long long>(c.probe.epochs), r.train_loss,
-                100 * r.train_top1, 100 * r.test_top1, 100 * r.test_top5);
+    std::printf(
+        "supervised epoch %lld/%lld | train_loss %.4f | train_top1 %.2f | test_top1 %.2f | test_top5 %.2f\n",
+        static_cast<long long>(r.epoch), static_cast<long long>(c.probe.epochs), r.train_loss,
+        100 * r.train_top1, 100 * r.test_top1, 100 * r.test_top5);
     std::fflush(stdout);
   };
   const eval::ProbeResult result = eval::train_classifier(model, cd, co, device, on_epoch);

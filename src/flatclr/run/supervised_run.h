@@ -6,8 +6,8 @@
 // is what self-supervision buys.
 //
 // A run folder <save_dir>/<dataset>/<probe.batch_size>_Supervised/<date>/ receives config.json,
-// eval_results.jsonl (one line, mode "supervised") and checkpoint_<epochs>.pth.tar holding the trained encoder
-// (without the classifier), which `flatclr export`, `flatclr embed` and the evaluations read like any
+// eval_results.jsonl (one line, mode "supervised") and checkpoint_<epochs>.pth.tar holding the trained
+// encoder (without the classifier), which `flatclr export`, `flatclr embed` and the evaluations read like any
 // pretraining checkpoint.
 #pragma once
 
