@@ -79,40 +79,103 @@ TEST(Args, UnknownFlagMalformedAndOutOfRangeValuesExit2NamingTheFlag) {
     std::vector<std::string> args;
     std::string must_mention;
   };
-  for (const auto& c :
-       std::vector<Case>{{{"--batch_sise=3"}, "--batch_sise"},
-                         {{"--batch_size=abc"}, "--batch_size"},
-                         {{"--batch_size=0"}, "--batch_size"},
-                         {{"--lr=-1"}, "--lr"},
-                         {{"--temperature=0"}, "--temperature"},
-                         {{"--clr=moco"}, "--clr"},
-                         {{"--model=res20"}, "--model"},
-                         {{"--optimizer=rmsprop"}, "--optimizer"},
-                         {{"--learning_rate_scaling=cube"}, "--learning_rate_scaling"},
-                         {{"--data_fraction=1.5"}, "--data_fraction"},
-                         {{"--data_fraction=0"}, "--data_fraction"},
-                         {{"--scheduler=None"}, "--scheduler"},
-                         {{"--device=tpu"}, "--device"},
-                         {{"--train_from=checkpoint_0002.pth.tar"}, "--log_dir"},
-                         {{"--epochs=1.5"}, "--epochs"},
-                         {{"--workers=-1"}, "--workers"},
-                         {{"--bad_images=sometimes"}, "--bad_images"},
-                         {{"--diag_rank_every=-1"}, "--diag_rank_every"},
-                         {{"--on_nonfinite=ignore"}, "--on_nonfinite"},
-                         {{"--tensorboard=yes"}, "--tensorboard"},
-                         {{"--dist_backend=mpi"}, "--dist_backend"},
-                         {{"--dist_timeout=0"}, "--dist_timeout"},
-                         {{"--sync_bn=maybe"}, "--sync_bn"},
-                         {{"--progress=fancy"}, "--progress=fancy: expected one of auto, bar"},
-                         {{"--proj_head_mode=mlp"}, "--proj_head_mode=mlp"},
-                         {{"--clr=SimCLR"}, "--clr=SimCLR: expected one of simclr, flatclr"},
-                         {{"--train_mode=eval", "--checkpoint_dir=x", "--transfer_mode=probe"},
-                          "--transfer_mode=probe: expected one of linear_eval, finetune, knn"}}) {
+  for (const auto& c : std::vector<Case>{
+           {{"--batch_sise=3"}, "--batch_sise"},
+           {{"--batch_size=abc"}, "--batch_size"},
+           {{"--batch_size=0"}, "--batch_size"},
+           {{"--lr=-1"}, "--lr"},
+           {{"--temperature=0"}, "--temperature"},
+           {{"--clr=moco"}, "--clr"},
+           {{"--model=res20"}, "--model"},
+           {{"--optimizer=rmsprop"}, "--optimizer"},
+           {{"--learning_rate_scaling=cube"}, "--learning_rate_scaling"},
+           {{"--data_fraction=1.5"}, "--data_fraction"},
+           {{"--data_fraction=0"}, "--data_fraction"},
+           {{"--scheduler=None"}, "--scheduler"},
+           {{"--device=tpu"}, "--device"},
+           {{"--train_from=checkpoint_0002.pth.tar"}, "--log_dir"},
+           {{"--epochs=1.5"}, "--epochs"},
+           {{"--workers=-1"}, "--workers"},
+           {{"--bad_images=sometimes"}, "--bad_images"},
+           {{"--diag_rank_every=-1"}, "--diag_rank_every"},
+           {{"--on_nonfinite=ignore"}, "--on_nonfinite"},
+           {{"--tensorboard=yes"}, "--tensorboard"},
+           {{"--dist_backend=mpi"}, "--dist_backend"},
+           {{"--dist_timeout=0"}, "--dist_timeout"},
+           {{"--sync_bn=maybe"}, "--sync_bn"},
+           {{"--progress=fancy"}, "--progress=fancy: expected one of auto, bar"},
+           {{"--proj_head_mode=mlp"}, "--proj_head_mode=mlp"},
+           {{"--clr=SimCLR"}, "--clr=SimCLR: expected one of simclr, flatclr"},
+           {{"--train_mode=eval", "--checkpoint_dir=x", "--transfer_mode=probe"},
+            "--transfer_mode=probe: expected one of linear_eval, finetune, knn"},
+           {{"--train_mode=pretrain"}, "--train_mode=pretrain: expected one of ssl, eval, transfer"},
+           {{"--train_mode=transfer", "--checkpoint_dir=x", "--transfer_dataset_name=../up"},
+            "--transfer_dataset_name=../up: expected cifar10, cifar100 or the name"},
+           {{"--train_mode=eval", "--checkpoint_dir=x", "--transfer_dataset_name=cifar100"},
+            "--transfer_dataset_name=cifar100: only for transfer runs"},
+           {{"--train_mode=semi", "--checkpoint_dir=x", "--semi_ratio=1.5"}, "--semi_ratio=1.5"},
+           {{"--train_mode=transfer", "--checkpoint_dir=x", "--semi_list=l.txt"},
+            "--semi_list=l.txt: only for semi-supervised runs"},
+           {{"--train_mode=semi", "--checkpoint_dir=x", "--data_fraction=0.5"},
+            "--data_fraction=0.5: semi-supervised runs choose their labelled share with --semi_ratio"},
+           {{"--train_mode=supervised", "--fc_batch_size=0"}, "--fc_batch_size"},
+           {{"--train_mode=supervised", "--width_multiplier=0"}, "--width_multiplier"},
+           {{"--from_pretrained=True"}, "--from_pretrained=True"},
+           {{"export", "--output=x.pth"}, "--checkpoint_dir"},
+           {{"export", "--checkpoint_dir=r", "--output=x.onnx"}, "give --format=pth or --format=safetensors"},
+           {{"export", "--checkpoint_dir=r", "--output=x.pth", "--format=pt"}, "--format=pt"},
+           {{"export", "--checkpoint_dir=r", "--output=x.pth", "--bogus=1"}, "--bogus"},
+           {{"embed", "--checkpoint_dir=r"}, "--output"},
+           {{"embed", "--checkpoint_dir=r", "--output=p", "--batch_size=0"}, "--batch_size=0"},
+           {{"embed", "--checkpoint_dir=r", "--output=p", "--projection=yes"}, "--projection"},
+           {{"embed", "--checkpoint_dir=r", "--output=p", "--dataset_name=a/b"}, "--dataset_name=a/b"}}) {
     auto r = run(c.args);
     EXPECT_TRUE(r.parsed.exit_now) << c.args[0];
     EXPECT_EQ(r.parsed.exit_code, 2) << c.args[0];
     EXPECT_NE(r.err.find(c.must_mention), std::string::npos) << c.args[0] << " -> " << r.err;
   }
+}
+
+TEST(Args, TrainModesAndSubcommandsBecomeTheirCommands) {
+  using flatclr::cli::Command;
+  auto r = run({"--train_mode=semi", "--checkpoint_dir=x", "--semi_ratio=0.01"});
+  ASSERT_FALSE(r.parsed.exit_now) << r.err;
+  EXPECT_EQ(r.parsed.command, Command::kEvaluate);
+  EXPECT_EQ(r.parsed.eval.protocol, flatclr::eval::Protocol::kSemi);
+  EXPECT_EQ(r.parsed.eval.transfer_mode,
+            flatclr::eval::TransferMode::kFinetune);  // semi finetunes by default
+  EXPECT_EQ(r.parsed.eval.semi_ratio, 0.01);
+  r = run({"--train_mode=transfer", "--checkpoint_dir=x", "--transfer_dataset_name=cifar100"});
+  ASSERT_FALSE(r.parsed.exit_now) << r.err;
+  EXPECT_EQ(r.parsed.eval.protocol, flatclr::eval::Protocol::kTransfer);
+  EXPECT_EQ(r.parsed.eval.transfer_dataset, "cifar100");
+  r = run(
+      {"--train_mode=supervised", "--dataset_name=cifar100", "--model=res18", "--fc_epochs=3", "--seed=5"});
+  ASSERT_FALSE(r.parsed.exit_now) << r.err;
+  EXPECT_EQ(r.parsed.command, Command::kSupervised);
+  EXPECT_EQ(r.parsed.supervised.data.dataset_name, "cifar100");
+  EXPECT_EQ(r.parsed.supervised.model.arch, flatclr::models::Arch::kRes18);
+  EXPECT_EQ(r.parsed.supervised.probe.epochs, 3);
+  EXPECT_EQ(r.parsed.supervised.run.seed, 5);
+  r = run({"export", "--checkpoint_dir=r", "--output=e.safetensors"});
+  ASSERT_FALSE(r.parsed.exit_now) << r.err;
+  EXPECT_EQ(r.parsed.command, Command::kExport);
+  EXPECT_EQ(r.parsed.export_config.format, flatclr::eval::ExportFormat::kSafetensors);
+  r = run({"export", "--checkpoint_dir=r", "--output=e.bin", "--format", "safetensors",
+           "--transfer_from_epoch=4"});
+  ASSERT_FALSE(r.parsed.exit_now) << r.err;
+  EXPECT_EQ(r.parsed.export_config.format, flatclr::eval::ExportFormat::kSafetensors);
+  EXPECT_EQ(r.parsed.export_config.transfer_from_epoch, 4);
+  r = run({"embed", "--checkpoint_dir=r", "--output=p", "--split=train", "--projection=True", "--threads=1"});
+  ASSERT_FALSE(r.parsed.exit_now) << r.err;
+  EXPECT_EQ(r.parsed.command, Command::kEmbed);
+  EXPECT_EQ(r.parsed.embed.split, flatclr::eval::Split::kTrain);
+  EXPECT_TRUE(r.parsed.embed.projection);
+  EXPECT_EQ(r.parsed.embed.run.threads, 1);
+  EXPECT_TRUE(r.parsed.embed.data.dataset_name.empty());  // the pretraining dataset
+  r = run({"embed", "--help"});
+  EXPECT_EQ(r.parsed.exit_code, 0);
+  EXPECT_NE(r.out.find("--split"), std::string::npos) << r.out;
 }
 
 TEST(Args, HelpListsEveryFlagWithItsDefault) {
