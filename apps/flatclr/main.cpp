@@ -69,7 +69,8 @@ int run(const ParsedArgs& args) {
     case Command::kPretrain:
       // A distributed run prints from rank 0 only (errors still come from every rank, on stderr).
       if (args.config.dist_env.rank != 0) std::cout.setstate(std::ios_base::badbit);
-      std::cout << "configuration:\n" << args.config.to_json() << std::endl;
+      // The data are checked first; the run then summarises its configuration in one line (config.json in the
+      // run folder holds the whole).
       flatclr::run::pretrain(args.config);
       return 0;
   }

@@ -1,9 +1,12 @@
 // The command line: the reference's flags, strict booleans, exit code 2 naming the flag on bad input.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <sstream>
+#include <thread>
 
 #include "flatclr/cli/args.h"
+#include "flatclr/core/threads.h"
 
 using flatclr::cli::parse_args;
 
@@ -95,7 +98,7 @@ TEST(Args, UnknownFlagMalformedAndOutOfRangeValuesExit2NamingTheFlag) {
            {{"--device=tpu"}, "--device"},
            {{"--train_from=checkpoint_0002.pth.tar"}, "--log_dir"},
            {{"--epochs=1.5"}, "--epochs"},
-           {{"--workers=-1"}, "--workers"},
+           {{"--workers=-2"}, "--workers=-2: expected an integer >= 0 (or -1: one per core)"},
            {{"--bad_images=sometimes"}, "--bad_images"},
            {{"--diag_rank_every=-1"}, "--diag_rank_every"},
            {{"--on_nonfinite=ignore"}, "--on_nonfinite"},
@@ -121,6 +124,18 @@ TEST(Args, UnknownFlagMalformedAndOutOfRangeValuesExit2NamingTheFlag) {
            {{"--train_mode=supervised", "--fc_batch_size=0"}, "--fc_batch_size"},
            {{"--train_mode=supervised", "--width_multiplier=0"}, "--width_multiplier"},
            {{"--from_pretrained=True"}, "--from_pretrained=True"},
+           // a flag that the job would silently ignore
+           {{"--fc_epochs=5"}, "--fc_epochs: an evaluation flag, which pretraining"},
+           {{"--knn_k=10"}, "--knn_k: an evaluation flag"},
+           {{"--checkpoint_dir=r"}, "--checkpoint_dir: an evaluation flag"},
+           {{"--train_mode=eval", "--checkpoint_dir=r", "--epochs=3"},
+            "--epochs: a pretraining flag, which --train_mode=eval does not use"},
+           {{"--train_mode=transfer", "--checkpoint_dir=r", "--batch_size=64"},
+            "--batch_size: a pretraining flag, which --train_mode=transfer does not use"},
+           {{"--train_mode=eval", "--checkpoint_dir=r", "--model=res18"}, "--model: a pretraining flag"},
+           {{"--train_mode=semi", "--checkpoint_dir=r", "--clr=simclr"}, "--clr: a pretraining flag"},
+           {{"--train_mode=supervised", "--epochs=3"}, "--epochs: not used by --train_mode=supervised"},
+           {{"--train_mode=supervised", "--checkpoint_dir=r"}, "--checkpoint_dir: not used"},
            {{"export", "--output=x.pth"}, "--checkpoint_dir"},
            {{"export", "--checkpoint_dir=r", "--output=x.onnx"}, "give --format=pth or --format=safetensors"},
            {{"export", "--checkpoint_dir=r", "--output=x.pth", "--format=pt"}, "--format=pt"},
@@ -176,6 +191,34 @@ TEST(Args, TrainModesAndSubcommandsBecomeTheirCommands) {
   r = run({"embed", "--help"});
   EXPECT_EQ(r.parsed.exit_code, 0);
   EXPECT_NE(r.out.find("--split"), std::string::npos) << r.out;
+}
+
+TEST(Args, ThreadsAndWorkersDefaultToTheCoresSharedByTheProcessesOnTheMachine) {
+  auto r = run({"--dataset_name=cifar10"});
+  ASSERT_FALSE(r.parsed.exit_now) << r.err;
+  EXPECT_EQ(r.parsed.config.run.threads, flatclr::core::cores_per_process(1));
+  EXPECT_EQ(r.parsed.config.data.workers, flatclr::core::cores_per_process(1));
+  // Two processes of a torchrun / scripts/launch.sh job on this machine share its cores.
+  ::setenv("WORLD_SIZE", "2", 1);
+  ::setenv("RANK", "1", 1);
+  ::setenv("LOCAL_WORLD_SIZE", "2", 1);
+  ::setenv("MASTER_ADDR", "127.0.0.1", 1);
+  ::setenv("MASTER_PORT", "29555", 1);
+  r = run({"--dataset_name=cifar10", "--batch_size=64"});
+  const int share = flatclr::core::cores_per_process(2);
+  EXPECT_EQ(r.parsed.config.run.threads, share);
+  EXPECT_EQ(r.parsed.config.data.workers, share);
+  EXPECT_EQ(share, std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2));
+  r = run({"--dataset_name=cifar10", "--batch_size=64", "--threads=3", "--workers=0"});  // given: kept
+  EXPECT_EQ(r.parsed.config.run.threads, 3);
+  EXPECT_EQ(r.parsed.config.data.workers, 0);
+  for (const char* v : {"WORLD_SIZE", "RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"})
+    ::unsetenv(v);
+}
+
+TEST(Args, MomentumHelpSaysItDrivesLarsToo) {
+  auto r = run({"--help"});
+  EXPECT_NE(r.out.find("momentum of SGD and of LARS"), std::string::npos) << r.out;
 }
 
 TEST(Args, HelpListsEveryFlagWithItsDefault) {

@@ -35,7 +35,14 @@ TEST(DistEnv, ReadsTorchrunsVariables) {
   EXPECT_EQ(e.local_rank, 1);
   EXPECT_EQ(e.master_addr, "10.0.0.2");
   EXPECT_EQ(e.master_port, 29600);
+  EXPECT_EQ(e.local_world_size, 1);  // not set: the defaults do not divide the cores
   EXPECT_TRUE(e.distributed());
+  e = parse({{"RANK", "1"},
+             {"WORLD_SIZE", "4"},
+             {"LOCAL_WORLD_SIZE", "2"},
+             {"MASTER_ADDR", "a"},
+             {"MASTER_PORT", "1"}});
+  EXPECT_EQ(e.local_world_size, 2);
 }
 
 TEST(DistEnv, RejectsBadValuesNamingTheVariable) {
@@ -61,6 +68,8 @@ TEST(DistEnv, RejectsBadValuesNamingTheVariable) {
   no_addr.erase("MASTER_ADDR");
   EXPECT_NE(msg(no_addr).find("MASTER_ADDR"), std::string::npos);
   EXPECT_NE(msg({{"RANK", "1"}}).find("WORLD_SIZE"), std::string::npos);
+  EXPECT_NE(msg(with("LOCAL_WORLD_SIZE", "3")).find("LOCAL_WORLD_SIZE='3'"),
+            std::string::npos);  // > WORLD_SIZE
 }
 
 }  // namespace

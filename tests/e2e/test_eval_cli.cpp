@@ -33,7 +33,10 @@ TEST(EndToEndEval, PretrainThenLinearKnnFinetuneAndRandomBaseline) {
   // The paper's README command (linear eval), newest checkpoint, fixed features.
   r = run_cli("--train_mode=eval --transfer_mode=linear_eval --fc_epochs=5 --fc_batch_size=256" + common);
   ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find("checkpoint_0002.pth.tar"), std::string::npos) << r.output;
+  // The table names the run folder (the full path is in eval_results.jsonl).
+  EXPECT_NE(r.output.find(run.filename().string() + "/checkpoint_0002.pth.tar      2 linear_eval"),
+            std::string::npos)
+      << r.output;
   EXPECT_NE(r.output.find("fc epoch 5/5"), std::string::npos) << r.output;
   r = run_cli("--train_mode=eval --transfer_mode=knn" + common);
   ASSERT_EQ(r.code, 0) << r.output;

@@ -3,6 +3,7 @@
 // exact resume, and clear failures on bad input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -101,6 +102,9 @@ TEST(EndToEnd, BadInputFailsClearlyAndLeavesNothingBehind) {
               " --save_dir=" + save.string());
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find((empty / "no_such_set" / "train").string()), std::string::npos) << r.output;
+  // The data are checked before anything is printed or created: one line says what is wrong.
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  EXPECT_TRUE(fs::is_empty(save));
   if (!have_data()) return;
   // A corrupt checkpoint to resume from.
   auto run = save / "cifar10" / "64_FlatCLR" / "x";

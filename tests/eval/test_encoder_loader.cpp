@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "../test_paths.h"
 #include "flatclr/core/error.h"
 #include "flatclr/eval/encoder_loader.h"
 #include "flatclr/io/checkpoint.h"
@@ -69,6 +70,23 @@ TEST(EncoderLoader, LoadsOurCheckpointWithItsMetadata) {
   EXPECT_TRUE(torch::equal(enc.model->conv1->weight, m->conv1->weight));
   auto random = eval::random_encoder(enc.model->options, 1);
   EXPECT_FALSE(torch::equal(random.model->conv1->weight, m->conv1->weight));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(EncoderLoader, PaperCheckpointShowsTheEpochsCompleted) {
+  // The paper's code stores the run's total (100 here) in `epoch` and names the file after the 0-based epoch
+  // it saved at, plus a final checkpoint_<total>.
+  auto dir = std::filesystem::temp_directory_path() / ("flatclr_paper_epoch_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto fixture = flatclr::testing::source_path("tests/io/data/paper_checkpoint.pth.tar");
+  for (const auto& [name, epochs] :
+       std::vector<std::pair<std::string, int64_t>>{{"checkpoint_0004.pth.tar", 5},
+                                                    {"checkpoint_0000.pth.tar", 1},
+                                                    {"checkpoint_0100.pth.tar", 100},
+                                                    {"encoder.pth.tar", 100}}) {
+    std::filesystem::copy_file(fixture, dir / name, std::filesystem::copy_options::overwrite_existing);
+    EXPECT_EQ(eval::load_encoder((dir / name).string()).pretrain_epoch, epochs) << name;
+  }
   std::filesystem::remove_all(dir);
 }
 

@@ -68,6 +68,81 @@ constexpr core::Choice<TrainMode> kTrainModes[] = {{TrainMode::kSsl, "ssl"},
                                                    {TrainMode::kSupervised, "supervised"}};
 constexpr const auto& choices_of(TrainMode) { return kTrainModes; }
 
+// Which jobs use a flag. A flag given to a job that does not use it is an error, not silently ignored.
+enum FlagUse : unsigned { kUsedByPretrain = 1, kUsedByEval = 2, kUsedBySupervised = 4 };
+
+unsigned flag_use(const std::string& flag) {
+  static const std::map<std::string, unsigned> kUse = [] {
+    std::map<std::string, unsigned> m;
+    for (const char* f : {"faster_version",
+                          "clr",
+                          "temperature",
+                          "n_views",
+                          "proj_head_mode",
+                          "num_proj_layers",
+                          "proj_out_dim",
+                          "batch_size",
+                          "epochs",
+                          "lr",
+                          "learning_rate_scaling",
+                          "optimizer",
+                          "weight_decay",
+                          "momentum",
+                          "scheduler",
+                          "warmup_epochs",
+                          "fp16_precision",
+                          "save_every_n_epochs",
+                          "log_dir",
+                          "train_from",
+                          "log_every_n_steps",
+                          "knn_every",
+                          "diag_rank_every",
+                          "on_nonfinite",
+                          "tensorboard",
+                          "plots",
+                          "dist_backend",
+                          "sync_bn",
+                          "dist_timeout"})
+      m[f] = kUsedByPretrain;
+    for (const char* f : {"model", "width_multiplier", "save_dir"})
+      m[f] = kUsedByPretrain | kUsedBySupervised;
+    for (const char* f : {"checkpoint_dir", "transfer_mode", "transfer_from_epoch", "eval_all_checkpoints",
+                          "eval_random_init", "fc_augment", "knn_k", "knn_temperature",
+                          "transfer_dataset_name", "semi_ratio", "semi_list"})
+      m[f] = kUsedByEval;
+    for (const char* f : {"fc_epochs", "fc_batch_size", "fc_lr", "fc_optimizer", "fc_scheduler",
+                          "fc_weight_decay", "fc_momentum", "eval_test_fraction", "eval_batch_size"})
+      m[f] = kUsedByEval | kUsedBySupervised;
+    return m;
+  }();
+  auto it = kUse.find(flag);
+  return it == kUse.end() ? kUsedByPretrain | kUsedByEval | kUsedBySupervised : it->second;
+}
+
+// UsageError for the first flag given that `job` does not use, saying what the job uses instead.
+void refuse_unused_flags(const CLI::App& app, FlagUse job, const std::string& mode) {
+  for (const CLI::Option* opt : app.get_options()) {
+    if (opt->count() == 0 || opt->get_lnames().empty()) continue;
+    const std::string name = opt->get_lnames().front();
+    const unsigned use = flag_use(name);
+    if (use & job) continue;
+    const std::string flag = "--" + name;
+    if (job == kUsedByPretrain) {
+      fail_usage(flag,
+                 ": an evaluation flag, which pretraining (--train_mode=ssl) does not use; evaluate the run "
+                 "afterwards with --train_mode=eval --checkpoint_dir=<its run folder>");
+    }
+    if (job == kUsedByEval) {
+      fail_usage(flag, ": a pretraining flag, which --train_mode=", mode,
+                 " does not use (an evaluation takes ",
+                 "the encoder from --checkpoint_dir and trains with the --fc_* flags)");
+    }
+    fail_usage(flag,
+               ": not used by --train_mode=supervised, which starts from random weights and trains with ",
+               "the --fc_* flags (--fc_epochs, --fc_lr, --fc_batch_size, ...)");
+  }
+}
+
 // Parses a subcommand's own App; --help and errors end the run with the usual exit codes.
 template <typename Validate>
 void parse_subcommand(CLI::App& app, int argc, const char* const* argv, ParsedArgs& result, BoolFlags& bools,
@@ -218,8 +293,10 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
       "cifar10 | cifar100 | any other name: the image folder <data>/<name>/{train,val|test}/<class>/*");
   bools.add(app, "faster_version", &c.faster_version,
             "batched augmentation on the training device (False: the per-image SimCLR pipeline)");
-  app.add_option("--workers", c.data.workers,
-                 "decoding + augmentation threads of the per-image pipeline (0 = in the training thread)");
+  app.add_option(
+      "--workers", c.data.workers,
+      "decoding + augmentation threads of the per-image pipeline (0 = in the training thread; -1 = "
+      "one per core: the cores / the processes on this machine)");
   choices.add(app, "--bad_images", &c.data.bad_images,
               "image files that cannot be decoded: skip (reported, counted) | stop (error)");
   app.add_option("--data_fraction", c.data.fraction, "class-stratified fraction of the training set, (0, 1]");
@@ -245,7 +322,7 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
   choices.add(app, "--optimizer", &c.optimizer, "");
   app.add_option("--weight_decay", c.weight_decay,
                  "weight decay (LARS: not on biases and batch-norm parameters)");
-  app.add_option("--momentum", c.momentum, "SGD momentum");
+  app.add_option("--momentum", c.momentum, "momentum of SGD and of LARS (the reference's 0.9 for both)");
   choices.add(app, "--scheduler", &c.scheduler,
               "cosine (linear warmup, then cosine to 1e-6, per step) | constant");
   app.add_option("--warmup_epochs", c.warmup_epochs, "linear warmup epochs (cosine scheduler)");
@@ -258,7 +335,8 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
   app.add_option("--device", c.run.device, "auto | cpu | cuda | cuda:N (auto: cuda when available)");
   app.add_flag("--disable_cuda", c.run.disable_cuda, "force the CPU");
   app.add_option("--seed", c.run.seed, "seed of model init, data order and augmentation");
-  app.add_option("--threads", c.run.threads, "CPU threads (0 = all cores)");
+  app.add_option("--threads", c.run.threads,
+                 "CPU threads (0 = the cores / the processes on this machine, as torchrun's convention)");
   app.add_option("--save_every_n_epochs", c.save_every_n_epochs,
                  "checkpoint period in epochs (and at the end)");
   app.add_option("--save_dir", c.save_dir,
@@ -336,6 +414,12 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
           "--from_pretrained=True: the reference warm-starts from a checkpoint path written into its "
           "code; give the run folder instead: --checkpoint_dir=<run> with --train_mode=transfer or semi");
     }
+    const std::string mode_name = core::name_of(train_mode);
+    refuse_unused_flags(app,
+                        train_mode == TrainMode::kSsl          ? kUsedByPretrain
+                        : train_mode == TrainMode::kSupervised ? kUsedBySupervised
+                                                               : kUsedByEval,
+                        mode_name);
     if (train_mode == TrainMode::kSupervised) {
       result.command = Command::kSupervised;
       auto& v = result.supervised;

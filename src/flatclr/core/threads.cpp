@@ -12,4 +12,9 @@ int set_num_threads(int n) {
   return at::get_num_threads();
 }
 
+int cores_per_process(int processes_per_machine) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / std::max(1, processes_per_machine));
+}
+
 }  // namespace flatclr::core

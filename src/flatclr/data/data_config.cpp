@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "flatclr/core/error.h"
+#include "flatclr/core/threads.h"
 
 namespace flatclr::data {
 
@@ -11,7 +12,8 @@ void DataConfig::validate() const {
     fail_usage(Field{"data.dataset_name"}, "=", dataset_name,
                ": expected cifar10, cifar100 or the name of an image folder <data>/<name>/train/<class>/*");
   }
-  if (workers < 0) fail_usage(Field{"data.workers"}, "=", workers, ": expected an integer >= 0");
+  if (workers < -1)
+    fail_usage(Field{"data.workers"}, "=", workers, ": expected an integer >= 0 (or -1: one per core)");
   if (!(fraction > 0 && fraction <= 1)) {
     fail_usage(Field{"data.fraction"}, "=", fraction, ": expected a fraction in (0, 1]");
   }
@@ -21,7 +23,7 @@ OpenOptions DataConfig::open_options() const {
   OpenOptions o;
   o.download = download;
   o.stop_on_bad = bad_images == BadImagesPolicy::kStop;
-  o.threads = static_cast<int>(std::max<int64_t>(1, workers));
+  o.threads = workers < 0 ? core::cores_per_process(1) : static_cast<int>(std::max<int64_t>(1, workers));
   return o;
 }
 

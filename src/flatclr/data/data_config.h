@@ -16,7 +16,9 @@ struct DataConfig {
       "cifar10";         // cifar10 | cifar100 | an image folder <root>/<name>/{train,val|test}
   bool download = true;  // fetch missing CIFAR archives
   BadImagesPolicy bad_images = BadImagesPolicy::kSkip;
-  int64_t workers = 40;   // decoding (and, when pretraining per image, augmentation) threads
+  // Decoding (and, when pretraining per image, augmentation) threads; -1: one per core of this process's
+  // share of the machine (resolved by the job; open_options() takes all cores).
+  int64_t workers = -1;
   double fraction = 1.0;  // class-stratified share of the training set, (0, 1]
 
   // UsageError naming the field and the value. An empty dataset_name passes (evaluation reads it from the

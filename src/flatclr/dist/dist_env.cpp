@@ -34,6 +34,9 @@ DistEnv dist_env_from(const std::function<const char*(const char*)>& getenv) {
   if (rank) e.rank = static_cast<int>(parse_int("RANK", rank, 0, e.world_size - 1));
   const char* local = getenv("LOCAL_RANK");
   e.local_rank = local ? static_cast<int>(parse_int("LOCAL_RANK", local, 0, 1 << 20)) : e.rank;
+  const char* local_world = getenv("LOCAL_WORLD_SIZE");
+  if (local_world)
+    e.local_world_size = static_cast<int>(parse_int("LOCAL_WORLD_SIZE", local_world, 1, e.world_size));
   const char* addr = getenv("MASTER_ADDR");
   const char* port = getenv("MASTER_PORT");
   if (e.world_size > 1 && (!addr || !*addr || !port)) {

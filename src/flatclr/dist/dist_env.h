@@ -13,6 +13,9 @@ struct DistEnv {
   int rank = 0;
   int world_size = 1;
   int local_rank = 0;
+  // Processes on this machine (LOCAL_WORLD_SIZE, which torchrun and scripts/launch.sh set; 1 when unset): the
+  // default thread and worker counts share the machine's cores among them.
+  int local_world_size = 1;
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
 

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -14,6 +15,18 @@ namespace flatclr::eval {
 namespace {
 
 bool has(const io::StateDict& s, const std::string& k) { return s.contains(k); }
+
+// The paper's code stores the run's total epochs in `epoch` and names the file after the 0-based epoch it
+// saved at (checkpoint_0000 after the first epoch, ...), plus a final checkpoint_<total>. The epochs
+// completed are therefore n + 1 for checkpoint_<n> with n < total, and the total for the final one; a file
+// named otherwise shows the stored total.
+int64_t paper_epochs_completed(const std::string& path, int64_t total) {
+  std::smatch m;
+  const std::string name = std::filesystem::path(path).filename().string();
+  if (!std::regex_match(name, m, std::regex(R"(^checkpoint_(\d+)\.pth\.tar$)"))) return total;
+  const int64_t n = std::stoll(m[1]);
+  return n >= total ? total : n + 1;
+}
 
 }  // namespace
 
@@ -88,8 +101,10 @@ LoadedEncoder load_encoder(const std::string& path) {
         out.pretrain_dataset = j["dataset_name"].get<std::string>();
       if (j.is_object() && j.contains("clr") && j["clr"].is_string())
         out.method = j["clr"].get<std::string>();
-      // flatclr checkpoints store the epochs completed (the paper's store the total: not trusted).
+      // flatclr checkpoints store the epochs completed.
       if (epoch != d.end() && epoch->value().isInt()) out.pretrain_epoch = epoch->value().toInt();
+    } else if (epoch != d.end() && epoch->value().isInt()) {
+      out.pretrain_epoch = paper_epochs_completed(path, epoch->value().toInt());
     }
   }
   options.normalize_dataset = out.pretrain_dataset.empty() ? "cifar10" : out.pretrain_dataset;

@@ -17,8 +17,10 @@ models::ResNetOptions infer_resnet_options(const io::StateDict& state, const std
 
 struct LoadedEncoder {
   models::ResNet model{nullptr};
-  std::string source;            // the checkpoint path, or "random init"
-  int64_t pretrain_epoch = -1;   // epochs of pretraining (flatclr checkpoints), -1 when unknown
+  std::string source;  // the checkpoint path, or "random init"
+  // Epochs of pretraining: stored by flatclr; for the paper's checkpoints, from the file name and the stored
+  // total (see encoder_loader.cpp); -1 when unknown.
+  int64_t pretrain_epoch = -1;
   std::string pretrain_dataset;  // from the stored config, "" when unknown
   std::string method;            // "simclr" | "flatclr" from the stored config, "" when unknown
 };

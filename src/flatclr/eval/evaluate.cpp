@@ -42,13 +42,23 @@ void print_epoch(const EpochResult& r, int64_t epochs) {
 
 constexpr int64_t kCifarInputSize = 32;  // the input size of CIFAR-stem encoders in transfer
 
+// "<run folder>/<checkpoint file>": the run folder's name tells runs apart; the full path is in the jsonl.
+std::string short_name(const std::string& checkpoint) {
+  const fs::path p(checkpoint);
+  const std::string file = p.filename().string(), folder = p.parent_path().filename().string();
+  const std::string name = folder.empty() ? file : folder + "/" + file;
+  return checkpoint.rfind("random init", 0) == 0 ? "random init (" + name : name;
+}
+
 void print_table(const std::vector<EvalRecord>& records) {
-  std::printf("\n%-44s %6s %-12s %-9s %8s %8s %8s %8s %8s\n", "checkpoint", "epoch", "mode", "dataset",
+  size_t width = 10;
+  for (const auto& r : records) width = std::max(width, short_name(r.checkpoint).size());
+  const int w = static_cast<int>(width);
+  std::printf("\n%-*s %6s %-12s %-11s %8s %8s %8s %8s %8s\n", w, "checkpoint", "epoch", "mode", "dataset",
               "best@1", "best@5", "last@1", "last@5", "time_s");
   for (const auto& r : records) {
-    std::string name =
-        r.checkpoint.size() > 44 ? "..." + r.checkpoint.substr(r.checkpoint.size() - 41) : r.checkpoint;
-    std::printf("%-44s %6lld %-12s %-9s %8s %8s %8s %8s %8.1f\n", name.c_str(),
+    const std::string name = short_name(r.checkpoint);
+    std::printf("%-*s %6lld %-12s %-11s %8s %8s %8s %8s %8.1f\n", w, name.c_str(),
                 static_cast<long long>(r.pretrain_epoch), r.mode.c_str(), r.dataset.c_str(),
                 pct(r.best_top1).c_str(), pct(r.best_top5).c_str(), pct(r.last_top1).c_str(),
                 pct(r.last_top5).c_str(), r.seconds);

@@ -50,7 +50,7 @@ void ConsoleLog::on_start(const PretrainConfig& c, const RunStart& s) {
             << (s.world_size > 1 ? ", " + std::to_string(s.world_size) + " processes (" + s.backend +
                                        (c.sync_bn ? ", SyncBN)" : ")")
                                  : std::string())
-            << "\nrun folder: " << s.run_dir << std::endl;
+            << "\nrun folder: " << s.run_dir << " (the whole configuration: config.json)" << std::endl;
 }
 
 void ConsoleLog::on_nonfinite(const NonfiniteStep& step) {

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "flatclr/core/error.h"
+#include "flatclr/core/threads.h"
 
 namespace flatclr::train {
 namespace {
@@ -55,7 +56,12 @@ void PretrainConfig::validate() const {
   }
 }
 
-void PretrainConfig::resolve() { effective_lr = optim::scale_lr(lr, learning_rate_scaling, batch_size); }
+void PretrainConfig::resolve() {
+  effective_lr = optim::scale_lr(lr, learning_rate_scaling, batch_size);
+  // Defaults that depend on the machine: each of the processes on it gets its share of the cores.
+  if (run.threads <= 0) run.threads = core::cores_per_process(dist_env.local_world_size);
+  if (data.workers < 0) data.workers = core::cores_per_process(dist_env.local_world_size);
+}
 
 std::string PretrainConfig::method_name() const { return losses::method_info(clr).name; }
 
