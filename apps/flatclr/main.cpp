@@ -2,6 +2,7 @@
 // names configuration fields (`data.fraction`); everything printed here names the flags (--data_fraction).
 #include <c10/util/Exception.h>
 
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -81,6 +82,9 @@ int run(const ParsedArgs& args) {
 
 int main(int argc, char** argv) {
   using flatclr::cli::to_flags;
+  // A file-size limit (ulimit -f) makes a too-large write fail with EFBIG, which the writers report (and
+  // clean up after), instead of killing the process with SIGXFSZ half-way through a file.
+  std::signal(SIGXFSZ, SIG_IGN);
   flatclr::cli::FlagNamesFilter out_filter(std::cout), err_filter(std::cerr);
   auto args = flatclr::cli::parse_args(argc, argv, std::cout, std::cerr);
   if (args.exit_now) return args.exit_code;

@@ -1,12 +1,14 @@
 #include "flatclr/core/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
 #include "flatclr/core/error.h"
 
@@ -77,6 +79,30 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
   AtomicFileWriter out(path);
   out.write(bytes);
   out.commit();
+}
+
+int remove_stale_temporaries(const std::string& dir) {
+  static const std::regex temporary(R"(^\..+\.tmp\.(\d+)$)");
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::smatch m;
+    const std::string name = e.path().filename().string();
+    if (!e.is_regular_file() || !std::regex_match(name, m, temporary)) continue;
+    const long pid = std::stol(m[1]);
+    if (pid == ::getpid() || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)) {
+      if (fs::remove(e.path(), ec)) ++removed;
+    }
+  }
+  return removed;
+}
+
+void check_writable_folder(const std::string& dir, const std::string& what) {
+  const std::string probe = (fs::path(dir) / (".write_check.tmp." + std::to_string(::getpid()))).string();
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail("cannot write into ", what, " ", dir, ": ", std::strerror(errno));
+  ::close(fd);
+  ::unlink(probe.c_str());
 }
 
 std::vector<char> read_file(const std::string& path) {

@@ -39,6 +39,14 @@ class AtomicFileWriter {
   uint64_t size_ = 0;
 };
 
+// Removes the temporary files that writers killed mid-write (SIGKILL, power loss) left in `dir`: names
+// ".<file>.tmp.<pid>" whose process no longer runs. Never a published file. Returns how many it removed.
+int remove_stale_temporaries(const std::string& dir);
+
+// UserError naming `dir` (and `what` it is for) when a file cannot be created in it: read-only folders,
+// permissions, a read-only file system. Leaves nothing behind.
+void check_writable_folder(const std::string& dir, const std::string& what);
+
 // Whole file into memory; UserError naming the path when it cannot be read.
 std::vector<char> read_file(const std::string& path);
 

@@ -2,6 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <iostream>
+
+#include "flatclr/core/atomic_file.h"
 #include "flatclr/core/device.h"
 #include "flatclr/core/error.h"
 #include "flatclr/core/threads.h"
@@ -131,12 +134,22 @@ std::unique_ptr<PretrainSetup> setup_pretraining(const PretrainConfig& c) {
   s->optimizer = optim::make_optimizer(c.optimizer, *s->model, c.effective_lr, c.weight_decay, c.momentum);
   s->schedule = make_schedule(c, r.steps_per_epoch);
 
+  const bool rank0 = s->dp->is_rank0();
   if (!c.train_from.empty()) {
     resume(c, *s);
   } else {
-    const bool rank0 = s->dp->is_rank0();
     r.run_dir = s->dp->agree(
         rank0 ? create_run_dir(c.save_dir, c.data.dataset_name, c.batch_size, c.method_name()) : "");
+  }
+  if (rank0) {
+    // Before any training: a folder that cannot take the checkpoints is an error now, not after an epoch; and
+    // what a killed run left half-written there (temporary files, never taken for checkpoints) goes.
+    core::check_writable_folder(r.run_dir, "the run folder");
+    const int stale = core::remove_stale_temporaries(r.run_dir);
+    if (stale > 0) {
+      std::cout << "removed " << stale << " unfinished temporary file(s) of an interrupted run from "
+                << r.run_dir << std::endl;
+    }
   }
   r.device = s->device;
   r.threads = s->threads;
