@@ -27,9 +27,17 @@ TEST(EndToEnd, FlatClrPretrainsWritesRunFolderAndResumesExactly) {
   ASSERT_EQ(losses.size(), 2u) << r.output;
   for (double l : losses) EXPECT_LT(l, std::log(2.0 * 64 - 1) + 0.5);
   EXPECT_NE(r.output.find("progress | epoch 1/2 | step 5/15"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("\"effective_lr\": 0.075"), std::string::npos) << r.output;
+  // One summary line (config.json in the run folder holds the whole configuration).
+  EXPECT_NE(r.output.find("batch 64, 15 steps/epoch, lr 0.075 (--lr=0.3, scaling linear)"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("\"effective_lr\""), std::string::npos) << r.output;
 
   auto run = only_run_folder(save, "64_FlatCLR");
+  {
+    std::ifstream config(run / "config.json");
+    std::string text((std::istreambuf_iterator<char>(config)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find("\"effective_lr\": 0.075"), std::string::npos) << text;
+  }
   EXPECT_TRUE(std::regex_match(run.filename().string(), std::regex(R"(\d\d-\d\d-\d{4}-\d\d-\d\d-\d\d)")));
   for (auto f : {"config.json", "metrics.jsonl", "checkpoint_0001.pth.tar", "checkpoint_0002.pth.tar"}) {
     EXPECT_TRUE(fs::exists(run / f)) << f;
