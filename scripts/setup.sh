@@ -32,6 +32,8 @@ packages=(
   python3-pil            # scripts/prepare_cifar10.sh: converting the shared CIFAR-10 JPEGs
   gnuplot-nox            # PNG plots of a run (optional: without it flatclr says so and skips them)
 )
+# --test: clang for the libFuzzer targets and the sanitized test build (scripts/fuzz.sh, scripts/sanitized_tests.sh)
+[ "$want_test" = 1 ] && packages+=(clang)
 
 if [ "${FLATCLR_SKIP_APT:-0}" != 1 ]; then
   missing=()
