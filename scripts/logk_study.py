@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""The small-batch study: SimCLR (InfoNCE) against FlatCLR (FlatNCE) on real CIFAR-10 at batch sizes 8 to 128, with
+a CPU-sized protocol, several seeds, and runs that resume across sessions. Writes docs/results/logk-study.md (the
+table, the commands) and two PNG plots (accuracy against batch size; p+ over training).
+
+  scripts/logk_study.py [--data build/datasets] [--out results/logk-study] [--hours H] [--seeds 1,2]
+                        [--batches 8,16,32,64,128] [--report-only]
+
+Every run lives in <out>/runs/<method>_b<batch>_s<seed>/ (flatclr's own run folder inside). A finished run (its last
+checkpoint and both evaluations in eval_results.jsonl) is skipped; an interrupted one resumes from its newest
+checkpoint (exact); --hours stops starting new work after that many hours, so a session can end cleanly and the
+next one carries on. The report is rebuilt from whatever has finished, every time. Python 3 standard library and
+gnuplot only; the binary is build/flatclr.
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FLATCLR = os.path.join(ROOT, "build", "flatclr")
+
+# The protocol (CPU-sized): ResNet-18 at 1/8 width on a class-stratified 10% of CIFAR-10 (5,000 images), LARS with
+# the square-root learning-rate scaling the paper's README gives for small batches, tau 0.1, 1 warm-up epoch.
+PROTOCOL = {
+    "model": "res18", "width_multiplier": "0.125", "data_fraction": "0.1", "epochs": "15", "warmup_epochs": "1",
+    "lr": "0.075", "learning_rate_scaling": "sqrt", "temperature": "0.1", "faster_version": "True",
+    "save_every_n_epochs": "1", "log_every_n_steps": "20",
+}
+METHODS = ["simclr", "flatclr"]
+
+
+def pretrain_args(args, method, batch, seed, save_dir):
+    flags = dict(PROTOCOL, dataset_name="cifar10", data=args.data, download="False", clr=method, batch_size=str(batch),
+                 seed=str(seed), threads=str(args.threads), progress="lines", tensorboard="False", plots="False",
+                 save_dir=save_dir)
+    return ["--%s=%s" % kv for kv in flags.items()]
+
+
+def eval_args(args, run, mode, seed):
+    flags = {"train_mode": "eval", "transfer_mode": mode, "checkpoint_dir": run, "data": args.data,
+             "download": "False", "data_fraction": PROTOCOL["data_fraction"], "seed": str(seed),
+             "threads": str(args.threads), "progress": "none"}
+    if mode == "linear_eval":
+        flags.update(fc_epochs="100", fc_batch_size="512")
+    return ["--%s=%s" % kv for kv in flags.items()]
+
+
+def run_folder(save_dir):
+    runs = sorted(glob.glob(os.path.join(save_dir, "cifar10", "*", "*")))
+    return runs[-1] if runs else None
+
+
+def checkpoints(run):
+    out = []
+    for p in glob.glob(os.path.join(run, "checkpoint_*.pth.tar")):
+        m = re.search(r"checkpoint_(\d+)\.pth\.tar$", p)
+        out.append((int(m.group(1)), os.path.basename(p)))
+    return sorted(out)
+
+
+def read_jsonl(path):
+    out = []
+    if os.path.exists(path):
+        for line in open(path):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass  # a line cut by a crash
+    return out
+
+
+def log(msg):
+    print(time.strftime("%H:%M:%S"), msg, flush=True)
+
+
+def do_run(args, method, batch, seed, deadline):
+    """Brings one run forward; returns False when the deadline stopped it."""
+    name = "%s_b%d_s%d" % (method, batch, seed)
+    save_dir = os.path.join(args.out, "runs", name)
+    epochs = int(PROTOCOL["epochs"])
+    run = run_folder(save_dir)
+    done = run and checkpoints(run) and checkpoints(run)[-1][0] == epochs
+    if not done:
+        if time.time() > deadline:
+            return False
+        cmd = [FLATCLR] + pretrain_args(args, method, batch, seed, save_dir)
+        if run and checkpoints(run):
+            cmd += ["--log_dir=" + run, "--train_from=" + checkpoints(run)[-1][1]]
+            log("%s: resuming from %s" % (name, checkpoints(run)[-1][1]))
+        else:
+            if run:
+                shutil.rmtree(os.path.dirname(os.path.dirname(run)))
+            log("%s: pretraining" % name)
+        with open(os.path.join(args.out, "runs", name + ".log"), "a") as f:
+            rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT)
+        if rc != 0:
+            log("%s: flatclr exited %d (see %s.log)" % (name, rc, name))
+            return True
+        run = run_folder(save_dir)
+    results = read_jsonl(os.path.join(run, "eval_results.jsonl"))
+    for mode in ("knn", "linear_eval"):
+        if any(r.get("mode") == mode and r.get("pretrain_epoch") == epochs for r in results):
+            continue
+        if time.time() > deadline:
+            return False
+        log("%s: %s" % (name, mode))
+        with open(os.path.join(args.out, "runs", name + ".log"), "a") as f:
+            subprocess.call([FLATCLR] + eval_args(args, run, mode, seed), stdout=f, stderr=subprocess.STDOUT)
+    return True
+
+
+def summarise(args, method, batch, seed):
+    run = run_folder(os.path.join(args.out, "runs", "%s_b%d_s%d" % (method, batch, seed)))
+    if not run:
+        return None
+    epochs = int(PROTOCOL["epochs"])
+    results = read_jsonl(os.path.join(run, "eval_results.jsonl"))
+    knn = [r["best_top1"] for r in results if r.get("mode") == "knn" and r.get("pretrain_epoch") == epochs]
+    lin = [r["best_top1"] for r in results if r.get("mode") == "linear_eval" and r.get("pretrain_epoch") == epochs]
+    metrics = read_jsonl(os.path.join(run, "metrics.jsonl"))
+    steps = [s for s in read_jsonl(os.path.join(run, "steps.jsonl")) if "event" not in s and "p_pos_mean" in s]
+    if not knn or not lin or not metrics or not steps:
+        return None
+    last = [s for s in steps if s["epoch"] == epochs] or steps[-5:]
+    mean = lambda xs: sum(xs) / len(xs)
+    return {
+        "knn": 100 * knn[-1], "linear": 100 * lin[-1],
+        "p_pos": mean([s["p_pos_mean"] for s in last]), "p_pos_max": max(s["p_pos_mean"] for s in steps),
+        "saturated": 100 * mean([s["saturated"] for s in last]),
+        "mi": mean([s["mi_estimate"] for s in last]), "log_k": last[-1]["log_k"],
+        "wall_s": sum(m.get("epoch_time_s", 0) for m in metrics),
+        "curve": [(s["global_step"] * batch / 5000.0, s["p_pos_mean"]) for s in steps],  # (epoch, p+)
+    }
+
+
+def spread(xs):
+    if len(xs) == 1:
+        return "%.2f" % xs[0]
+    return "%.2f ± %.2f" % (statistics.mean(xs), statistics.stdev(xs))
+
+
+def report(args):
+    rows, cells = [], {}
+    for batch in args.batches:
+        for method in METHODS:
+            got = [s for s in (summarise(args, method, batch, seed) for seed in args.seeds) if s]
+            cells[(method, batch)] = got
+            if not got:
+                continue
+            rows.append("| %s | %d | %d | %s | %s | %.3f (max %.3f) | %.1f | %.2f of %.2f | %.0f |" % (
+                {"simclr": "SimCLR", "flatclr": "FlatCLR"}[method], batch, len(got),
+                spread([g["knn"] for g in got]), spread([g["linear"] for g in got]),
+                statistics.mean(g["p_pos"] for g in got), max(g["p_pos_max"] for g in got),
+                statistics.mean(g["saturated"] for g in got), statistics.mean(g["mi"] for g in got),
+                got[0]["log_k"], statistics.mean(g["wall_s"] for g in got)))
+    os.makedirs(os.path.join(ROOT, "docs", "results"), exist_ok=True)
+    plots = draw(args, cells)
+    cmd_pre = " ".join(["build/flatclr"] + pretrain_args(args, "<simclr|flatclr>", 0, 0, "<out>/runs/<name>"))
+    cmd_pre = cmd_pre.replace("--batch_size=0", "--batch_size=<B>").replace("--seed=0", "--seed=<seed>")
+    cmd_eval = " ".join(["build/flatclr"] + eval_args(args, "<run folder>", "<knn|linear_eval>", 0)).replace(
+        "--seed=0", "--seed=<seed>")
+    page = open(os.path.join(ROOT, "docs", "results", "logk-study.md.in")).read()
+    page = page.replace("@TABLE@", "\n".join(rows) if rows else "| (no finished run yet) |")
+    page = page.replace("@PLOTS@", plots)
+    page = page.replace("@PRETRAIN@", cmd_pre).replace("@EVAL@", cmd_eval)
+    page = page.replace("@STUDY@", "scripts/logk_study.py --data %s --seeds %s --batches %s" % (
+        args.data_rel, ",".join(map(str, args.seeds)), ",".join(map(str, args.batches))))
+    page = page.replace("@UPDATED@", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    with open(os.path.join(ROOT, "docs", "results", "logk-study.md"), "w") as f:
+        f.write(page)
+    log("wrote docs/results/logk-study.md (%d rows)" % len(rows))
+
+
+def draw(args, cells):
+    gnuplot = shutil.which("gnuplot")
+    out_dir = os.path.join(ROOT, "docs", "results")
+    acc = os.path.join(args.out, "accuracy.tsv")
+    with open(acc, "w") as f:
+        f.write("# batch\tsimclr_knn\tsimclr_knn_sd\tflatclr_knn\tflatclr_knn_sd\tsimclr_lin\tsimclr_lin_sd\tflatclr_lin\tflatclr_lin_sd\n")
+        for batch in args.batches:
+            line = [str(batch)]
+            for key in ("knn", "linear"):
+                for method in METHODS:
+                    xs = [g[key] for g in cells.get((method, batch), [])]
+                    line += (["%.3f" % statistics.mean(xs), "%.3f" % (statistics.stdev(xs) if len(xs) > 1 else 0)]
+                             if xs else ["NaN", "NaN"])
+            f.write("\t".join(line) + "\n")
+    curves = os.path.join(args.out, "p_pos.tsv")
+    with open(curves, "w") as f:
+        for method in METHODS:
+            for batch in args.batches:
+                got = cells.get((method, batch), [])
+                if got:
+                    f.write("# %s batch %d\n" % (method, batch))
+                    for e, p in got[0]["curve"]:
+                        f.write("%.4f\t%.6g\n" % (e, p))
+                    f.write("\n\n")
+    if not gnuplot:
+        return "(gnuplot is not installed: no plots)"
+    script = os.path.join(args.out, "plots.gp")
+    index = [(m, b) for m in METHODS for b in args.batches if cells.get((m, b))]
+    with open(script, "w") as gp:
+        gp.write("set terminal pngcairo size 900,560 noenhanced font 'sans,10'\nset grid\nset key top left\n")
+        gp.write("set output '%s'\nset logscale x 2\nset xlabel 'batch size (images)'\nset ylabel 'top-1 (%%)'\n"
+                 % os.path.join(out_dir, "logk-study-accuracy.png"))
+        gp.write("set title 'CIFAR-10, ResNet-18 x0.125, %s epochs on 5,000 images: mean and spread over seeds'\n"
+                 % PROTOCOL["epochs"])
+        gp.write("plot '%s' u 1:2:3 w yerrorlines t 'SimCLR kNN', '' u 1:4:5 w yerrorlines t 'FlatCLR kNN', "
+                 "'' u 1:6:7 w yerrorlines t 'SimCLR linear', '' u 1:8:9 w yerrorlines t 'FlatCLR linear'\n" % acc)
+        gp.write("unset logscale x\nset output '%s'\nset xlabel 'epoch'\nset ylabel 'mean p+ (positive probability)'\n"
+                 "set key top left\nset title 'p+ over training (first seed of each run)'\n"
+                 % os.path.join(out_dir, "logk-study-ppos.png"))
+        gp.write("plot " + ", ".join("'%s' index %d u 1:2 w l t '%s b%d'" % (curves, i, m, b)
+                                      for i, (m, b) in enumerate(index)) + "\n")
+    subprocess.call([gnuplot, script])
+    return ("![accuracy against batch size](logk-study-accuracy.png)\n\n"
+            "![p+ over training](logk-study-ppos.png)")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", default=os.path.join(ROOT, "build", "datasets"))
+    p.add_argument("--out", default=os.path.join(ROOT, "results", "logk-study"))
+    p.add_argument("--hours", type=float, default=1e9)
+    p.add_argument("--seeds", default="1,2")
+    p.add_argument("--batches", default="8,16,32,64,128")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--report-only", action="store_true")
+    args = p.parse_args()
+    args.seeds = [int(s) for s in args.seeds.split(",")]
+    args.batches = [int(b) for b in args.batches.split(",")]
+    args.data_rel = os.path.relpath(args.data, ROOT)
+    os.makedirs(os.path.join(args.out, "runs"), exist_ok=True)
+    deadline = time.time() + args.hours * 3600
+    if not args.report_only:
+        for seed in args.seeds:
+            for batch in args.batches:
+                for method in METHODS:
+                    if not do_run(args, method, batch, seed, deadline):
+                        log("deadline reached: stopping (rerun to continue)")
+                        report(args)
+                        return
+    report(args)
+
+
+if __name__ == "__main__":
+    main()
