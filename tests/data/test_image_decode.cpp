@@ -2,6 +2,7 @@
 // the loader of torchvision's ImageFolder), and bad files reported with their path.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -73,6 +74,32 @@ TEST(ImageDecode, TruncatedJpegMessageSaysWhy) {
     FAIL();
   } catch (const flatclr::UserError& e) {
     EXPECT_NE(std::string(e.what()).find("Premature end"), std::string::npos) << e.what();
+  }
+}
+
+// Regression (fuzz_image_decode): a 177-byte JPEG whose header claims 64525 x 12791 pixels took 53 s and 2.5
+// GB to decode. Both formats now refuse a declared size above PIL's decompression-bomb limit before decoding
+// (bomb.png: a valid 68-byte PNG claiming 20000 x 20000).
+TEST(ImageDecode, DecompressionBombsAreRefusedBeforeDecoding) {
+  struct Case {
+    const char* file;
+    bool available;
+    const char* size;
+  };
+  for (const auto& c : {Case{"bomb.jpg", have_jpeg(), "64525 x 12791 = 825339275 pixels"},
+                        Case{"bomb.png", have_png(), "20000 x 20000 = 400000000 pixels"}}) {
+    if (!c.available) continue;
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      decode_image_file(image_path(c.file));
+      ADD_FAILURE() << c.file << " decoded";
+    } catch (const flatclr::UserError& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find(image_path(c.file)), std::string::npos) << msg;
+      EXPECT_NE(msg.find(c.size), std::string::npos) << msg;
+      EXPECT_NE(msg.find("more than the 178956970 that flatclr decodes"), std::string::npos) << msg;
+    }
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 1.0) << c.file;
   }
 }
 

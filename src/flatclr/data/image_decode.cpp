@@ -21,6 +21,19 @@ namespace flatclr::data {
 
 namespace {
 
+// A file's header can declare any size: a few hundred bytes can claim a 64525 x 12791 image (found by
+// fuzz_image_decode), which would take gigabytes and a minute to decode. Such images are refused before
+// anything is allocated; the limit is PIL's (Image.open raises DecompressionBombError above it).
+bool too_many_pixels(uint64_t width, uint64_t height, char* message, size_t size) {
+  if (width * height <= kMaxImagePixels) return false;
+  std::snprintf(
+      message, size,
+      "%llu x %llu = %llu pixels, more than the %llu that flatclr decodes (PIL's decompression-bomb limit)",
+      static_cast<unsigned long long>(width), static_cast<unsigned long long>(height),
+      static_cast<unsigned long long>(width * height), static_cast<unsigned long long>(kMaxImagePixels));
+  return true;
+}
+
 bool is_jpeg(const uint8_t* d, size_t n) { return n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF; }
 bool is_png(const uint8_t* d, size_t n) {
   static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
@@ -66,6 +79,10 @@ bool decode_jpeg_into(const uint8_t* data, size_t size, DecodedImage& out, JpegE
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
   jpeg_read_header(&cinfo, TRUE);
+  if (too_many_pixels(cinfo.image_width, cinfo.image_height, err.message, sizeof err.message)) {
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
   const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
   // Adobe writes CMYK inverted; PIL reads such files as "CMYK;I".
   const bool inverted = cmyk && cinfo.saw_Adobe_marker;
@@ -146,6 +163,9 @@ bool decode_png_into(PngReader& reader, DecodedImage& out, std::vector<png_bytep
   }
   png_set_read_fn(png, &reader, png_read_mem);
   png_read_info(png, info);
+  char bomb[160];
+  if (too_many_pixels(png_get_image_width(png, info), png_get_image_height(png, info), bomb, sizeof bomb))
+    png_error(png, bomb);
   const int color = png_get_color_type(png, info);
   const int depth = png_get_bit_depth(png, info);
   if (depth == 16) png_set_strip_16(png);  // the high byte, as PIL's "RGB;16B"

@@ -16,6 +16,10 @@
 
 namespace flatclr::data {
 
+// Images larger than this are refused before decoding (a tiny file can declare a huge size): PIL's limit,
+// 2 x Image.MAX_IMAGE_PIXELS, above which it raises DecompressionBombError.
+constexpr uint64_t kMaxImagePixels = 178956970;
+
 struct DecodedImage {
   int64_t height = 0, width = 0;
   std::vector<uint8_t> pixels;  // height * width * 3, HWC, channels R, G, B
