@@ -244,3 +244,26 @@ TEST(RunHistory, NotARunFolderIsAClearError) {
   EXPECT_THROW(read_run_history((dir / "missing").string()), std::exception);
   fs::remove_all(dir);
 }
+
+// Regression (fuzz_run_history): a steps.jsonl record with "global_step": 1e300 made the diagnosis convert an
+// out-of-range double to int64 (undefined behaviour, reported by UBSan). Integer fields are now read through
+// report::int_value, which clamps, and non-finite or non-numeric values fall back.
+TEST(Diagnosis, OutOfRangeNumbersInARunFolderAreReadSafely) {
+  using flatclr::report::int_value;
+  const auto j = nlohmann::json::parse(
+      R"({"big": 1e300, "small": -1e300, "int": 42, "float": 7.9, "text": "x", "huge": 18446744073709551615})");
+  EXPECT_EQ(int_value(j, "big", -1), INT64_MAX);
+  EXPECT_EQ(int_value(j, "small", -1), INT64_MIN);
+  EXPECT_EQ(int_value(j, "int", -1), 42);
+  EXPECT_EQ(int_value(j, "float", -1), 7);
+  EXPECT_EQ(int_value(j, "text", -1), -1);
+  EXPECT_EQ(int_value(j, "missing", -1), -1);
+  EXPECT_EQ(int_value(j, "huge", -1), INT64_MAX);
+  EXPECT_EQ(int_value(nlohmann::json::array(), "big", -1), -1);
+  flatclr::report::RunHistory run;
+  run.config = nlohmann::json::parse(R"({"epochs": 1e300, "batch_size": -1e300, "clr": "simclr"})");
+  run.epochs.push_back(nlohmann::json::parse(R"({"epoch": 1e300, "loss": 1.0})"));
+  run.intervals.push_back(
+      nlohmann::json::parse(R"({"epoch": 1e300, "global_step": 1e300, "saturated": 0.9})"));
+  EXPECT_NO_THROW(flatclr::report::format_diagnosis(run, flatclr::report::diagnose(run)));
+}

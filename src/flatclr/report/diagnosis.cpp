@@ -35,14 +35,14 @@ void rule_nonfinite(const RunHistory& run, std::vector<Finding>& out) {
   for (const auto& e : run.events) {
     if (e.value("event", "") != "nonfinite") continue;
     const std::string what = e.value("what", "loss"), value = e.value("value", "NaN");
-    const int64_t step = e.value("global_step", int64_t{0});
+    const int64_t step = int_value(e, "global_step", 0);
     if (e.value("action", "stop") == "skip") {
       ++skipped;
       continue;
     }
     out.push_back({"nonfinite", "problem",
                    "the " + what + " became " + value + " at step " + std::to_string(step) + " (epoch " +
-                       std::to_string(e.value("epoch", int64_t{0})) +
+                       std::to_string(int_value(e, "epoch", 0)) +
                        ") and the run stopped; last good checkpoint: " +
                        e.value("last_checkpoint", std::string("none")) + ". Lower `lr` (effective lr was " +
                        fmt("%g", run.config_value<double>("effective_lr", 0)) +
@@ -64,7 +64,7 @@ void rule_saturation(const RunHistory& run, std::vector<Finding>& out) {
   // Onset: the first epoch from which every interval has more than half of its rows saturated.
   size_t first = sat.value.size();
   while (first > 0 && sat.value[first - 1] > 0.5) --first;
-  const int64_t onset = static_cast<int64_t>(sat.epoch[std::min(first, sat.value.size() - 1)]);
+  const int64_t onset = to_int64(sat.epoch[std::min(first, sat.value.size() - 1)]);
   const std::string since = onset <= 1 ? "from epoch 1" : "after epoch " + std::to_string(onset - 1);
   if (method(run) == "SimCLR") {
     out.push_back({"saturation", "problem",
@@ -166,7 +166,8 @@ void rule_grad_growth(const RunHistory& run, std::vector<Finding>& out) {
 void rule_knn(const RunHistory& run, std::vector<Finding>& out) {
   std::vector<std::pair<int64_t, double>> knn;
   for (const auto& e : run.epochs)
-    if (e.contains("knn_top1")) knn.emplace_back(e.value("epoch", int64_t{0}), e["knn_top1"].get<double>());
+    if (e.contains("knn_top1") && e["knn_top1"].is_number())
+      knn.emplace_back(int_value(e, "epoch", 0), e["knn_top1"].get<double>());
   if (knn.empty()) return;
   const auto& [e0, a0] = knn.front();
   const auto& [e1, a1] = knn.back();
@@ -185,8 +186,8 @@ void rule_knn(const RunHistory& run, std::vector<Finding>& out) {
 
 Finding status(const RunHistory& run) {
   const int64_t epochs = run.config_value<int64_t>("epochs", 0);
-  const int64_t done = run.epochs.empty() ? 0 : run.epochs.back().value("epoch", int64_t{0});
-  const int64_t step = run.intervals.empty() ? 0 : run.intervals.back().value("global_step", int64_t{0});
+  const int64_t done = run.epochs.empty() ? 0 : int_value(run.epochs.back(), "epoch", 0);
+  const int64_t step = run.intervals.empty() ? 0 : int_value(run.intervals.back(), "global_step", 0);
   std::string text = method(run) + ", batch " + std::to_string(run.config_value<int64_t>("batch_size", 0)) +
                      ", " + run.config_value<std::string>("model", "?") + "; ";
   if (epochs > 0 && done >= epochs)

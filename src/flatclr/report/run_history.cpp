@@ -1,6 +1,7 @@
 #include "flatclr/report/run_history.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -8,6 +9,23 @@
 #include "flatclr/core/error.h"
 
 namespace flatclr::report {
+
+int64_t to_int64(double value) {
+  if (std::isnan(value)) return 0;
+  if (value >= 9.2e18) return INT64_MAX;
+  if (value <= -9.2e18) return INT64_MIN;
+  return static_cast<int64_t>(value);
+}
+
+int64_t int_value(const nlohmann::json& record, const std::string& key, int64_t fallback) {
+  if (!record.is_object()) return fallback;
+  auto it = record.find(key);
+  if (it == record.end()) return fallback;
+  if (it->is_number_integer())
+    return it->is_number_unsigned() ? to_int64(it->get<double>()) : it->get<int64_t>();
+  if (it->is_number_float() && std::isfinite(it->get<double>())) return to_int64(it->get<double>());
+  return fallback;
+}
 namespace fs = std::filesystem;
 namespace {
 

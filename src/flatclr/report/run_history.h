@@ -4,11 +4,20 @@
 // checkpoint files. Lines cut by a crash are skipped; a folder that holds none of these files is an error.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace flatclr::report {
+
+// A field of a record read from a run folder, which may hold anything (a crash, a hand edit): an integer when
+// it is a finite number within int64's range (a float is truncated), else `fallback`. Never a cast out of
+// range.
+int64_t int_value(const nlohmann::json& record, const std::string& key, int64_t fallback);
+// A double clamped into int64's range (NaN: 0), for epochs and steps computed from such fields.
+int64_t to_int64(double value);
 
 struct RunHistory {
   std::string run_dir;
@@ -21,6 +30,9 @@ struct RunHistory {
   // config value or `fallback`.
   template <typename T>
   T config_value(const std::string& key, T fallback) const {
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      return static_cast<T>(int_value(config, key, fallback));
+    }
     auto it = config.find(key);
     if (it == config.end() || it->is_null()) return fallback;
     try {
