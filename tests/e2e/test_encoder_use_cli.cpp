@@ -18,13 +18,6 @@ using namespace flatclr::e2e;
 
 namespace {
 
-std::vector<nlohmann::json> read_jsonl(const fs::path& p) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(p);
-  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
-
 nlohmann::json python_json(const std::string& args) {
   const auto r = run_cli_command(flatclr::testing::python() + " " + args);
   EXPECT_EQ(r.code, 0) << r.output;

@@ -9,16 +9,7 @@
 
 using namespace flatclr::e2e;
 
-namespace {
-
-std::vector<nlohmann::json> read_jsonl(const fs::path& p) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(p);
-  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST(EndToEndEval, PretrainThenLinearKnnFinetuneAndRandomBaseline) {
   if (!have_data()) GTEST_SKIP() << "no CIFAR-10 binaries under " << data_dir();

@@ -48,13 +48,6 @@ nlohmann::json read_dashboard(const std::vector<fs::path>& files) {
   return j.begin().value();
 }
 
-std::vector<nlohmann::json> read_jsonl(const fs::path& p) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(p);
-  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
-
 // Batch 16 on 1% of CIFAR-10 (500 images): 31 steps per epoch.
 std::string batch16(const std::string& clr, const fs::path& save) {
   return small_run(clr, save) +

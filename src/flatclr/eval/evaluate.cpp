@@ -77,6 +77,16 @@ void keep_stratified_fraction(data::Dataset& ds, double fraction, uint64_t seed)
 
 }  // namespace
 
+void add_scores(const EvalRecord& rec, nlohmann::ordered_json& j) {
+  j["fc_epochs"] = rec.fc_epochs;
+  j["best_top1"] = rec.best_top1;
+  j["best_top5"] = rec.best_top5;
+  j["best_epoch"] = rec.best_epoch;
+  j["last_top1"] = rec.last_top1;
+  j["last_top5"] = rec.last_top5;
+  j["wall_time_s"] = rec.seconds;
+}
+
 std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
   const int threads = core::set_num_threads(c.run.threads);
   const c10::Device device = core::resolve_device(c.run.device, c.run.disable_cuda);
@@ -199,13 +209,7 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
     }
     j["train_images"] = train.images.size(0);
     j["test_images"] = test.images.size(0);
-    j["fc_epochs"] = rec.fc_epochs;
-    j["best_top1"] = rec.best_top1;
-    j["best_top5"] = rec.best_top5;
-    j["best_epoch"] = rec.best_epoch;
-    j["last_top1"] = rec.last_top1;
-    j["last_top5"] = rec.last_top5;
-    j["wall_time_s"] = rec.seconds;
+    add_scores(rec, j);
     std::ofstream out(fs::path(c.checkpoint_dir) / "eval_results.jsonl", std::ios::app);
     out << j.dump() << "\n";
     if (!out) fail("cannot append to ", (fs::path(c.checkpoint_dir) / "eval_results.jsonl").string());

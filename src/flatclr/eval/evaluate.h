@@ -3,6 +3,7 @@
 // one JSON line per checkpoint to <checkpoint_dir>/eval_results.jsonl so that runs can be compared.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -21,5 +22,9 @@ struct EvalRecord {
 };
 
 std::vector<EvalRecord> run_evaluation(const EvalConfig& config);
+
+// The scores of a record as eval_results.jsonl stores them (fc_epochs, best/last top-1/top-5, best_epoch,
+// wall_time_s), added to `line` after the fields that say what was evaluated.
+void add_scores(const EvalRecord& record, nlohmann::ordered_json& line);
 
 }  // namespace flatclr::eval

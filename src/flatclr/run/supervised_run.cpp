@@ -142,13 +142,7 @@ SupervisedResult run_supervised(const SupervisedConfig& c) {
   j["dataset"] = rec.dataset;
   j["train_images"] = train.images.size(0);
   j["test_images"] = test.images.size(0);
-  j["fc_epochs"] = rec.fc_epochs;
-  j["best_top1"] = rec.best_top1;
-  j["best_top5"] = rec.best_top5;
-  j["best_epoch"] = rec.best_epoch;
-  j["last_top1"] = rec.last_top1;
-  j["last_top5"] = rec.last_top5;
-  j["wall_time_s"] = rec.seconds;
+  eval::add_scores(rec, j);
   core::write_file_atomic((fs::path(out.run_dir) / "eval_results.jsonl").string(), j.dump() + "\n");
   std::printf("supervised: best top-1 %.2f (epoch %lld), top-5 %.2f; last top-1 %.2f; %.1f s\n",
               100 * rec.best_top1, static_cast<long long>(rec.best_epoch), 100 * rec.best_top5,
