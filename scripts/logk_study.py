@@ -4,13 +4,14 @@ a CPU-sized protocol, several seeds, and runs that resume across sessions. Write
 table, the commands) and two PNG plots (accuracy against batch size; p+ over training).
 
   scripts/logk_study.py [--data build/datasets] [--out results/logk-study] [--hours H] [--seeds 1,2]
-                        [--batches 8,16,32,64,128] [--report-only]
+                        [--batches 8,16,32,64,128] [--binary build/flatclr] [--report-only]
 
 Every run lives in <out>/runs/<method>_b<batch>_s<seed>/ (flatclr's own run folder inside). A finished run (its last
 checkpoint and both evaluations in eval_results.jsonl) is skipped; an interrupted one resumes from its newest
 checkpoint (exact); --hours stops starting new work after that many hours, so a session can end cleanly and the
 next one carries on. The report is rebuilt from whatever has finished, every time. Python 3 standard library and
-gnuplot only; the binary is build/flatclr.
+gnuplot only; the binary is build/flatclr unless --binary names a frozen copy (so that rebuilding the project
+while the study runs does not change the runs under it).
 """
 import argparse
 import glob
@@ -91,7 +92,7 @@ def do_run(args, method, batch, seed, deadline):
     if not done:
         if time.time() > deadline:
             return False
-        cmd = [FLATCLR] + pretrain_args(args, method, batch, seed, save_dir)
+        cmd = [args.binary] + pretrain_args(args, method, batch, seed, save_dir)
         if run and checkpoints(run):
             cmd += ["--log_dir=" + run, "--train_from=" + checkpoints(run)[-1][1]]
             log("%s: resuming from %s" % (name, checkpoints(run)[-1][1]))
@@ -113,7 +114,7 @@ def do_run(args, method, batch, seed, deadline):
             return False
         log("%s: %s" % (name, mode))
         with open(os.path.join(args.out, "runs", name + ".log"), "a") as f:
-            subprocess.call([FLATCLR] + eval_args(args, run, mode, seed), stdout=f, stderr=subprocess.STDOUT)
+            subprocess.call([args.binary] + eval_args(args, run, mode, seed), stdout=f, stderr=subprocess.STDOUT)
     return True
 
 
@@ -233,6 +234,7 @@ def main():
     p.add_argument("--seeds", default="1,2")
     p.add_argument("--batches", default="8,16,32,64,128")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--binary", default=FLATCLR)
     p.add_argument("--report-only", action="store_true")
     args = p.parse_args()
     args.seeds = [int(s) for s in args.seeds.split(",")]

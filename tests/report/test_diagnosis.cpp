@@ -267,3 +267,40 @@ TEST(Diagnosis, OutOfRangeNumbersInARunFolderAreReadSafely) {
       nlohmann::json::parse(R"({"epoch": 1e300, "global_step": 1e300, "saturated": 0.9})"));
   EXPECT_NO_THROW(flatclr::report::format_diagnosis(run, flatclr::report::diagnose(run)));
 }
+
+// Found by fuzz_run_history: a field of the wrong type ({"event": 5}, {"epoch": "x"}) made nlohmann's value()
+// throw type_error, which is not a UserError, out of `flatclr diagnose`. Such fields are now read as absent.
+TEST(Diagnosis, WrongTypedFieldsInARunFolderAreReadAsAbsent) {
+  using flatclr::report::number_value;
+  using flatclr::report::string_value;
+  const auto j = nlohmann::json::parse(R"({"n": 2.5, "i": 3, "s": "x", "b": true, "o": {}})");
+  EXPECT_EQ(number_value(j, "n", -1), 2.5);
+  EXPECT_EQ(number_value(j, "i", -1), 3.0);
+  EXPECT_EQ(number_value(j, "s", -1), -1);
+  EXPECT_EQ(number_value(j, "b", -1), -1);
+  EXPECT_EQ(number_value(nlohmann::json(7), "n", -1), -1);
+  EXPECT_EQ(string_value(j, "s", "d"), "x");
+  EXPECT_EQ(string_value(j, "n", "d"), "d");
+  EXPECT_EQ(string_value(j, "o", "d"), "d");
+  EXPECT_EQ(string_value(j, "missing", "d"), "d");
+
+  flatclr::report::RunHistory run;
+  run.config = nlohmann::json::parse(R"({"epochs": "ten", "batch_size": [], "clr": 5, "effective_lr": "x"})");
+  run.epochs.push_back(nlohmann::json::parse(R"({"epoch": "one", "knn_top1": "high"})"));
+  run.epochs.push_back(nlohmann::json::parse(R"({"epoch": 2, "knn_top1": 0.5})"));
+  for (int i = 0; i < 4; ++i) {
+    run.intervals.push_back(nlohmann::json::parse(
+        R"({"epoch": "e", "global_step": {"a": 1}, "saturated": 0.9, "grad_norm": 1.0, "info_nce": 1.0})"));
+  }
+  run.events.push_back(nlohmann::json::parse(R"({"event": 5})"));
+  run.events.push_back(nlohmann::json::parse(
+      R"({"event": "nonfinite", "what": 1, "value": null, "action": [], "last_checkpoint": 2, "epoch": "x"})"));
+  std::string text;
+  ASSERT_NO_THROW(text = flatclr::report::format_diagnosis(run, flatclr::report::diagnose(run)));
+  EXPECT_NE(text.find("the loss became NaN"), std::string::npos) << text;  // the defaults stand in
+  EXPECT_NE(text.find("last good checkpoint: none"), std::string::npos) << text;
+  const auto series = run.series("saturated");
+  ASSERT_EQ(series.value.size(), 4u);
+  EXPECT_EQ(series.step[0], 0.0);
+  EXPECT_EQ(series.epoch[0], 0.0);
+}

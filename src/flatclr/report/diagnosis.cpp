@@ -33,10 +33,10 @@ std::string method(const RunHistory& run) {
 void rule_nonfinite(const RunHistory& run, std::vector<Finding>& out) {
   int64_t skipped = 0;
   for (const auto& e : run.events) {
-    if (e.value("event", "") != "nonfinite") continue;
-    const std::string what = e.value("what", "loss"), value = e.value("value", "NaN");
+    if (string_value(e, "event", "") != "nonfinite") continue;
+    const std::string what = string_value(e, "what", "loss"), value = string_value(e, "value", "NaN");
     const int64_t step = int_value(e, "global_step", 0);
-    if (e.value("action", "stop") == "skip") {
+    if (string_value(e, "action", "stop") == "skip") {
       ++skipped;
       continue;
     }
@@ -44,7 +44,7 @@ void rule_nonfinite(const RunHistory& run, std::vector<Finding>& out) {
                    "the " + what + " became " + value + " at step " + std::to_string(step) + " (epoch " +
                        std::to_string(int_value(e, "epoch", 0)) +
                        ") and the run stopped; last good checkpoint: " +
-                       e.value("last_checkpoint", std::string("none")) + ". Lower `lr` (effective lr was " +
+                       string_value(e, "last_checkpoint", "none") + ". Lower `lr` (effective lr was " +
                        fmt("%g", run.config_value<double>("effective_lr", 0)) +
                        ") or raise `temperature`; `on_nonfinite`=skip skips such steps instead"});
   }
@@ -166,8 +166,8 @@ void rule_grad_growth(const RunHistory& run, std::vector<Finding>& out) {
 void rule_knn(const RunHistory& run, std::vector<Finding>& out) {
   std::vector<std::pair<int64_t, double>> knn;
   for (const auto& e : run.epochs)
-    if (e.contains("knn_top1") && e["knn_top1"].is_number())
-      knn.emplace_back(int_value(e, "epoch", 0), e["knn_top1"].get<double>());
+    if (const double top1 = number_value(e, "knn_top1", NAN); !std::isnan(top1))
+      knn.emplace_back(int_value(e, "epoch", 0), top1);
   if (knn.empty()) return;
   const auto& [e0, a0] = knn.front();
   const auto& [e1, a1] = knn.back();

@@ -26,6 +26,19 @@ int64_t int_value(const nlohmann::json& record, const std::string& key, int64_t 
   if (it->is_number_float() && std::isfinite(it->get<double>())) return to_int64(it->get<double>());
   return fallback;
 }
+
+double number_value(const nlohmann::json& record, const std::string& key, double fallback) {
+  if (!record.is_object()) return fallback;
+  auto it = record.find(key);
+  return it != record.end() && it->is_number() ? it->get<double>() : fallback;
+}
+
+std::string string_value(const nlohmann::json& record, const std::string& key, const std::string& fallback) {
+  if (!record.is_object()) return fallback;
+  auto it = record.find(key);
+  return it != record.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
 namespace fs = std::filesystem;
 namespace {
 
@@ -48,8 +61,8 @@ RunHistory::Series RunHistory::series(const std::string& key) const {
     auto it = r.find(key);
     if (it == r.end() || !it->is_number()) continue;
     s.value.push_back(it->get<double>());
-    s.epoch.push_back(r.value("epoch", 0.0));
-    s.step.push_back(r.value("global_step", 0.0));
+    s.epoch.push_back(number_value(r, "epoch", 0.0));
+    s.step.push_back(number_value(r, "global_step", 0.0));
   }
   return s;
 }

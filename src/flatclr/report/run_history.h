@@ -18,6 +18,10 @@ namespace flatclr::report {
 int64_t int_value(const nlohmann::json& record, const std::string& key, int64_t fallback);
 // A double clamped into int64's range (NaN: 0), for epochs and steps computed from such fields.
 int64_t to_int64(double value);
+// The same for a number (any JSON number, as a double) and for a string: `fallback` when the record is not an
+// object, the key is absent or the field has another type ({"epoch": "x"} or {"event": 5} is not an error).
+double number_value(const nlohmann::json& record, const std::string& key, double fallback);
+std::string string_value(const nlohmann::json& record, const std::string& key, const std::string& fallback);
 
 struct RunHistory {
   std::string run_dir;
