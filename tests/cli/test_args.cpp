@@ -102,6 +102,13 @@ TEST(Args, UnknownFlagMalformedAndOutOfRangeValuesExit2NamingTheFlag) {
            {{"--bad_images=sometimes"}, "--bad_images"},
            {{"--diag_rank_every=-1"}, "--diag_rank_every"},
            {{"--on_nonfinite=ignore"}, "--on_nonfinite"},
+           {{"--precision=half"}, "--precision=half: expected one of auto, fp32, bf16, fp16"},
+           {{"--memory_format=nhwc"},
+            "--memory_format=nhwc: expected one of auto, contiguous, channels_last"},
+           {{"--fp16_precision=True", "--precision=bf16"},
+            "--fp16_precision=true asks for fp16 but --precision=bf16"},
+           {{"--train_mode=eval", "--checkpoint_dir=r", "--precision=bf16"},
+            "--precision: a pretraining flag"},
            {{"--tensorboard=yes"}, "--tensorboard"},
            {{"--dist_backend=mpi"}, "--dist_backend"},
            {{"--dist_timeout=0"}, "--dist_timeout"},
@@ -255,4 +262,19 @@ TEST(Args, HelpListsEveryFlagWithItsDefault) {
   EXPECT_NE(r.out.find("512"), std::string::npos);    // --batch_size default
   EXPECT_NE(r.out.find("res50"), std::string::npos);  // --model default
   EXPECT_NE(r.out.find("0.6"), std::string::npos);    // --lr default
+}
+
+TEST(Args, PrecisionFlagsAndTheReferencesFp16Flag) {
+  auto r = run({"--dataset_name=cifar10"});
+  ASSERT_FALSE(r.parsed.exit_now) << r.err;
+  EXPECT_EQ(r.parsed.config.precision, flatclr::core::Precision::kAuto);
+  EXPECT_EQ(r.parsed.config.memory_format, flatclr::core::MemoryFormat::kAuto);
+  r = run({"--dataset_name=cifar10", "--fp16_precision=True"});  // the reference's command line
+  ASSERT_FALSE(r.parsed.exit_now) << r.err;
+  EXPECT_EQ(r.parsed.config.precision, flatclr::core::Precision::kFp16);
+  r = run({"--dataset_name=cifar10", "--precision=bf16", "--memory_format=contiguous"});
+  ASSERT_FALSE(r.parsed.exit_now) << r.err;
+  EXPECT_EQ(r.parsed.config.precision, flatclr::core::Precision::kBf16);
+  EXPECT_EQ(r.parsed.config.memory_format, flatclr::core::MemoryFormat::kContiguous);
+  EXPECT_NE(r.parsed.config.to_json().find("\"precision\": \"bf16\""), std::string::npos);
 }

@@ -103,6 +103,36 @@ TEST(ImageDecode, DecompressionBombsAreRefusedBeforeDecoding) {
   }
 }
 
+// Regression (fuzz_image_decode, timeouts): 151- and 165-byte JPEGs claiming 65293 x 2304 and 64525 x 247
+// pixels, under the pixel limit, which libjpeg "decodes" by filling the missing data with gray: 1.5 s for
+// PIL, over a minute under the fuzzer's sanitizers. Huffman data needs at least one bit per 8x8 block, so
+// such a file is refused as truncated or corrupt before decoding.
+TEST(ImageDecode, JpegTooSmallForTheBlocksItDeclaresIsRefused) {
+  if (!have_jpeg()) GTEST_SKIP() << "built without libjpeg";
+  struct Case {
+    const char* file;
+    const char* says;
+  };
+  for (const auto& c :
+       {Case{"thin.jpg", "the file's 151 bytes cannot hold the 65293 x 2304 image it declares"},
+        Case{"thin_cmyk.jpg", "the file's 165 bytes cannot hold the 64525 x 247 image"}}) {
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      decode_image_file(image_path(c.file));
+      ADD_FAILURE() << c.file << " decoded";
+    } catch (const flatclr::UserError& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find(image_path(c.file)), std::string::npos) << msg;
+      EXPECT_NE(msg.find(c.says), std::string::npos) << msg;
+      EXPECT_NE(msg.find("truncated or corrupt"), std::string::npos) << msg;
+    }
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 1.0) << c.file;
+  }
+  // Every real JPEG of the fixtures still decodes (the bound is far below any real compression ratio).
+  for (const char* f : {"rgb.jpg", "gray.jpg", "cmyk.jpg", "rgb444.jpg"})
+    EXPECT_NO_THROW(decode_image_file(image_path(f))) << f;
+}
+
 TEST(ImageDecode, EmptyBufferIsAnError) {
   EXPECT_THROW(decode_image(nullptr, 0, "empty"), flatclr::UserError);
 }

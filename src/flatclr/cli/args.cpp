@@ -91,6 +91,8 @@ unsigned flag_use(const std::string& flag) {
                           "scheduler",
                           "warmup_epochs",
                           "fp16_precision",
+                          "precision",
+                          "memory_format",
                           "save_every_n_epochs",
                           "log_dir",
                           "train_from",
@@ -326,7 +328,16 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
   choices.add(app, "--scheduler", &c.scheduler,
               "cosine (linear warmup, then cosine to 1e-6, per step) | constant");
   app.add_option("--warmup_epochs", c.warmup_epochs, "linear warmup epochs (cosine scheduler)");
-  app.add_flag("--fp16_precision", c.fp16_precision, "mixed precision (GPU; not implemented yet)");
+  choices.add(
+      app, "--precision", &c.precision,
+      "auto | fp32 | bf16 | fp16: the encoder's arithmetic in training (autocast; the loss stays fp32). "
+      "auto: bf16 on GPUs with bf16 (compute capability >= 8.0) and on CPUs with AMX, else fp32; fp16 "
+      "(GPU) adds dynamic loss scaling");
+  choices.add(
+      app, "--memory_format", &c.memory_format,
+      "auto | contiguous | channels_last: the layout of activations and conv weights in training (auto: "
+      "channels_last)");
+  app.add_flag("--fp16_precision", c.fp16_precision, "the reference's flag for --precision=fp16 (GPU)");
   // run (device, threads, seed and progress are shared with evaluation)
   choices.add(
       app, "--train_mode", &train_mode,

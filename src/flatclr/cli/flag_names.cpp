@@ -39,6 +39,8 @@ const std::vector<std::pair<std::string_view, std::string_view>>& field_flags() 
       {"scheduler", "--scheduler"},
       {"warmup_epochs", "--warmup_epochs"},
       {"fp16_precision", "--fp16_precision"},
+      {"precision", "--precision"},
+      {"memory_format", "--memory_format"},
       {"save_every_n_epochs", "--save_every_n_epochs"},
       {"save_dir", "--save_dir"},
       {"log_dir", "--log_dir"},

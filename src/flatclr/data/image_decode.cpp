@@ -65,6 +65,30 @@ void jpeg_emit_message(j_common_ptr cinfo, int level) {
   if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) jpeg_error_exit(cinfo);
 }
 
+// Huffman-coded JPEG data spends at least one bit on every 8x8 block of a component: each block's DC
+// coefficient is coded, and the shortest Huffman code is one bit (progressive scans too). A file smaller than
+// that for the component with the fewest blocks cannot hold the image it declares; libjpeg would still
+// "decode" it, filling the missing rows with gray, which for a 151-byte file claiming 65293 x 2304 pixels
+// takes seconds (found by fuzz_image_decode). Such a file is refused as corrupt before anything is allocated.
+// Arithmetic coding can spend less than a bit per block, so it is not checked.
+bool too_little_data(const jpeg_decompress_struct& cinfo, size_t size, char* message, size_t message_size) {
+  if (cinfo.arith_code || cinfo.num_components <= 0) return false;
+  uint64_t fewest = UINT64_MAX;
+  for (int c = 0; c < cinfo.num_components; ++c) {
+    const auto& comp = cinfo.comp_info[c];
+    fewest = std::min<uint64_t>(fewest, static_cast<uint64_t>(comp.width_in_blocks) * comp.height_in_blocks);
+  }
+  const uint64_t needed = fewest / 8;
+  if (size >= needed) return false;
+  std::snprintf(
+      message, message_size,
+      "the file's %zu bytes cannot hold the %u x %u image it declares: its %llu blocks need at least "
+      "%llu bytes; the file is truncated or corrupt",
+      size, cinfo.image_width, cinfo.image_height, static_cast<unsigned long long>(fewest),
+      static_cast<unsigned long long>(needed));
+  return true;
+}
+
 // Runs the decode; returns false with err->message set on a libjpeg error. Only trivially destructible locals
 // live between setjmp and a longjmp (the output vector belongs to the caller).
 bool decode_jpeg_into(const uint8_t* data, size_t size, DecodedImage& out, JpegError& err) {
@@ -80,6 +104,10 @@ bool decode_jpeg_into(const uint8_t* data, size_t size, DecodedImage& out, JpegE
   jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
   jpeg_read_header(&cinfo, TRUE);
   if (too_many_pixels(cinfo.image_width, cinfo.image_height, err.message, sizeof err.message)) {
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
+  if (too_little_data(cinfo, size, err.message, sizeof err.message)) {
     jpeg_destroy_decompress(&cinfo);
     return false;
   }

@@ -30,6 +30,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   dict.insert("global_step", c.global_step);
   dict.insert("config", c.config_json);
   dict.insert("flatclr_format", kCheckpointFormat);
+  if (!c.grad_scaler.isNone()) dict.insert("grad_scaler", c.grad_scaler);
   core::write_file_atomic(path, torch_save(c10::IValue(dict)));
 }
 
@@ -76,6 +77,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   c.scheduler = field(d, "scheduler", path);
   const auto config = field(d, "config", path);
   c.config_json = config.isString() ? config.toStringRef() : "";
+  if (auto it = d.find("grad_scaler"); it != d.end()) c.grad_scaler = it->value();
   return c;
 }
 

@@ -4,7 +4,8 @@
 //   batch_size (int), epoch (int: epochs completed, also the number in the file name), model (arch str),
 //   model_state_dict (torchvision-style keys + normalize.* + fc.linear_layers.net.*), optimizer (PyTorch
 //   optimizer.state_dict() layout), scheduler (dict), global_step (int), config (JSON string of the run's
-//   resolved configuration), flatclr_format (int, this layout's version).
+//   resolved configuration), flatclr_format (int, this layout's version), and, for an fp16 run only,
+//   grad_scaler (PyTorch's GradScaler.state_dict() layout, optim/grad_scaler.h).
 // The paper's code stores the *total* epochs in `epoch`; flatclr stores the epochs completed, which is what
 // resuming needs. Files are written atomically (a temporary file, then a rename).
 #pragma once
@@ -28,6 +29,7 @@ struct Checkpoint {
   c10::IValue optimizer;
   c10::IValue scheduler;
   std::string config_json;
+  c10::IValue grad_scaler;  // None unless the run was fp16
 };
 
 // "checkpoint_0002.pth.tar"

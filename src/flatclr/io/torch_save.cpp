@@ -20,7 +20,7 @@ c10::IValue untyped(const c10::IValue& v, int depth) {
   if (v.isTensor()) {
     const at::Tensor& t = v.toTensor();
     if (!t.defined()) return c10::IValue();
-    return t.detach().to(at::kCPU);
+    return t.detach().to(at::kCPU).contiguous();  // a channels-last weight is saved in the standard layout
   }
   if (v.isList()) {
     c10::impl::GenericList out(c10::AnyType::get());

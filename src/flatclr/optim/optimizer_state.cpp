@@ -163,7 +163,8 @@ std::unique_ptr<OptimizerOptions> options_from_dict(Kind kind, const GenericDict
                                            .amsgrad(get_bool(d, "amsgrad", w)));
 }
 
-// A state tensor for `param`: checked shape, copied to the parameter's device and dtype.
+// A state tensor for `param`: checked shape, copied to the parameter's device, dtype and memory layout (a
+// channels-last parameter gets a channels-last buffer, so that the update runs in one layout).
 torch::Tensor state_tensor(const GenericDict& d, const std::string& key, const std::string& where,
                            const torch::Tensor& param) {
   const IValue v = get(d, key, where);
@@ -173,7 +174,7 @@ torch::Tensor state_tensor(const GenericDict& d, const std::string& key, const s
     fail(kWhat, ": ", where, " '", key, "' has shape ", t.sizes(), " but the parameter has shape ",
          param.sizes(), " (a checkpoint of a different model?)");
   }
-  return t.detach().to(param.device(), param.scalar_type(), /*non_blocking=*/false, /*copy=*/true);
+  return torch::empty_like(param, at::MemoryFormat::Preserve).copy_(t.detach());
 }
 
 std::unique_ptr<OptimizerParamState> param_state_from_dict(Kind kind, const GenericDict& d,

@@ -39,6 +39,7 @@ void CheckpointSaver::on_epoch_end(EpochEnd& e) {
   ckpt.optimizer = optim::optimizer_state_dict(e.optimizer);
   ckpt.scheduler = schedule_state(e.schedule, e.global_step);
   ckpt.config_json = config_->to_json();
+  if (e.scaler) ckpt.grad_scaler = e.scaler->state_dict();
   const std::string path = (std::filesystem::path(run_dir_) / io::checkpoint_file_name(epoch)).string();
   io::save_checkpoint(path, ckpt);
   std::cout << "saved " << path << std::endl;

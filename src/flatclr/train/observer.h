@@ -14,8 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "flatclr/core/precision.h"
 #include "flatclr/data/image_folder.h"
 #include "flatclr/models/resnet.h"
+#include "flatclr/optim/grad_scaler.h"
 #include "flatclr/optim/schedule.h"
 #include "flatclr/train/pretrain_config.h"
 #include "flatclr/train/step_monitor.h"
@@ -30,9 +32,11 @@ struct EpochStats {
   double lr = 0;  // lr of the epoch's last step
   double images_per_s = 0;
   double seconds = 0;
-  double data_wait_seconds = 0;  // per-image loader: time the steps waited for their batch
-  int64_t skipped_steps = 0;     // steps of this epoch with a non-finite loss or gradient (skip policy)
-  double knn_top1 = -1;          // online kNN monitor, -1 when not measured this epoch
+  double data_wait_seconds = 0;      // per-image loader: time the steps waited for their batch
+  int64_t skipped_steps = 0;         // steps of this epoch with a non-finite loss or gradient (skip policy)
+  int64_t scaler_skipped_steps = 0;  // fp16: steps skipped because the scaled gradients overflowed
+  double loss_scale = 0.0;           // fp16: the loss scale at the end of the epoch, else 0
+  double knn_top1 = -1;              // online kNN monitor, -1 when not measured this epoch
   double knn_top5 = -1;
 };
 
@@ -64,7 +68,9 @@ struct RunStart {
   c10::Device device = c10::kCPU;
   int threads = 0;
   int world_size = 1;
-  std::string backend;  // c10d backend of a distributed run
+  std::string backend;                                                 // c10d backend of a distributed run
+  core::Precision precision = core::Precision::kFp32;                  // resolved
+  core::MemoryFormat memory_format = core::MemoryFormat::kContiguous;  // resolved
   const TrainSet* train_set = nullptr;
 };
 
@@ -92,7 +98,8 @@ struct EpochEnd {
   models::ResNet& model;
   torch::optim::Optimizer& optimizer;
   const optim::LrSchedule& schedule;
-  std::string saved_checkpoint;  // set by the observer that saved one this epoch
+  const optim::GradScaler* scaler;  // fp16's loss scaler, else nullptr
+  std::string saved_checkpoint;     // set by the observer that saved one this epoch
 };
 
 class PretrainObserver {

@@ -82,6 +82,9 @@ PretrainResult run_pretraining(const PretrainConfig& c, PretrainSetup& s,
   step_options.method = c.clr;
   step_options.temperature = c.temperature;
   step_options.restore_buffers = c.on_nonfinite == OnNonfinite::kSkip;
+  step_options.precision = s.precision;
+  step_options.channels_last = s.channels_last;
+  step_options.scaler = s.scaler.get();
   TrainStep train_step(s.model, *s.optimizer, *s.dp, step_options);
   const auto progress_mode = rank0 ? c.run.progress : core::ProgressMode::kNone;
 
@@ -103,7 +106,11 @@ PretrainResult run_pretraining(const PretrainConfig& c, PretrainSetup& s,
       stats.lr = s.schedule.lr_at(global_step);
       const StepResult r = train_step.run(views, stats.lr);
       ++global_step;
-      if (r.finite) {
+      if (r.scaler_skipped) {
+        // fp16's loss scale was too large for this batch: no update, the scale backed off (routine).
+        monitor.observe_skipped_step();
+        ++stats.scaler_skipped_steps;
+      } else if (r.finite) {
         if (monitor.wants_embeddings()) monitor.observe_embeddings(r.h, r.z);
         sums.add(r.out,
                  monitor.observe_step(r.out, r.grad_norm, data_seconds, core::seconds_since(step_start)));
@@ -140,7 +147,8 @@ PretrainResult run_pretraining(const PretrainConfig& c, PretrainSetup& s,
     stats.seconds = progress.elapsed_seconds();
     stats.images_per_s = static_cast<double>(steps_per_epoch * c.batch_size) / stats.seconds;
     stats.data_wait_seconds = s.views->wait_seconds() - wait_before;
-    EpochEnd end{stats, global_step, s.model, *s.optimizer, s.schedule, ""};
+    if (s.scaler) stats.loss_scale = s.scaler->scale_value();
+    EpochEnd end{stats, global_step, s.model, *s.optimizer, s.schedule, s.scaler.get(), ""};
     notify([&](PretrainObserver& o) { o.on_epoch_end(end); });
     if (!end.saved_checkpoint.empty()) result.last_checkpoint = end.saved_checkpoint;
     result.skipped_steps += stats.skipped_steps;

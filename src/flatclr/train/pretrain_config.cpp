@@ -27,6 +27,10 @@ void PretrainConfig::validate() const {
   }
   data.validate();
   model.validate();
+  if (fp16_precision && precision != core::Precision::kAuto && precision != core::Precision::kFp16) {
+    fail_usage(Field{"fp16_precision"}, "=true asks for fp16 but ", Field{"precision"}, "=",
+               core::name_of(precision), ": give one of them");
+  }
   run.validate();
   positive("dist_timeout", dist_timeout);
   if (n_views != 2)
@@ -58,6 +62,7 @@ void PretrainConfig::validate() const {
 
 void PretrainConfig::resolve() {
   effective_lr = optim::scale_lr(lr, learning_rate_scaling, batch_size);
+  if (fp16_precision) precision = core::Precision::kFp16;
   // Defaults that depend on the machine: each of the processes on it gets its share of the cores.
   if (run.threads <= 0) run.threads = core::cores_per_process(dist_env.local_world_size);
   if (data.workers < 0) data.workers = core::cores_per_process(dist_env.local_world_size);
@@ -94,6 +99,8 @@ std::string PretrainConfig::to_json() const {
   j["scheduler"] = name_of(scheduler);
   j["warmup_epochs"] = warmup_epochs;
   j["fp16_precision"] = fp16_precision;
+  j["precision"] = name_of(precision);
+  j["memory_format"] = name_of(memory_format);
   j["train_mode"] = "ssl";
   j["device"] = run.device;
   j["disable_cuda"] = run.disable_cuda;

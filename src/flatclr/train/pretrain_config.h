@@ -10,6 +10,7 @@
 #include <string>
 
 #include "flatclr/core/choice.h"
+#include "flatclr/core/precision.h"
 #include "flatclr/core/run_settings.h"
 #include "flatclr/data/data_config.h"
 #include "flatclr/dist/data_parallel.h"
@@ -49,6 +50,10 @@ struct PretrainConfig {
   double momentum = 0.9;  // SGD's, and LARS's (whose reference value is the same 0.9)
   optim::ScheduleKind scheduler = optim::ScheduleKind::kCosine;
   int64_t warmup_epochs = 10;
+  // Mixed precision and memory layout of the training step (core/precision.h); auto is resolved per device at
+  // set-up. fp16_precision=true is the reference's spelling of precision=fp16.
+  core::Precision precision = core::Precision::kAuto;
+  core::MemoryFormat memory_format = core::MemoryFormat::kAuto;
   bool fp16_precision = false;
 
   core::RunSettings run;  // device, threads, seed, progress: shared with evaluation

@@ -7,12 +7,14 @@
 #include "flatclr/core/atomic_file.h"
 #include "flatclr/core/device.h"
 #include "flatclr/core/error.h"
+#include "flatclr/core/precision.h"
 #include "flatclr/core/threads.h"
 #include "flatclr/data/augment_batch.h"
 #include "flatclr/data/augment_image.h"
 #include "flatclr/data/cifar.h"
 #include "flatclr/data/subset.h"
 #include "flatclr/io/checkpoint.h"
+#include "flatclr/models/channels_last.h"
 #include "flatclr/optim/make_optimizer.h"
 #include "flatclr/optim/optimizer_state.h"
 #include "flatclr/train/run_dir.h"
@@ -87,6 +89,8 @@ void resume(const PretrainConfig& c, PretrainSetup& s) {
   if (ckpt.model != arch) fail(path, " holds a ", ckpt.model, " model but ", Field{"model.arch"}, "=", arch);
   io::load_module_state_dict(*s.model, ckpt.model_state_dict, /*strict=*/true, path);
   optim::load_optimizer_state(*s.optimizer, ckpt.optimizer);
+  // An fp16 run resumes its loss scale (a run resumed in another precision starts a fresh scaler).
+  if (s.scaler && !ckpt.grad_scaler.isNone()) s.scaler->load_state_dict(ckpt.grad_scaler);
   r.start_epoch = ckpt.epoch;
   r.global_step = ckpt.global_step;
   if (r.global_step != r.start_epoch * r.steps_per_epoch) {
@@ -105,12 +109,17 @@ void resume(const PretrainConfig& c, PretrainSetup& s) {
 }  // namespace
 
 std::unique_ptr<PretrainSetup> setup_pretraining(const PretrainConfig& c) {
-  if (c.fp16_precision) {
-    fail(Field{"fp16_precision"}, ": mixed precision is not implemented yet; run without it (fp32)");
-  }
   auto s = std::make_unique<PretrainSetup>();
   s->threads = core::set_num_threads(c.run.threads);
   s->device = dist::local_device(core::resolve_device(c.run.device, c.run.disable_cuda), c.dist_env);
+  // cuDNN tries its convolution algorithms once per shape and keeps the fastest (the shapes are fixed).
+  if (s->device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+  s->precision = core::resolve_precision(c.precision, s->device);
+  s->channels_last = core::resolve_memory_format(c.memory_format, s->precision, s->device) ==
+                     core::MemoryFormat::kChannelsLast;
+  if (s->precision == core::Precision::kFp16) {
+    s->scaler = std::make_unique<optim::GradScaler>(optim::GradScalerOptions{}, s->device);
+  }
   s->dp = std::make_unique<dist::DataParallel>(c.dist_env, c.dist_backend, c.dist_timeout, s->device);
   torch::manual_seed(static_cast<uint64_t>(c.run.seed));
 
@@ -129,6 +138,7 @@ std::unique_ptr<PretrainSetup> setup_pretraining(const PretrainConfig& c) {
   // imagenet alone).
   s->model = models::ResNet(c.model.resnet_options(!s->source.small, c.data.dataset_name));
   s->model->to(s->device);
+  if (s->channels_last) models::to_channels_last(*s->model);
   s->model->train();
   s->dp->prepare_model(*s->model, c.sync_bn);  // rank 0's weights everywhere; SyncBN
   s->optimizer = optim::make_optimizer(c.optimizer, *s->model, c.effective_lr, c.weight_decay, c.momentum);
@@ -152,6 +162,8 @@ std::unique_ptr<PretrainSetup> setup_pretraining(const PretrainConfig& c) {
     }
   }
   r.device = s->device;
+  r.precision = s->precision;
+  r.memory_format = s->channels_last ? core::MemoryFormat::kChannelsLast : core::MemoryFormat::kContiguous;
   r.threads = s->threads;
   r.world_size = s->dp->world_size();
   r.backend = s->dp->distributed() ? s->dp->group().backend() : "";

@@ -12,6 +12,7 @@
 #include "flatclr/dist/data_parallel.h"
 #include "flatclr/losses/method.h"
 #include "flatclr/models/resnet.h"
+#include "flatclr/optim/grad_scaler.h"
 #include "flatclr/optim/schedule.h"
 #include "flatclr/train/observer.h"
 #include "flatclr/train/pretrain_config.h"
@@ -28,7 +29,10 @@ struct PretrainSetup {
   models::ResNet model{nullptr};
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   optim::LrSchedule schedule;
-  RunStart start;  // start.train_set points into this object: do not copy it
+  core::Precision precision = core::Precision::kFp32;  // resolved for the device
+  bool channels_last = false;
+  std::unique_ptr<optim::GradScaler> scaler;  // fp16 only (its state is resumed and checkpointed)
+  RunStart start;                             // start.train_set points into this object: do not copy it
 };
 
 // UserError for data or a checkpoint that does not fit the configuration.

@@ -11,7 +11,11 @@ namespace fs = std::filesystem;
 void RunRecords::on_start(const PretrainConfig& c, const RunStart& s) {
   per_image_loader_ = !c.faster_version;
   const fs::path dir(s.run_dir);
-  core::write_file_atomic((dir / "config.json").string(), c.to_json() + "\n");
+  // The configuration as given, and what `auto` became on this machine.
+  auto config = nlohmann::ordered_json::parse(c.to_json());
+  config["precision_in_effect"] = core::name_of(s.precision);
+  config["memory_format_in_effect"] = core::name_of(s.memory_format);
+  core::write_file_atomic((dir / "config.json").string(), config.dump(2) + "\n");
   metrics_ = std::make_unique<MetricsLog>((dir / "metrics.jsonl").string());
   steps_ = std::make_unique<MetricsLog>((dir / "steps.jsonl").string());
   metrics_->truncate_after_epoch(s.start_epoch);
@@ -51,6 +55,10 @@ void RunRecords::on_epoch_end(EpochEnd& e) {
   rec["epoch_time_s"] = s.seconds;
   if (per_image_loader_) rec["data_wait_s"] = s.data_wait_seconds;
   if (s.skipped_steps > 0) rec["skipped_steps"] = s.skipped_steps;
+  if (s.loss_scale > 0) {
+    rec["loss_scale"] = s.loss_scale;
+    rec["scaler_skipped_steps"] = s.scaler_skipped_steps;
+  }
   if (s.knn_top1 >= 0) {
     rec["knn_top1"] = s.knn_top1;
     rec["knn_top5"] = s.knn_top5;

@@ -6,17 +6,24 @@
 // The guard reads the InfoNCE value and the gradient norm (a host sync on a GPU), so that no step trains on a
 // NaN or Inf: such a step makes no update (and, with restore_buffers, leaves the BatchNorm statistics as they
 // were before its forward); what to do next (stop or go on) is the caller's decision.
+// Mixed precision (core/precision.h): the encoder and head run under autocast in bf16 or fp16; the
+// projections are cast to float32 before the gather, so the similarities, the loss and its gradient are
+// float32. fp16 adds dynamic loss scaling (optim/grad_scaler.h): a step whose scaled gradients overflow is
+// skipped and the scale backs off, which is routine (`scaler_skipped`), not a non-finite step.
 #pragma once
 
 #include <ATen/ATen.h>
 #include <torch/optim/optimizer.h>
 
+#include <memory>
 #include <vector>
 
+#include "flatclr/core/precision.h"
 #include "flatclr/dist/data_parallel.h"
 #include "flatclr/losses/contrastive_output.h"
 #include "flatclr/losses/method.h"
 #include "flatclr/models/resnet.h"
+#include "flatclr/optim/grad_scaler.h"
 
 namespace flatclr::train {
 
@@ -27,6 +34,14 @@ struct StepOptions {
   bool check = true;
   // A non-finite step leaves the buffers (BatchNorm running statistics) as before it: a copy per step.
   bool restore_buffers = false;
+  // Resolved (never kAuto). fp16 creates the step's GradScaler.
+  core::Precision precision = core::Precision::kFp32;
+  // The views are made channels-last before the forward (the model's weights should be too:
+  // models/channels_last.h).
+  bool channels_last = false;
+  // fp16: the loss scaler (its state is saved in checkpoints by whoever owns it). nullptr: the step makes and
+  // owns one with the default options.
+  optim::GradScaler* scaler = nullptr;
 };
 
 struct StepResult {
@@ -40,6 +55,7 @@ struct StepResult {
   double check_seconds = 0.0;      // time in the gradient norm and the guard
   double grad_sync_seconds = 0.0;  // time in the gradient average (communication included)
   int64_t grad_sync_collectives = 0;  // all-reduces of the gradient average (buckets; 0 in one process)
+  bool scaler_skipped = false;  // fp16: the scaled gradients overflowed; no update, the scale backed off
 };
 
 class TrainStep {
@@ -53,14 +69,20 @@ class TrainStep {
   StepResult run(const at::Tensor& views, double lr);
 
   const StepOptions& options() const { return options_; }
+  // The loss scaler of an fp16 step (its state goes into checkpoints); nullptr otherwise.
+  optim::GradScaler* scaler() { return scaler_; }
 
  private:
+  void restore(const std::vector<at::Tensor>& saved_buffers);
+
   models::ResNet model_;
   torch::optim::Optimizer& optimizer_;
   dist::DataParallel& dp_;
   StepOptions options_;
   losses::LossFn loss_;
   std::vector<at::Tensor> parameters_;
+  std::unique_ptr<optim::GradScaler> owned_scaler_;
+  optim::GradScaler* scaler_ = nullptr;  // fp16 only
 };
 
 }  // namespace flatclr::train
