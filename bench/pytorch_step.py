@@ -8,7 +8,9 @@ the default memory layout unless --memory_format says otherwise, and torch.autoc
   pytorch_step.py --batch B --threads T --precision fp32|bf16|fp16 --steps N --warmup W [--device cpu|cuda]
                   [--memory_format contiguous|channels_last]
 
-Prints one line: `step_seconds <s1> <s2> ...` (the timed steps, after the warm-up ones).
+Prints one line: `step_seconds <s1> <s2> ...` (the timed steps, after the warm-up ones). With --profile, first
+the table of torch.profiler over the timed steps (operators by self time): where a step's time goes, which is
+the same LibTorch/oneDNN kernels flatclr calls.
 """
 import argparse
 import time
@@ -79,6 +81,7 @@ def main():
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--device", default="cpu")
     p.add_argument("--memory_format", choices=["contiguous", "channels_last"], default="contiguous")
+    p.add_argument("--profile", action="store_true")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -96,7 +99,12 @@ def main():
         views = views.contiguous(memory_format=torch.channels_last)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     times = []
+    prof = None
     for s in range(a.warmup + a.steps):
+        if a.profile and s == a.warmup:
+            prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU] +
+                                          ([torch.profiler.ProfilerActivity.CUDA] if dev.type == "cuda" else []))
+            prof.__enter__()
         sync()
         t = time.perf_counter()
         with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
@@ -109,6 +117,10 @@ def main():
         sync()
         if s >= a.warmup:
             times.append(time.perf_counter() - t)
+    if prof is not None:
+        prof.__exit__(None, None, None)
+        sort = "self_cuda_time_total" if dev.type == "cuda" else "self_cpu_time_total"
+        print(prof.key_averages().table(sort_by=sort, row_limit=15), flush=True)
     print("step_seconds " + " ".join("%.6f" % x for x in times), flush=True)
 
 

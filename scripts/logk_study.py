@@ -42,6 +42,7 @@ def pretrain_args(args, method, batch, seed, save_dir):
     flags = dict(PROTOCOL, dataset_name="cifar10", data=args.data, download="False", clr=method, batch_size=str(batch),
                  seed=str(seed), threads=str(args.threads), progress="lines", tensorboard="False", plots="False",
                  save_dir=save_dir)
+    flags.update(getattr(args, "extra", {}))  # e.g. precision=bf16 (scripts/precision_parity.py)
     return ["--%s=%s" % kv for kv in flags.items()]
 
 
