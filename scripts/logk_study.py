@@ -172,10 +172,15 @@ def report(args):
     page = open(os.path.join(ROOT, "docs", "results", "logk-study.md.in")).read()
     page = page.replace("@TABLE@", "\n".join(rows) if rows else "| (no finished run yet) |")
     page = page.replace("@PLOTS@", plots)
+    # The page shows the data folder as given relative to the repository, not this machine's absolute path.
+    cmd_pre, cmd_eval = (c.replace("--data=" + args.data + " ", "--data=" + args.data_rel + " ") for c in (cmd_pre, cmd_eval))
     page = page.replace("@PRETRAIN@", cmd_pre).replace("@EVAL@", cmd_eval)
     page = page.replace("@STUDY@", "scripts/logk_study.py --data %s --seeds %s --batches %s" % (
         args.data_rel, ",".join(map(str, args.seeds)), ",".join(map(str, args.batches))))
     page = page.replace("@UPDATED@", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    done = sum(len(v) for v in cells.values())
+    total = len(args.seeds) * len(args.batches) * len(METHODS)
+    page = page.replace("@PROGRESS@", "%d of %d runs finished" % (done, total) if done < total else "complete")
     with open(os.path.join(ROOT, "docs", "results", "logk-study.md"), "w") as f:
         f.write(page)
     log("wrote docs/results/logk-study.md (%d rows)" % len(rows))
