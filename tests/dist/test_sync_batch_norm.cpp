@@ -180,5 +180,28 @@ TEST(SyncBatchNorm, OneProcessEqualsLibTorchBatchNorm) {
   EXPECT_LT(max_diff(bn(x), ref(x)), 1e-12);
 }
 
+// Mixed precision (found by a 2-process --precision=bf16 run: "mixed dtype (CPU): expect parameter to have
+// scalar type of Float"): a bf16 input is normalised in float32, equal to the float32 computation on the same
+// (bf16-rounded) values; its gradient comes back in bf16.
+TEST(SyncBatchNorm, Bf16InputIsNormalisedInFloat32) {
+  auto group = std::make_shared<ProcessGroup>(DistEnv{}, "gloo", 10);
+  torch::manual_seed(6);
+  models::BatchNorm2d bn(4), ref(4);
+  bn->sync = std::make_shared<SyncBatchNorm>(group);
+  ref->sync = std::make_shared<SyncBatchNorm>(group);
+  const auto x = (torch::randn({6, 4, 3, 3}) * 2 - 1).to(torch::kBFloat16);
+  auto xb = x.clone().requires_grad_(), xf = x.to(torch::kFloat).requires_grad_();
+  auto yb = bn(xb), yf = ref(xf);
+  EXPECT_EQ(yb.scalar_type(), torch::kFloat);
+  EXPECT_LT(max_diff(yb, yf), 1e-6);
+  const auto g = torch::randn_like(yf);
+  (yb * g).sum().backward();
+  (yf * g).sum().backward();
+  EXPECT_EQ(xb.grad().scalar_type(), torch::kBFloat16);
+  EXPECT_LT(max_diff(xb.grad().to(torch::kFloat), xf.grad()), 1e-2 * xf.grad().abs().max().item<double>());
+  EXPECT_LT(max_diff(bn->weight.grad(), ref->weight.grad()), 1e-5);
+  EXPECT_LT(max_diff(bn->running_var, ref->running_var), 1e-6);
+}
+
 }  // namespace
 }  // namespace flatclr::dist

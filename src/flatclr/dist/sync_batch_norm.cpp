@@ -54,7 +54,12 @@ struct SyncBatchNormFunction : torch::autograd::Function<SyncBatchNormFunction> 
 
 at::Tensor SyncBatchNorm::forward(const at::Tensor& x_in, const models::BatchNormState& s) {
   FLATCLR_CHECK(x_in.dim() >= 2 && s.options, "SyncBatchNorm input must be [N, C, *], got ", x_in.sizes());
-  const auto x = x_in.contiguous();
+  // Under mixed precision the convolutions hand over bf16/fp16 activations while the parameters and running
+  // statistics stay float32; LibTorch's CPU kernels refuse that mix ("mixed dtype"), and statistics over the
+  // global batch want float32 anyway. So normalisation runs in float32 (as autocast does for its fp32 ops);
+  // the next convolution casts back, and the input's gradient returns in its own type through the cast.
+  const bool reduced = x_in.scalar_type() == at::kBFloat16 || x_in.scalar_type() == at::kHalf;
+  const auto x = (reduced ? x_in.to(at::kFloat) : x_in).contiguous();
   const int64_t c = x.size(1);
   std::vector<int64_t> dims{0};
   for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
