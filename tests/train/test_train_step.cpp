@@ -245,7 +245,8 @@ TEST(TrainStep, MixedPrecisionStepsOnTheGpuAgreeWithFp32OnTheCpu_CUDA) {
     ASSERT_TRUE(r.finite) << core::name_of(precision);
     EXPECT_FALSE(r.scaler_skipped);  // 65536 x a small loss's gradients fits fp16
     EXPECT_EQ(r.out.loss.scalar_type(), torch::kFloat);
-    EXPECT_NEAR(r.out.info_nce.item<double>(), expected, 0.02 * std::abs(expected)) << core::name_of(precision);
+    EXPECT_NEAR(r.out.info_nce.item<double>(), expected, 0.02 * std::abs(expected))
+        << core::name_of(precision);
     if (precision == core::Precision::kFp16) {
       ASSERT_NE(step.scaler(), nullptr);
       EXPECT_EQ(step.scaler()->scale_value(), 65536.0);

@@ -40,13 +40,13 @@ void rule_nonfinite(const RunHistory& run, std::vector<Finding>& out) {
       ++skipped;
       continue;
     }
-    out.push_back({"nonfinite", "problem",
-                   "the " + what + " became " + value + " at step " + std::to_string(step) + " (epoch " +
-                       std::to_string(int_value(e, "epoch", 0)) +
-                       ") and the run stopped; last good checkpoint: " +
-                       string_value(e, "last_checkpoint", "none") + ". Lower `lr` (effective lr was " +
-                       fmt("%g", run.config_value<double>("effective_lr", 0)) +
-                       ") or raise `temperature`; `on_nonfinite`=skip skips such steps instead"});
+    out.push_back(
+        {"nonfinite", "problem",
+         "the " + what + " became " + value + " at step " + std::to_string(step) + " (epoch " +
+             std::to_string(int_value(e, "epoch", 0)) +
+             ") and the run stopped; last good checkpoint: " + string_value(e, "last_checkpoint", "none") +
+             ". Lower `lr` (effective lr was " + fmt("%g", run.config_value<double>("effective_lr", 0)) +
+             ") or raise `temperature`; `on_nonfinite`=skip skips such steps instead"});
   }
   if (skipped > 0) {
     out.push_back({"nonfinite", "warning",
