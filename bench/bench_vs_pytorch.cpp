@@ -173,8 +173,7 @@ int main(int argc, char** argv) {
                     e.what());
         continue;
       }
-      const bool cl =
-          core::resolve_memory_format(*mf, precision, device) == core::MemoryFormat::kChannelsLast;
+      const bool cl = core::resolve_memory_format(*mf) == core::MemoryFormat::kChannelsLast;
       FlatclrSide ours(batch, precision, cl, device);
       std::vector<double> t_ours, t_theirs;
       for (int r = 0; r < rounds; ++r) {

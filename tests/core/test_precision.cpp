@@ -40,10 +40,8 @@ TEST(Precision, AutoOnTheCpuIsBf16OnlyWithAmx) {
   } catch (const flatclr::UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("`precision`=fp16"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(resolve_memory_format(MemoryFormat::kAuto, Precision::kFp32, torch::kCPU),
-            MemoryFormat::kChannelsLast);
-  EXPECT_EQ(resolve_memory_format(MemoryFormat::kContiguous, Precision::kFp32, torch::kCPU),
-            MemoryFormat::kContiguous);
+  EXPECT_EQ(resolve_memory_format(MemoryFormat::kAuto), MemoryFormat::kChannelsLast);
+  EXPECT_EQ(resolve_memory_format(MemoryFormat::kContiguous), MemoryFormat::kContiguous);
   EXPECT_EQ(compute_dtype(Precision::kBf16), torch::kBFloat16);
   EXPECT_EQ(compute_dtype(Precision::kFp16), torch::kHalf);
   EXPECT_EQ(compute_dtype(Precision::kFp32), torch::kFloat);

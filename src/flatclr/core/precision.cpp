@@ -50,9 +50,7 @@ Precision resolve_precision(Precision requested, const c10::Device& device) {
   return requested;
 }
 
-MemoryFormat resolve_memory_format(MemoryFormat requested, Precision precision, const c10::Device& device) {
-  (void)precision;
-  (void)device;
+MemoryFormat resolve_memory_format(MemoryFormat requested) {
   return requested == MemoryFormat::kAuto ? MemoryFormat::kChannelsLast : requested;
 }
 

@@ -43,7 +43,8 @@ CpuBf16 cpu_bf16();
 // `requested` on `device`, with auto resolved as above. bf16 on a GPU without bf16 support, or fp16 on a CPU,
 // is a UsageError naming the field `precision`.
 Precision resolve_precision(Precision requested, const c10::Device& device);
-MemoryFormat resolve_memory_format(MemoryFormat requested, Precision precision, const c10::Device& device);
+// `requested`, with auto resolved to channels-last (on every device and precision measured so far).
+MemoryFormat resolve_memory_format(MemoryFormat requested);
 
 // The autocast type of a resolved lower precision (kBFloat16, kHalf); kFloat for fp32.
 c10::ScalarType compute_dtype(Precision precision);

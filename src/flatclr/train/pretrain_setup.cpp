@@ -115,8 +115,7 @@ std::unique_ptr<PretrainSetup> setup_pretraining(const PretrainConfig& c) {
   // cuDNN tries its convolution algorithms once per shape and keeps the fastest (the shapes are fixed).
   if (s->device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
   s->precision = core::resolve_precision(c.precision, s->device);
-  s->channels_last = core::resolve_memory_format(c.memory_format, s->precision, s->device) ==
-                     core::MemoryFormat::kChannelsLast;
+  s->channels_last = core::resolve_memory_format(c.memory_format) == core::MemoryFormat::kChannelsLast;
   if (s->precision == core::Precision::kFp16) {
     s->scaler = std::make_unique<optim::GradScaler>(optim::GradScalerOptions{}, s->device);
   }
