@@ -1,6 +1,8 @@
 // flatclr's pretraining step against PyTorch eager, on the same machine in the same run: ResNet-18 (CIFAR
 // stem), FlatNCE, LARS, two views of 32x32 images, at each batch size and precision. flatclr runs the
-// trainer's own train::TrainStep with its default memory layout (core/precision.h); the baseline is
+// trainer's own train::TrainStep with its default memory layout (core/precision.h) and, on CUDA, the
+// trainer's sync-free step replayed from a CUDA graph (--cuda_graphs false: the sync-free step launched
+// eagerly; the first round's untimed warm-up covers the graph's eager steps and its capture); the baseline is
 // bench/pytorch_step.py in the virtual environment's PyTorch, the way a PyTorch user runs it (eager, default
 // layout, torch.autocast). The two sides alternate round by round (which one goes first alternates too), same
 // threads, same batch, and each side's images/s is its median step time over all rounds. Input views are
@@ -8,6 +10,7 @@
 // that).
 //   build/bench_vs_pytorch [--threads N] [--batches 32,256] [--precisions fp32,bf16] [--rounds 3] [--steps 3]
 //                          [--device auto|cpu|cuda] [--memory_format auto|contiguous|channels_last]
+//                          [--cuda_graphs true|false]
 // The last line: `default precision, batch 32: flatclr <P> <X> images/s, PyTorch eager fp32 <Y> images/s,
 // ratio <R>`.
 #include <torch/cuda.h>
@@ -56,7 +59,12 @@ struct FlatclrSide {
   at::Tensor views;
   c10::Device device;
 
-  FlatclrSide(int64_t batch, core::Precision precision, bool channels_last, const c10::Device& dev)
+  // The warm-up steps of the first round: one, or on CUDA with a graph the eager ones, the capture and a
+  // replay.
+  int first_warmup = 1;
+
+  FlatclrSide(int64_t batch, core::Precision precision, bool channels_last, bool graph,
+              const c10::Device& dev)
       : device(dev) {
     torch::manual_seed(0);
     models::ResNetOptions o;
@@ -71,6 +79,10 @@ struct FlatclrSide {
     so.method = losses::Method::kFlatCLR;
     so.precision = precision;
     so.channels_last = channels_last;
+    // As the trainer (train/pretrain_setup.cpp): on CUDA the sync-free step, graphed unless turned off.
+    so.sync_free = device.is_cuda();
+    so.cuda_graph = device.is_cuda() && graph;
+    if (so.cuda_graph) first_warmup = train::kGraphWarmupSteps + 2;
     step = std::make_unique<train::TrainStep>(model, *opt, *one, so);
     views = torch::rand({2 * batch, 3, 32, 32}, torch::TensorOptions().device(device));
   }
@@ -126,6 +138,7 @@ int main(int argc, char** argv) {
   std::vector<int64_t> batches{32, 256};
   std::vector<std::string> precisions{"fp32", "bf16"};
   std::string device_name = "auto", memory_format_name = "auto";
+  bool cuda_graphs = true;
   CLI::App app{"flatclr's pretraining step against PyTorch eager, interleaved, same machine"};
   app.add_option("--threads", threads, "CPU threads of both sides (0 = all cores)")
       ->check(CLI::Range(0, 1024));
@@ -139,6 +152,7 @@ int main(int argc, char** argv) {
   app.add_option("--device", device_name, "auto | cpu | cuda");
   app.add_option("--memory_format", memory_format_name,
                  "flatclr's layout: auto | contiguous | channels_last");
+  app.add_option("--cuda_graphs", cuda_graphs, "CUDA: replay flatclr's step from a CUDA graph");
   CLI11_PARSE(app, argc, argv);
   threads = core::set_num_threads(threads);
   const c10::Device device = core::resolve_device(device_name, false);
@@ -151,8 +165,9 @@ int main(int argc, char** argv) {
   const core::Precision default_precision = core::resolve_precision(core::Precision::kAuto, device);
   std::printf(
       "bench_vs_pytorch | device %s | %d threads | ResNet-18 CIFAR stem, FlatNCE, LARS, 2 views of 32x32 | "
-      "%d rounds x %d steps per side\n",
-      device.str().c_str(), threads, rounds, steps);
+      "%d rounds x %d steps per side%s\n",
+      device.str().c_str(), threads, rounds, steps,
+      device.is_cuda() ? (cuda_graphs ? " | flatclr: CUDA graph" : " | flatclr: no CUDA graph") : "");
   std::printf("flatclr's default precision here: %s\n\n", core::name_of(default_precision).c_str());
   std::printf("| batch | precision | flatclr layout | flatclr img/s | PyTorch eager img/s | ratio |\n");
   std::printf("|---|---|---|---|---|---|\n");
@@ -174,10 +189,10 @@ int main(int argc, char** argv) {
         continue;
       }
       const bool cl = core::resolve_memory_format(*mf) == core::MemoryFormat::kChannelsLast;
-      FlatclrSide ours(batch, precision, cl, device);
+      FlatclrSide ours(batch, precision, cl, cuda_graphs, device);
       std::vector<double> t_ours, t_theirs;
       for (int r = 0; r < rounds; ++r) {
-        const int warm = r == 0 ? 1 : 0;  // flatclr keeps its model warm; PyTorch restarts each round
+        const int warm = r == 0 ? ours.first_warmup : 0;  // flatclr stays warm; PyTorch restarts each round
         auto a = [&] {
           auto t = ours.run(warm, steps);
           t_ours.insert(t_ours.end(), t.begin(), t.end());

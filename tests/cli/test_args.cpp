@@ -142,6 +142,9 @@ TEST(Args, UnknownFlagMalformedAndOutOfRangeValuesExit2NamingTheFlag) {
            {{"--train_mode=eval", "--checkpoint_dir=r", "--model=res18"}, "--model: a pretraining flag"},
            {{"--train_mode=semi", "--checkpoint_dir=r", "--clr=simclr"}, "--clr: a pretraining flag"},
            {{"--train_mode=supervised", "--epochs=3"}, "--epochs: not used by --train_mode=supervised"},
+           {{"--train_mode=eval", "--cuda_graphs=False"},
+            "--cuda_graphs: a pretraining flag, which --train_mode=eval does not use"},
+           {{"--cuda_graphs=maybe"}, "--cuda_graphs"},
            {{"--train_mode=supervised", "--checkpoint_dir=r"}, "--checkpoint_dir: not used"},
            {{"export", "--output=x.pth"}, "--checkpoint_dir"},
            {{"export", "--checkpoint_dir=r", "--output=x.onnx"}, "give --format=pth or --format=safetensors"},
@@ -277,4 +280,9 @@ TEST(Args, PrecisionFlagsAndTheReferencesFp16Flag) {
   EXPECT_EQ(r.parsed.config.precision, flatclr::core::Precision::kBf16);
   EXPECT_EQ(r.parsed.config.memory_format, flatclr::core::MemoryFormat::kContiguous);
   EXPECT_NE(r.parsed.config.to_json().find("\"precision\": \"bf16\""), std::string::npos);
+  EXPECT_TRUE(r.parsed.config.cuda_graphs);  // on by default (in effect on CUDA with LARS, one process)
+  r = run({"--dataset_name=cifar10", "--cuda_graphs=False"});
+  ASSERT_FALSE(r.parsed.exit_now) << r.err;
+  EXPECT_FALSE(r.parsed.config.cuda_graphs);
+  EXPECT_NE(r.parsed.config.to_json().find("\"cuda_graphs\": false"), std::string::npos);
 }

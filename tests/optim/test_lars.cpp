@@ -4,12 +4,14 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "flatclr/core/error.h"
 #include "flatclr/optim/lars.h"
 #include "flatclr/optim/make_optimizer.h"
 #include "flatclr/optim/schedule.h"
+#include "flatclr/optim/state_key.h"
 #include "reference_data.h"
 
 using flatclr::optim::LARS;
@@ -246,4 +248,86 @@ TEST(LARS, RejectsBadOptions) {
   EXPECT_THROW(LARS({p}, LARSOptions(0.1).momentum(1.0)), flatclr::UserError);
   EXPECT_THROW(LARS({p}, LARSOptions(0.1).weight_decay(-1)), flatclr::UserError);
   EXPECT_NO_THROW(LARS({p}, LARSOptions(0.1)));
+}
+
+// The device-side step (what the sync-free training step and its CUDA graph use): with apply true it is
+// step() exactly, in both kinds of group and in float32 as training runs it, over steps whose lr changes.
+TEST(LARS, StepOnDeviceMakesTheSameUpdateAsStep) {
+  torch::manual_seed(21);
+  std::vector<torch::Tensor> a, b;
+  for (const auto& shape : {std::vector<int64_t>{6, 5}, {4}, {3, 3}}) {
+    const auto init = torch::randn(shape);
+    a.push_back(param_like(init));
+    b.push_back(param_like(init));
+  }
+  const auto groups = [](std::vector<torch::Tensor>& p) {
+    std::vector<OptimizerParamGroup> g;
+    g.emplace_back(std::vector<torch::Tensor>{p[0], p[2]},
+                   std::make_unique<LARSOptions>(LARSOptions(0.1).weight_decay(1e-3).eeta(0.02)));
+    g.emplace_back(std::vector<torch::Tensor>{p[1]},
+                   std::make_unique<LARSOptions>(LARSOptions(0.1).adapt(false)));
+    return g;
+  };
+  LARS host(groups(a)), device(groups(b));
+  const auto yes = torch::ones({}, torch::kBool);
+  for (const double lr : {0.3, 0.05, 1.7}) {
+    for (size_t i = 0; i < a.size(); ++i) {
+      const auto g = torch::randn(a[i].sizes());
+      set_grad(a[i], g);
+      set_grad(b[i], g);
+    }
+    flatclr::optim::set_lr(host, lr);
+    host.step();
+    device.step_on_device(torch::tensor(lr, torch::kFloat), yes);
+    for (size_t i = 0; i < a.size(); ++i)
+      EXPECT_TRUE(torch::equal(a[i], b[i])) << "lr " << lr << " param " << i;
+  }
+  for (size_t i = 0; i < a.size(); ++i) {
+    const auto& va =
+        static_cast<LARSParamState&>(*host.state().at(flatclr::optim::state_key(a[i]))).momentum_buffer();
+    const auto& vb =
+        static_cast<LARSParamState&>(*device.state().at(flatclr::optim::state_key(b[i]))).momentum_buffer();
+    EXPECT_TRUE(torch::equal(va, vb)) << i;
+  }
+}
+
+// apply false: no parameter and no momentum buffer moves, even with NaN and Inf gradients (a product with 0
+// would have let the NaN through); the next applied step goes on as if the skipped one had not happened.
+TEST(LARS, StepOnDeviceWithApplyFalseChangesNothingEvenForNaNGradients) {
+  torch::manual_seed(22);
+  const auto init = torch::randn({4, 3});
+  auto p = param_like(init), q = param_like(init);
+  LARS opt({p}, LARSOptions(0.2).weight_decay(1e-2)), ref({q}, LARSOptions(0.2).weight_decay(1e-2));
+  const auto yes = torch::ones({}, torch::kBool), no = torch::zeros({}, torch::kBool);
+  const auto lr = torch::tensor(0.2f);
+  const auto g1 = torch::randn({4, 3}), g2 = torch::randn({4, 3});
+  set_grad(p, g1);
+  opt.step_on_device(lr, yes);  // momentum is non-zero from here on
+  set_grad(q, g1);
+  ref.step();
+  const auto p1 = p.detach().clone();
+  auto& v = static_cast<LARSParamState&>(*opt.state().at(flatclr::optim::state_key(p))).momentum_buffer();
+  const auto v1 = v.clone();
+  auto bad = torch::randn({4, 3});
+  bad[0][0] = std::nan("");
+  bad[1][2] = std::numeric_limits<float>::infinity();
+  set_grad(p, bad);
+  opt.step_on_device(lr, no);
+  EXPECT_TRUE(torch::equal(p, p1));
+  EXPECT_TRUE(torch::equal(v, v1));
+  set_grad(p, g2);
+  opt.step_on_device(lr, yes);
+  set_grad(q, g2);
+  ref.step();
+  EXPECT_TRUE(torch::equal(p, q));
+}
+
+TEST(LARS, StepOnDeviceRefusesWrongControls) {
+  auto p = param_like(torch::ones({2}));
+  LARS opt({p}, LARSOptions(0.1));
+  set_grad(p, torch::ones({2}));
+  EXPECT_THROW(opt.step_on_device(torch::tensor({0.1f, 0.2f}), torch::ones({}, torch::kBool)),
+               std::exception);
+  EXPECT_THROW(opt.step_on_device(torch::tensor(0.1f), torch::ones({})), std::exception);  // float, not bool
+  EXPECT_TRUE(torch::equal(p, torch::ones({2})));
 }

@@ -163,3 +163,54 @@ TEST(PretrainLoop, TheLoopAloneTrainsAndWritesNothing) {
   EXPECT_TRUE(fs::is_empty(run)) << "records and checkpoints are the sinks' job";
   fs::remove_all(root);
 }
+
+namespace {
+struct NonfiniteRecorder : train::PretrainObserver {
+  std::vector<int64_t> steps;
+  std::vector<double> skipped_per_interval;
+  void on_nonfinite(const train::NonfiniteStep& s) override { steps.push_back(s.global_step); }
+  void on_interval(const train::Interval& interval) override {
+    for (const auto& [k, v] : *interval.record)
+      if (k == "skipped_steps") skipped_per_interval.push_back(v);
+  }
+};
+}  // namespace
+
+// The loop with the sync-free step (a GPU's; here forced on the CPU): the same losses and weights as with the
+// guarded step, and, when the run blows up (a learning rate of 1e6 with on_nonfinite=skip), the same steps
+// reported non-finite, from the flags it reads once per logging interval.
+TEST(PretrainLoop, TheSyncFreeStepTrainsAndReportsLikeTheGuardedStep) {
+  const fs::path root = write_synthetic_folder();
+  for (const double lr : {0.3, 1e6}) {
+    auto c = small_config(root);
+    c.lr = lr;
+    c.on_nonfinite = train::OnNonfinite::kSkip;
+    c.resolve();
+    std::vector<train::PretrainResult> results;
+    std::vector<NonfiniteRecorder> recorders(2);
+    std::vector<at::Tensor> weights;
+    for (const bool sync_free : {false, true}) {
+      auto setup = train::setup_pretraining(c);
+      setup->sync_free_step = sync_free;
+      results.push_back(train::run_pretraining(c, *setup, {&recorders[sync_free ? 1 : 0]}));
+      std::vector<at::Tensor> flat;
+      for (const auto& p : setup->model->parameters()) flat.push_back(p.detach().flatten());
+      weights.push_back(torch::cat(flat));
+    }
+    ASSERT_EQ(results[0].epochs.size(), 2u);
+    for (size_t e = 0; e < 2; ++e) {
+      const auto &g = results[0].epochs[e], &f = results[1].epochs[e];
+      EXPECT_EQ(g.skipped_steps, f.skipped_steps) << "lr " << lr << " epoch " << e;
+      if (std::isfinite(g.loss)) EXPECT_NEAR(g.loss, f.loss, 1e-9) << "lr " << lr;
+    }
+    EXPECT_EQ(recorders[0].steps, recorders[1].steps) << "lr " << lr;
+    EXPECT_EQ(recorders[0].skipped_per_interval, recorders[1].skipped_per_interval) << "lr " << lr;
+    EXPECT_TRUE(torch::equal(weights[0], weights[1])) << "lr " << lr;
+    if (lr > 1) {
+      EXPECT_GT(results[0].skipped_steps, 0) << "the blow-up this case is for did not happen";
+    } else {
+      EXPECT_EQ(results[0].skipped_steps, 0);
+    }
+  }
+  fs::remove_all(root);
+}

@@ -38,12 +38,19 @@ TEST(StepMonitor, IntervalMeansMinAndThroughput) {
     sum_top1 += expected.top1.item<double>();
     // The accuracy it returns (the loop's epoch sums use it) is the step's own.
     const auto acc =
-        mon.observe_step(out, torch::tensor(1.0 + step, torch::kDouble), /*data=*/0.1, /*step=*/0.5);
+        mon.observe_step(out, torch::tensor(1.0 + step, torch::kDouble), /*applied=*/{}, /*data=*/0.1,
+                         /*step=*/0.5);
     EXPECT_EQ(acc.top1.item<double>(), expected.top1.item<double>());
     EXPECT_EQ(acc.top5.item<double>(), expected.top5.item<double>());
   }
-  mon.observe_skipped_step();
-  EXPECT_EQ(mon.steps_observed(), 3);
+  // A step whose update was not made (its loss NaN, its flag known on the device only) is counted as
+  // skipped, adds its time, and stays out of every average and minimum.
+  {
+    auto bad = losses::flat_nce_loss(torch::full({2 * n, 6}, std::nan(""), torch::kDouble), 0.2);
+    mon.observe_step(bad, torch::tensor(std::nan(""), torch::kDouble), torch::tensor(0.0, torch::kDouble),
+                     /*data=*/0.1, /*step=*/0.5);
+  }
+  EXPECT_EQ(mon.steps_observed(), 4);
   auto r = as_map(mon.flush(0.25));
   EXPECT_NEAR(r["pos_sim"], sum_pos / 3, 1e-12);
   EXPECT_NEAR(r["mi_estimate"], sum_mi / 3, 1e-12);
@@ -52,7 +59,7 @@ TEST(StepMonitor, IntervalMeansMinAndThroughput) {
   EXPECT_NEAR(r["log_k"], std::log(2.0 * n - 1), 1e-12);
   EXPECT_NEAR(r["grad_norm"], 2.0, 1e-12);
   EXPECT_EQ(r["lr"], 0.25);
-  EXPECT_NEAR(r["images_per_s"], 3 * n / 1.5, 1e-9);
+  EXPECT_NEAR(r["images_per_s"], 4 * n / 2.0, 1e-9);
   EXPECT_NEAR(r["step_time_s"], 0.5, 1e-12);
   EXPECT_NEAR(r["data_wait_share"], 0.2, 1e-12);
   EXPECT_EQ(r["skipped_steps"], 1.0);
@@ -75,7 +82,7 @@ TEST(StepMonitor, RanksOnTheFirstStepOfEveryKthInterval) {
     if (mon.wants_embeddings()) mon.observe_embeddings(h, z);
     EXPECT_FALSE(mon.wants_embeddings());  // once per interval
     auto out = losses::flat_nce_loss(z, 0.1);
-    mon.observe_step(out, torch::tensor(0.0, torch::kDouble), 0, 1);
+    mon.observe_step(out, torch::tensor(0.0, torch::kDouble), {}, 0, 1);
     auto r = as_map(mon.flush(0.1));
     EXPECT_EQ(r.count("effective_rank_h"), interval % 2 == 0 ? 1u : 0u);
     if (interval % 2 == 0) {

@@ -253,3 +253,164 @@ TEST(TrainStep, MixedPrecisionStepsOnTheGpuAgreeWithFp32OnTheCpu_CUDA) {
     }
   }
 }
+
+// The sync-free step (what runs on a GPU): the same updates as the guarded step, its outcome in its flags.
+TEST(TrainStep, SyncFreeStepMakesTheGuardedStepsUpdates) {
+  for (const auto method : {losses::Method::kSimCLR, losses::Method::kFlatCLR}) {
+    auto a = tiny_model(), b = tiny_model();
+    auto opt_a = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *a, 0.1, 1e-4, 0.9);
+    auto opt_b = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *b, 0.1, 1e-4, 0.9);
+    dist::DataParallel one(dist::DistEnv{}, flatclr::dist::BackendChoice::kGloo, 60, torch::kCPU);
+    train::StepOptions so;
+    so.method = method;
+    so.restore_buffers = true;
+    train::TrainStep guarded(a, *opt_a, one, so);
+    so.sync_free = true;
+    train::TrainStep sync_free(b, *opt_b, one, so);
+    for (int s = 0; s < 3; ++s) {
+      const auto views = torch::rand({8, 3, 8, 8});
+      const double lr = 0.05 * (s + 1);
+      const auto ra = guarded.run(views, lr), rb = sync_free.run(views, lr);
+      EXPECT_TRUE(ra.outcome_known);
+      EXPECT_FALSE(rb.outcome_known);
+      const auto oa = train::read_outcome(ra.flags), ob = train::read_outcome(rb.flags);
+      EXPECT_TRUE(oa.applied);
+      EXPECT_TRUE(ob.applied);
+      EXPECT_EQ(rb.flags[0].item<double>(), ra.out.info_nce.item<double>());
+      EXPECT_EQ(rb.flags[1].item<double>(), ra.grad_norm.item<double>());
+      EXPECT_EQ(max_param_diff(a, b), 0.0) << "step " << s;
+      EXPECT_EQ(optim::get_lr(*opt_b), lr);  // the host's copy, which checkpoints save
+    }
+  }
+}
+
+// A non-finite step, decided on the device: no parameter moves and (restore_buffers) the BatchNorm statistics
+// are as before it; the flags say what was wrong; the next good step trains as the guarded step does.
+TEST(TrainStep, SyncFreeNonFiniteStepMakesNoUpdateOnTheDevice) {
+  for (const bool restore : {false, true}) {
+    auto m = tiny_model(), reference = tiny_model();
+    auto opt = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *m, 0.1, 1e-4, 0.9);
+    auto opt_r = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *reference, 0.1, 1e-4, 0.9);
+    dist::DataParallel one(dist::DistEnv{}, flatclr::dist::BackendChoice::kGloo, 60, torch::kCPU);
+    train::StepOptions so;
+    so.restore_buffers = restore;
+    train::TrainStep guarded(reference, *opt_r, one, so);
+    so.sync_free = true;
+    train::TrainStep step(m, *opt, one, so);
+    auto views = torch::rand({8, 3, 8, 8});
+    views[0][0][0][0] = std::numeric_limits<float>::quiet_NaN();
+    const auto r = step.run(views, 0.1);
+    const auto o = train::read_outcome(r.flags);
+    EXPECT_FALSE(o.applied);
+    EXPECT_FALSE(o.scaler_skipped);
+    EXPECT_TRUE(o.bad_loss);
+    EXPECT_TRUE(std::isnan(o.bad_value));
+    guarded.run(views, 0.1);  // the same bad step, guarded on the host
+    auto p = m->parameters(), q = reference->parameters();
+    for (size_t i = 0; i < p.size(); ++i) EXPECT_TRUE(torch::equal(p[i], q[i])) << i;
+    bool buffers_finite = true;
+    for (const auto& b : m->buffers())
+      buffers_finite = buffers_finite && torch::isfinite(b).all().item<bool>();
+    EXPECT_EQ(buffers_finite, restore);
+    if (restore) {
+      const auto good = torch::rand({8, 3, 8, 8});
+      step.run(good, 0.1);
+      guarded.run(good, 0.1);
+      EXPECT_EQ(max_param_diff(m, reference), 0.0);
+    }
+  }
+}
+
+// fp16 in the sync-free step: the overflow is the scaler's routine skip in the flags, the scale backs off on
+// the device, nothing moves; the next step trains.
+TEST(TrainStep, SyncFreeFp16OverflowIsTheScalersSkip) {
+  auto m = tiny_model(), reference = tiny_model();
+  auto opt = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *m, 0.1, 1e-4, 0.9);
+  dist::DataParallel one(dist::DistEnv{}, flatclr::dist::BackendChoice::kGloo, 60, torch::kCPU);
+  optim::GradScalerOptions o;
+  o.init_scale = 1e38;
+  o.backoff_factor = 1e-35;
+  optim::GradScaler scaler(o, torch::kCPU);
+  train::StepOptions so;
+  so.precision = core::Precision::kFp16;
+  so.scaler = &scaler;
+  so.sync_free = true;
+  train::TrainStep step(m, *opt, one, so);
+  const auto views = torch::rand({8, 3, 8, 8});
+  const auto first = train::read_outcome(step.run(views, 0.1).flags);
+  EXPECT_FALSE(first.applied);
+  EXPECT_TRUE(first.scaler_skipped);
+  EXPECT_NEAR(scaler.scale_value(), 1000.0, 1e-3);
+  auto p = m->parameters(), q = reference->parameters();
+  for (size_t i = 0; i < p.size(); ++i) EXPECT_TRUE(torch::equal(p[i], q[i])) << i;
+  EXPECT_TRUE(train::read_outcome(step.run(views, 0.1).flags).applied);
+  double moved = 0;
+  for (size_t i = 0; i < p.size(); ++i) moved += (p[i] - q[i]).abs().sum().item<double>();
+  EXPECT_GT(moved, 0.0);
+}
+
+TEST(TrainStep, SyncFreeNeedsLarsAndCudaGraphsNeedCuda) {
+  auto m = tiny_model();
+  dist::DataParallel one(dist::DistEnv{}, flatclr::dist::BackendChoice::kGloo, 60, torch::kCPU);
+  auto sgd = optim::make_optimizer(flatclr::optim::OptimizerKind::kSgd, *m, 0.1, 1e-4, 0.9);
+  train::StepOptions so;
+  so.sync_free = true;
+  EXPECT_THROW(train::TrainStep(m, *sgd, one, so), std::exception);
+  auto lars = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *m, 0.1, 1e-4, 0.9);
+  so.cuda_graph = true;
+  EXPECT_THROW(train::TrainStep(m, *lars, one, so), std::exception);  // a CPU model
+}
+
+// The CUDA graph: the first kGraphWarmupSteps steps eager, then captured and replayed; every step equals the
+// eager sync-free step's on the same weights and views (up to cuDNN's summation order), a non-finite batch
+// replayed through the graph moves nothing, and a batch of another shape runs eagerly. Skipped without a GPU
+// (scripts/gpu-check runs it on one).
+TEST(TrainStep, CudaGraphStepsMatchTheEagerSteps_CUDA) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no GPU";
+  auto a = tiny_model(), b = tiny_model();
+  for (auto* m : {&a, &b}) {
+    (*m)->to(torch::kCUDA);
+    models::to_channels_last(**m);
+  }
+  auto opt_a = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *a, 0.1, 1e-4, 0.9);
+  auto opt_b = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *b, 0.1, 1e-4, 0.9);
+  dist::DataParallel gpu(dist::DistEnv{}, flatclr::dist::BackendChoice::kAuto, 60, torch::kCUDA);
+  train::StepOptions so;
+  so.sync_free = true;
+  so.channels_last = true;
+  so.restore_buffers = true;
+  train::TrainStep eager(b, *opt_b, gpu, so);
+  so.cuda_graph = true;
+  train::TrainStep graphed(a, *opt_a, gpu, so);
+  torch::manual_seed(5);
+  for (int s = 0; s < train::kGraphWarmupSteps + 4; ++s) {
+    const auto views = torch::rand({16, 3, 16, 16}).to(torch::kCUDA);
+    const double lr = 0.02 * (s + 1);
+    const auto ra = graphed.run(views, lr);
+    const double loss_a = ra.flags[0].item<double>();  // read before the next replay overwrites it
+    const auto rb = eager.run(views, lr);
+    EXPECT_TRUE(train::read_outcome(ra.flags).applied) << "step " << s;
+    EXPECT_NEAR(loss_a, rb.flags[0].item<double>(), 1e-4) << "step " << s;
+    EXPECT_LT(max_param_diff(a, b), 1e-4) << "step " << s;
+  }
+  EXPECT_EQ(graphed.graph_replays(), 4);
+  // A NaN batch through the graph: no update, BatchNorm statistics restored.
+  std::vector<at::Tensor> before;
+  for (const auto& p : a->parameters()) before.push_back(p.detach().clone());
+  auto bad = torch::rand({16, 3, 16, 16});
+  bad[0][0][0][0] = std::numeric_limits<float>::quiet_NaN();
+  const auto o = train::read_outcome(graphed.run(bad.to(torch::kCUDA), 0.1).flags);
+  EXPECT_FALSE(o.applied);
+  EXPECT_TRUE(o.bad_loss);
+  EXPECT_EQ(graphed.graph_replays(), 5);
+  auto p = a->parameters();
+  for (size_t i = 0; i < p.size(); ++i) EXPECT_TRUE(torch::equal(p[i], before[i])) << i;
+  for (const auto& buf : a->buffers()) EXPECT_TRUE(torch::isfinite(buf).all().item<bool>());
+  // Another batch shape: eager, and still the right update.
+  const auto small = torch::rand({8, 3, 16, 16}).to(torch::kCUDA);
+  EXPECT_TRUE(train::read_outcome(graphed.run(small, 0.05).flags).applied);
+  eager.run(bad.to(torch::kCUDA), 0.1);
+  eager.run(small, 0.05);
+  EXPECT_EQ(graphed.graph_replays(), 5);
+  EXPECT_LT(max_param_diff(a, b), 1e-4);
+}

@@ -93,6 +93,7 @@ unsigned flag_use(const std::string& flag) {
                           "fp16_precision",
                           "precision",
                           "memory_format",
+                          "cuda_graphs",
                           "save_every_n_epochs",
                           "log_dir",
                           "train_from",
@@ -338,6 +339,10 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
       "auto | contiguous | channels_last: the layout of activations and conv weights in training (auto: "
       "channels_last)");
   app.add_flag("--fp16_precision", c.fp16_precision, "the reference's flag for --precision=fp16 (GPU)");
+  bools.add(
+      app, "cuda_graphs", &c.cuda_graphs,
+      "on a CUDA device with --optimizer=lars in one process: replay the training step as one CUDA graph "
+      "(False: launch its kernels one by one)");
   // run (device, threads, seed and progress are shared with evaluation)
   choices.add(
       app, "--train_mode", &train_mode,

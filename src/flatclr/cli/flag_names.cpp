@@ -41,6 +41,7 @@ const std::vector<std::pair<std::string_view, std::string_view>>& field_flags() 
       {"fp16_precision", "--fp16_precision"},
       {"precision", "--precision"},
       {"memory_format", "--memory_format"},
+      {"cuda_graphs", "--cuda_graphs"},
       {"save_every_n_epochs", "--save_every_n_epochs"},
       {"save_dir", "--save_dir"},
       {"log_dir", "--log_dir"},

@@ -88,18 +88,50 @@ torch::Tensor LARS::step(LossClosure closure) {
       } else {
         update = g * o.lr();
       }
-      auto it = state_.find(state_key(p));
-      if (it == state_.end()) {
-        auto st = std::make_unique<LARSParamState>();
-        st->momentum_buffer(torch::zeros_like(p));
-        it = state_.insert({state_key(p), std::move(st)}).first;
-      }
-      torch::Tensor v = static_cast<LARSParamState&>(*it->second).momentum_buffer();
+      torch::Tensor& v = momentum_buffer(p);
       v.mul_(o.momentum()).add_(update);
       p.sub_(v);
     }
   }
   return loss;
+}
+
+torch::Tensor& LARS::momentum_buffer(const torch::Tensor& p) {
+  auto it = state_.find(state_key(p));
+  if (it == state_.end()) {
+    auto st = std::make_unique<LARSParamState>();
+    st->momentum_buffer(torch::zeros_like(p));
+    it = state_.insert({state_key(p), std::move(st)}).first;
+  }
+  return static_cast<LARSParamState&>(*it->second).momentum_buffer();
+}
+
+void LARS::step_on_device(const torch::Tensor& lr, const torch::Tensor& apply) {
+  torch::NoGradGuard no_grad;
+  FLATCLR_CHECK(lr.dim() == 0 && lr.is_floating_point(),
+                "LARS::step_on_device: lr must be a 0-dim float tensor");
+  FLATCLR_CHECK(apply.dim() == 0 && apply.scalar_type() == at::kBool,
+                "LARS::step_on_device: apply must be a 0-dim bool tensor");
+  for (auto& group : param_groups_) {
+    const auto& o = static_cast<const LARSOptions&>(group.options());
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      FLATCLR_CHECK(!p.grad().is_sparse(), "LARS does not support sparse gradients");
+      torch::Tensor g = p.grad();
+      torch::Tensor scale = lr;  // lr * trust, as in step()
+      if (o.adapt()) {
+        if (o.weight_decay() != 0) g = g.add(p, o.weight_decay());
+        const torch::Tensor w = p.norm();
+        const torch::Tensor gn = g.norm();
+        scale = torch::where(w.gt(0).logical_and(gn.gt(0)), o.eeta() * w / gn, torch::ones_like(w)) * lr;
+      }
+      // where(), not a multiplication by 0 or 1: a NaN gradient times 0 is still NaN.
+      const torch::Tensor update = torch::where(apply, g * scale, 0);
+      torch::Tensor& v = momentum_buffer(p);
+      v.copy_(torch::where(apply, v * o.momentum() + update, v));
+      p.sub_(torch::where(apply, v, 0));
+    }
+  }
 }
 
 void LARS::save(torch::serialize::OutputArchive& archive) const { serialize(*this, archive); }

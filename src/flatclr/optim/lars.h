@@ -55,10 +55,18 @@ class LARS : public torch::optim::Optimizer {
 
   // Skips parameters without a gradient. Returns the closure's loss (undefined without a closure).
   torch::Tensor step(LossClosure closure = nullptr) override;
+  // The same update, with the learning rate and the decision to make it read on the device instead of the
+  // host: lr is a 0-dim floating tensor and apply a 0-dim bool tensor, both on the parameters' device; lr
+  // replaces every group's lr. With apply false no parameter and no momentum buffer changes, whatever the
+  // gradients hold (NaN and Inf included). Nothing here reads a value back to the host, so that a training
+  // step needs no host sync and can be captured in a CUDA graph. The momentum buffers of parameters that have
+  // a gradient must exist already (after one step()) when this runs inside a graph capture.
+  void step_on_device(const torch::Tensor& lr, const torch::Tensor& apply);
   void save(torch::serialize::OutputArchive& archive) const override;
   void load(torch::serialize::InputArchive& archive) override;
 
  private:
+  torch::Tensor& momentum_buffer(const torch::Tensor& p);
   template <typename Self, typename Archive>
   static void serialize(Self& self, Archive& archive) {
     torch::optim::serialize<LARSParamState, LARSOptions>(archive, self);

@@ -48,6 +48,7 @@ void ConsoleLog::on_start(const PretrainConfig& c, const RunStart& s) {
             << core::name_of(c.learning_rate_scaling) << "), device " << s.device.str() << ", " << s.threads
             << " threads, " << core::name_of(s.precision)
             << (s.memory_format == core::MemoryFormat::kChannelsLast ? " channels-last" : "")
+            << (s.cuda_graph ? ", CUDA graph" : "")
             << (s.world_size > 1 ? ", " + std::to_string(s.world_size) + " processes (" + s.backend +
                                        (c.sync_bn ? ", SyncBN)" : ")")
                                  : std::string())

@@ -71,6 +71,8 @@ struct RunStart {
   std::string backend;                                                 // c10d backend of a distributed run
   core::Precision precision = core::Precision::kFp32;                  // resolved
   core::MemoryFormat memory_format = core::MemoryFormat::kContiguous;  // resolved
+  bool sync_free_step = false;  // the step keeps its finite guard on the device (train/train_step.h)
+  bool cuda_graph = false;      // ... and is replayed from a CUDA graph
   const TrainSet* train_set = nullptr;
 };
 

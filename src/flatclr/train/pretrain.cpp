@@ -43,22 +43,25 @@ std::vector<int64_t> local_epoch_order(const std::vector<int64_t>& indices, uint
 
 std::string nonfinite_text(double v) { return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"); }
 
-// Running sums of the epoch, kept on the device and read only at logging intervals (no per-step host sync).
+// Running sums of the epoch over the steps whose update was made, kept on the device and read only at
+// logging intervals (no per-step host sync).
 struct EpochSums {
-  at::Tensor loss, top1, top5;
-  int64_t good_steps = 0;
+  at::Tensor loss, top1, top5, good_steps;
   explicit EpochSums(const c10::Device& device)
       : loss(torch::zeros({}, torch::TensorOptions().device(device).dtype(torch::kDouble))),
         top1(torch::zeros_like(loss)),
-        top5(torch::zeros_like(loss)) {}
-  void add(const losses::ContrastiveOutput& out, const losses::PairAccuracy& acc) {
-    loss += out.info_nce.to(torch::kDouble);
-    top1 += acc.top1.to(torch::kDouble);
-    top5 += acc.top5.to(torch::kDouble);
-    ++good_steps;
+        top5(torch::zeros_like(loss)),
+        good_steps(torch::zeros_like(loss)) {}
+  // applied: 0-dim, 1 if the step's update was made, else 0 (its values, maybe NaN, are left out).
+  void add(const losses::ContrastiveOutput& out, const losses::PairAccuracy& acc, const at::Tensor& applied) {
+    const auto made = applied.gt(0.5);
+    loss += torch::where(made, out.info_nce.detach().to(torch::kDouble), 0.0);
+    top1 += torch::where(made, acc.top1.to(torch::kDouble), 0.0);
+    top5 += torch::where(made, acc.top5.to(torch::kDouble), 0.0);
+    good_steps += made;
   }
   double mean(const at::Tensor& sum) const {
-    return sum.item<double>() / static_cast<double>(std::max<int64_t>(1, good_steps));
+    return sum.item<double>() / std::max(1.0, good_steps.item<double>());
   }
 };
 
@@ -85,6 +88,8 @@ PretrainResult run_pretraining(const PretrainConfig& c, PretrainSetup& s,
   step_options.precision = s.precision;
   step_options.channels_last = s.channels_last;
   step_options.scaler = s.scaler.get();
+  step_options.sync_free = s.sync_free_step;
+  step_options.cuda_graph = s.cuda_graph;
   TrainStep train_step(s.model, *s.optimizer, *s.dp, step_options);
   const auto progress_mode = rank0 ? c.run.progress : core::ProgressMode::kNone;
 
@@ -99,6 +104,39 @@ PretrainResult run_pretraining(const PretrainConfig& c, PretrainSetup& s,
                             steps_per_epoch, c.batch_size);
     EpochSums sums(s.device);
     EpochStats stats;
+    // A step that made no update: fp16's routine skip, or a non-finite loss or gradient (stop, or skip it:
+    // the step still counts for the schedule and for resuming).
+    const auto handle_skip = [&](const StepOutcome& o, int64_t step_number) {
+      if (o.scaler_skipped) {
+        ++stats.scaler_skipped_steps;
+        return;
+      }
+      const NonfiniteStep bad{epoch + 1,      step_number,           o.bad_loss, nonfinite_text(o.bad_value),
+                              c.on_nonfinite, result.last_checkpoint};
+      notify([&](PretrainObserver& obs) { obs.on_nonfinite(bad); });
+      if (c.on_nonfinite == OnNonfinite::kStop) {
+        progress.finish();
+        fail("the ", o.bad_loss ? "loss" : "gradient norm", " became ", bad.value, " at step ", step_number,
+             " (epoch ", epoch + 1,
+             "); last good checkpoint: ", bad.last_checkpoint.empty() ? "none" : bad.last_checkpoint,
+             ". Try a lower ", Field{"lr"}, " or a larger ", Field{"temperature"}, " (or ",
+             Field{"on_nonfinite"}, "=skip); `flatclr diagnose ", result.run_dir, "` reads the run's logs");
+      }
+      ++stats.skipped_steps;
+    };
+    // The sync-free step's flags, read once per logging interval.
+    std::vector<std::pair<int64_t, at::Tensor>> pending;
+    const auto resolve_pending = [&]() {
+      if (pending.empty()) return;
+      std::vector<at::Tensor> flags;
+      for (auto& [n, f] : pending) flags.push_back(f);
+      const auto rows = torch::stack(flags).cpu();  // the interval's host sync
+      for (size_t i = 0; i < pending.size(); ++i) {
+        const StepOutcome o = read_outcome(rows[static_cast<int64_t>(i)]);
+        if (!o.applied) handle_skip(o, pending[i].first);
+      }
+      pending.clear();
+    };
     for (int64_t step = 0; step < steps_per_epoch; ++step) {
       const auto step_start = core::Clock::now();
       const at::Tensor views = s.views->next();  // the batched augmentation, or the wait for the loader
@@ -106,32 +144,29 @@ PretrainResult run_pretraining(const PretrainConfig& c, PretrainSetup& s,
       stats.lr = s.schedule.lr_at(global_step);
       const StepResult r = train_step.run(views, stats.lr);
       ++global_step;
-      if (r.scaler_skipped) {
-        // fp16's loss scale was too large for this batch: no update, the scale backed off (routine).
-        monitor.observe_skipped_step();
-        ++stats.scaler_skipped_steps;
-      } else if (r.finite) {
-        if (monitor.wants_embeddings()) monitor.observe_embeddings(r.h, r.z);
-        sums.add(r.out,
-                 monitor.observe_step(r.out, r.grad_norm, data_seconds, core::seconds_since(step_start)));
-      } else {
-        const NonfiniteStep bad{epoch + 1,      global_step,
-                                r.bad_loss,     nonfinite_text(r.bad_value),
-                                c.on_nonfinite, result.last_checkpoint};
-        notify([&](PretrainObserver& o) { o.on_nonfinite(bad); });
-        if (c.on_nonfinite == OnNonfinite::kStop) {
-          progress.finish();
-          fail("the ", r.bad_loss ? "loss" : "gradient norm", " became ", bad.value, " at step ", global_step,
-               " (epoch ", epoch + 1,
-               "); last good checkpoint: ", bad.last_checkpoint.empty() ? "none" : bad.last_checkpoint,
-               ". Try a lower ", Field{"lr"}, " or a larger ", Field{"temperature"}, " (or ",
-               Field{"on_nonfinite"}, "=skip); `flatclr diagnose ", result.run_dir, "` reads the run's logs");
-        }
-        // skip: no update, BatchNorm statistics as they were; the step still counts (schedule, resume).
-        monitor.observe_skipped_step();
-        ++stats.skipped_steps;
+      // Whether the update was made: known now for the guarded step, read at the interval for the sync-free
+      // one (its embeddings are looked at only when the rank is due, which syncs anyway).
+      const bool known_applied = r.outcome_known && r.finite && !r.scaler_skipped;
+      if (monitor.wants_embeddings() && (r.outcome_known ? known_applied : read_outcome(r.flags).applied)) {
+        monitor.observe_embeddings(r.h, r.z);
+      }
+      const at::Tensor applied = r.flags.select(0, 2);
+      sums.add(
+          r.out,
+          monitor.observe_step(r.out, r.grad_norm, applied, data_seconds, core::seconds_since(step_start)),
+          applied);
+      if (!r.outcome_known) {
+        pending.push_back({global_step, r.flags.clone()});  // a CUDA graph's flags are overwritten next step
+      } else if (!known_applied) {
+        StepOutcome o;
+        o.applied = false;
+        o.scaler_skipped = r.scaler_skipped;
+        o.bad_loss = r.bad_loss;
+        o.bad_value = r.bad_value;
+        handle_skip(o, global_step);
       }
       if ((step + 1) % c.log_every_n_steps == 0 || step + 1 == steps_per_epoch) {
+        resolve_pending();
         const Record record = monitor.flush(stats.lr);
         const Interval interval{epoch + 1, global_step, &record};
         notify([&](PretrainObserver& o) { o.on_interval(interval); });

@@ -101,6 +101,7 @@ std::string PretrainConfig::to_json() const {
   j["fp16_precision"] = fp16_precision;
   j["precision"] = name_of(precision);
   j["memory_format"] = name_of(memory_format);
+  j["cuda_graphs"] = cuda_graphs;
   j["train_mode"] = "ssl";
   j["device"] = run.device;
   j["disable_cuda"] = run.disable_cuda;

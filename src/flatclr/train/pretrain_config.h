@@ -55,6 +55,9 @@ struct PretrainConfig {
   core::Precision precision = core::Precision::kAuto;
   core::MemoryFormat memory_format = core::MemoryFormat::kAuto;
   bool fp16_precision = false;
+  // On a CUDA device with LARS and one process: capture the training step in a CUDA graph and replay it
+  // (train/train_step.h). Elsewhere it has no effect; config.json says what was in effect.
+  bool cuda_graphs = true;
 
   core::RunSettings run;  // device, threads, seed, progress: shared with evaluation
 

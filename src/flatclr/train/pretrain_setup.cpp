@@ -142,6 +142,8 @@ std::unique_ptr<PretrainSetup> setup_pretraining(const PretrainConfig& c) {
   s->dp->prepare_model(*s->model, c.sync_bn);  // rank 0's weights everywhere; SyncBN
   s->optimizer = optim::make_optimizer(c.optimizer, *s->model, c.effective_lr, c.weight_decay, c.momentum);
   s->schedule = make_schedule(c, r.steps_per_epoch);
+  s->sync_free_step = s->device.is_cuda() && c.optimizer == optim::OptimizerKind::kLars;
+  s->cuda_graph = s->sync_free_step && c.cuda_graphs && s->dp->world_size() == 1;
 
   const bool rank0 = s->dp->is_rank0();
   if (!c.train_from.empty()) {
@@ -163,6 +165,8 @@ std::unique_ptr<PretrainSetup> setup_pretraining(const PretrainConfig& c) {
   r.device = s->device;
   r.precision = s->precision;
   r.memory_format = s->channels_last ? core::MemoryFormat::kChannelsLast : core::MemoryFormat::kContiguous;
+  r.sync_free_step = s->sync_free_step;
+  r.cuda_graph = s->cuda_graph;
   r.threads = s->threads;
   r.world_size = s->dp->world_size();
   r.backend = s->dp->distributed() ? s->dp->group().backend() : "";

@@ -31,6 +31,10 @@ struct PretrainSetup {
   optim::LrSchedule schedule;
   core::Precision precision = core::Precision::kFp32;  // resolved for the device
   bool channels_last = false;
+  // The step's kind (train/train_step.h): sync-free on CUDA with LARS, graphed when also one process and
+  // PretrainConfig::cuda_graphs. Tests may set sync_free_step on the CPU.
+  bool sync_free_step = false;
+  bool cuda_graph = false;
   std::unique_ptr<optim::GradScaler> scaler;  // fp16 only (its state is resumed and checkpointed)
   RunStart start;                             // start.train_set points into this object: do not copy it
 };

@@ -15,6 +15,7 @@ void RunRecords::on_start(const PretrainConfig& c, const RunStart& s) {
   auto config = nlohmann::ordered_json::parse(c.to_json());
   config["precision_in_effect"] = core::name_of(s.precision);
   config["memory_format_in_effect"] = core::name_of(s.memory_format);
+  config["cuda_graph_in_effect"] = s.cuda_graph;
   core::write_file_atomic((dir / "config.json").string(), config.dump(2) + "\n");
   metrics_ = std::make_unique<MetricsLog>((dir / "metrics.jsonl").string());
   steps_ = std::make_unique<MetricsLog>((dir / "steps.jsonl").string());

@@ -41,49 +41,56 @@ void StepMonitor::observe_embeddings(const at::Tensor& h, const at::Tensor& z) {
 }
 
 losses::PairAccuracy StepMonitor::observe_step(const losses::ContrastiveOutput& out,
-                                               const at::Tensor& grad_norm, double data_seconds,
-                                               double step_seconds) {
+                                               const at::Tensor& grad_norm, const at::Tensor& applied,
+                                               double data_seconds, double step_seconds) {
   auto d = losses::batch_diagnostics_vector(losses::batch_diagnostics(out.similarity, temperature_));
   auto acc = losses::positive_pair_accuracy(out.similarity);
+  const auto scalar = [&](const at::Tensor& t, double otherwise) {
+    return t.defined() ? t.to(d.device()).to(at::kDouble).reshape({1})
+                       : torch::full({1}, otherwise, d.options());
+  };
   diag_.push_back(torch::cat({d, acc.top1.to(at::kDouble).reshape({1}), acc.top5.to(at::kDouble).reshape({1}),
-                              grad_norm.to(d.device()).to(at::kDouble).reshape({1})}));
+                              scalar(grad_norm, std::nan("")), scalar(applied, 1.0)}));
   data_seconds_ += data_seconds;
   step_seconds_ += step_seconds;
   return acc;
 }
 
-void StepMonitor::observe_skipped_step() { ++skipped_; }
-
 Record StepMonitor::flush(double lr) {
   Record r;
-  const int64_t steps = steps_observed();
-  if (steps > 0) {
-    auto all = torch::stack(diag_).cpu();  // the interval's one host sync
-    auto mean = all.mean(0);
-    auto mins = std::get<0>(all.min(0));
-    auto m = mean.accessor<double, 1>();
-    const char* const* names = losses::batch_diagnostic_names();
-    for (int i = 0; i < losses::kNumBatchDiagnostics; ++i) {
-      const std::string name = names[i];
-      r.emplace_back(name, name == "p_pos_min" ? mins[i].item<double>() : m[i]);
-      if (name == "mi_estimate") r.emplace_back("log_k", losses::log_k(batch_size_));
+  const int64_t observed = steps_observed();
+  int64_t steps = 0;  // whose update was made
+  if (observed > 0) {
+    const auto rows = torch::stack(diag_).cpu();  // the interval's one host sync
+    const auto made = rows.select(1, losses::kNumBatchDiagnostics + 3).gt(0.5);
+    const auto all = rows.index({made});
+    steps = all.size(0);
+    if (steps > 0) {
+      auto mean = all.mean(0);
+      auto mins = std::get<0>(all.min(0));
+      auto m = mean.accessor<double, 1>();
+      const char* const* names = losses::batch_diagnostic_names();
+      for (int i = 0; i < losses::kNumBatchDiagnostics; ++i) {
+        const std::string name = names[i];
+        r.emplace_back(name, name == "p_pos_min" ? mins[i].item<double>() : m[i]);
+        if (name == "mi_estimate") r.emplace_back("log_k", losses::log_k(batch_size_));
+      }
+      r.emplace_back("top1", m[losses::kNumBatchDiagnostics]);
+      r.emplace_back("top5", m[losses::kNumBatchDiagnostics + 1]);
+      r.emplace_back("grad_norm", m[losses::kNumBatchDiagnostics + 2]);
     }
-    r.emplace_back("top1", m[losses::kNumBatchDiagnostics]);
-    r.emplace_back("top5", m[losses::kNumBatchDiagnostics + 1]);
-    r.emplace_back("grad_norm", m[losses::kNumBatchDiagnostics + 2]);
   }
   r.emplace_back("lr", lr);
   for (auto& kv : ranks_) r.push_back(kv);
-  if (steps > 0 && step_seconds_ > 0) {
-    r.emplace_back("images_per_s", static_cast<double>(steps * batch_size_) / step_seconds_);
-    r.emplace_back("step_time_s", step_seconds_ / steps);
+  if (observed > 0 && step_seconds_ > 0) {
+    r.emplace_back("images_per_s", static_cast<double>(observed * batch_size_) / step_seconds_);
+    r.emplace_back("step_time_s", step_seconds_ / observed);
     r.emplace_back("data_wait_share", data_seconds_ / step_seconds_);
   }
-  r.emplace_back("skipped_steps", static_cast<double>(skipped_));
+  r.emplace_back("skipped_steps", static_cast<double>(observed - steps));
   diag_.clear();
   ranks_.clear();
   data_seconds_ = step_seconds_ = 0;
-  skipped_ = 0;
   ++intervals_;
   return r;
 }

@@ -39,13 +39,15 @@ class StepMonitor {
   bool wants_embeddings() const;
   // h: [2N, F], z: [2N, D] of the current step (detached inside).
   void observe_embeddings(const at::Tensor& h, const at::Tensor& z);
-  // After backward: the step's loss output, its global gradient norm (0-dim), the seconds spent getting the
-  // batch and the seconds of the whole step. Returns the step's positive-pair accuracy (on the device, no
-  // sync), so that the loop's epoch sums use it instead of computing it a second time.
+  // After backward: the step's loss output, its global gradient norm (0-dim), whether its update was made
+  // (0-dim bool or 0/1 number; undefined: made), the seconds spent getting the batch and the seconds of the
+  // whole step. A step whose update was not made (a non-finite or fp16-skipped step) counts as skipped and
+  // stays out of the averages. `applied` may be known on the device only (the sync-free step): it is read at
+  // flush(), with everything else. Returns the step's positive-pair accuracy (on the device, no sync), so
+  // that the loop's epoch sums use it instead of computing it a second time.
   losses::PairAccuracy observe_step(const losses::ContrastiveOutput& out, const at::Tensor& grad_norm,
-                                    double data_seconds, double step_seconds);
-  // A step skipped because its loss or gradient was not finite (counted in the interval).
-  void observe_skipped_step();
+                                    const at::Tensor& applied, double data_seconds, double step_seconds);
+  // Steps observed since the last flush, skipped ones included.
   int64_t steps_observed() const { return static_cast<int64_t>(diag_.size()); }
 
   // The interval's averages (host sync), then resets. lr: the learning rate of the last step.
@@ -56,9 +58,9 @@ class StepMonitor {
   int64_t batch_size_;
   int64_t rank_every_;
   int64_t intervals_ = 0;
-  std::vector<at::Tensor> diag_;  // per step: [kNumBatchDiagnostics + 3] (diagnostics, top1, top5, grad norm)
+  // per step: [kNumBatchDiagnostics + 4] (diagnostics, top1, top5, grad norm, applied 1/0)
+  std::vector<at::Tensor> diag_;
   double data_seconds_ = 0, step_seconds_ = 0;
-  int64_t skipped_ = 0;
   Record ranks_;
 };
 

@@ -1,8 +1,14 @@
 #include "flatclr/train/train_step.h"
 
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 #include <torch/torch.h>
 
 #include <cmath>
+#include <iostream>
+#include <limits>
 
 #include "flatclr/core/autocast.h"
 #include "flatclr/core/clock.h"
@@ -15,6 +21,29 @@ namespace flatclr::train {
 using core::Clock;
 using core::seconds_since;
 
+// The captured step: its input views and its outputs live at fixed addresses; a replay overwrites them.
+struct TrainStep::Graph {
+  std::unique_ptr<at::cuda::CUDAGraph> graph;
+  at::Tensor views;
+  StepResult result;
+  int64_t eager_steps = 0;
+  bool failed = false;  // the capture failed: every step runs eagerly
+};
+
+StepOutcome read_outcome(const at::Tensor& flags) {
+  const at::Tensor f = flags.to(at::kCPU, at::kDouble).contiguous();
+  FLATCLR_CHECK(f.numel() == 4, "step flags: expected 4 values, got ", f.numel());
+  const double* v = f.data_ptr<double>();
+  StepOutcome o;
+  o.applied = v[2] > 0;
+  o.scaler_skipped = !o.applied && v[3] > 0;
+  if (!o.applied && !o.scaler_skipped) {
+    o.bad_loss = !std::isfinite(v[0]);
+    o.bad_value = o.bad_loss ? v[0] : v[1];
+  }
+  return o;
+}
+
 TrainStep::TrainStep(models::ResNet model, torch::optim::Optimizer& optimizer, dist::DataParallel& dp,
                      StepOptions options)
     : model_(std::move(model)),
@@ -24,14 +53,33 @@ TrainStep::TrainStep(models::ResNet model, torch::optim::Optimizer& optimizer, d
       loss_(losses::method_info(options.method).loss),
       parameters_(model_->parameters()) {
   FLATCLR_CHECK(options_.precision != core::Precision::kAuto, "resolve the precision first");
+  const auto device = parameters_.empty() ? c10::Device(c10::kCPU) : parameters_.front().device();
   if (options_.precision == core::Precision::kFp16) {
     scaler_ = options_.scaler;
     if (!scaler_) {
-      const auto device = parameters_.empty() ? c10::Device(c10::kCPU) : parameters_.front().device();
       owned_scaler_ = std::make_unique<optim::GradScaler>(optim::GradScalerOptions{}, device);
       scaler_ = owned_scaler_.get();
     }
   }
+  if (options_.sync_free) {
+    lars_ = dynamic_cast<optim::LARS*>(&optimizer_);
+    FLATCLR_CHECK(lars_ && options_.check,
+                  "the sync-free step needs the LARS optimizer and the finite guard");
+    lr_ = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(device));
+  }
+  if (options_.cuda_graph) {
+    FLATCLR_CHECK(options_.sync_free && device.is_cuda() && dp_.world_size() == 1,
+                  "a CUDA graph needs the sync-free step, a CUDA device and one process");
+    graph_ = std::make_shared<Graph>();
+  }
+}
+
+std::vector<at::Tensor> TrainStep::save_buffers() const {
+  std::vector<at::Tensor> saved;
+  if (options_.restore_buffers) {
+    for (auto& b : model_->buffers()) saved.push_back(b.clone());
+  }
+  return saved;
 }
 
 void TrainStep::restore(const std::vector<at::Tensor>& saved_buffers) {
@@ -40,12 +88,7 @@ void TrainStep::restore(const std::vector<at::Tensor>& saved_buffers) {
   for (size_t i = 0; i < buffers.size(); ++i) buffers[i].copy_(saved_buffers[i]);
 }
 
-StepResult TrainStep::run(const at::Tensor& views, double lr) {
-  std::vector<at::Tensor> saved_buffers;
-  if (options_.restore_buffers) {
-    for (auto& b : model_->buffers()) saved_buffers.push_back(b.clone());
-  }
-  StepResult r;
+void TrainStep::forward_backward(const at::Tensor& views, StepResult& r) {
   at::Tensor z_local;
   {
     core::AutocastScope autocast(views.device().type(), options_.precision);
@@ -65,6 +108,25 @@ StepResult TrainStep::run(const at::Tensor& views, double lr) {
   dp_.average_gradients(*model_);
   r.grad_sync_seconds = seconds_since(sync_start);
   r.grad_sync_collectives = dp_.collectives() - collectives_before;
+}
+
+StepResult TrainStep::run(const at::Tensor& views, double lr) {
+  if (!options_.sync_free) return run_guarded(views, lr);
+  optim::set_lr(optimizer_, lr);  // the host's copy, which checkpoints save
+  lr_.fill_(lr);                  // what the update reads (a copy to the device, no sync)
+  return options_.cuda_graph ? run_graphed(views) : run_sync_free(views);
+}
+
+StepResult TrainStep::run_guarded(const at::Tensor& views, double lr) {
+  const std::vector<at::Tensor> saved_buffers = save_buffers();
+  StepResult r;
+  forward_backward(views, r);
+  const auto flags = [&](double loss, double grad_norm, bool applied, bool skipped) {
+    r.flags = torch::tensor({loss, grad_norm, applied ? 1.0 : 0.0, skipped ? 1.0 : 0.0},
+                            torch::TensorOptions().dtype(torch::kDouble))
+                  .to(views.device());
+  };
+  constexpr double kNotComputed = std::numeric_limits<double>::quiet_NaN();
   if (scaler_) {
     // Unscaled gradients for the norm, the guard and the optimizer. An overflow of the scaled gradients
     // (found_inf) skips the update; a finite loss with such gradients is the scaler's business, not an error.
@@ -74,6 +136,7 @@ StepResult TrainStep::run(const at::Tensor& views, double lr) {
       const double loss_value = r.out.info_nce.item<double>();
       if (std::isfinite(loss_value)) {
         r.scaler_skipped = true;
+        if (options_.check) flags(loss_value, kNotComputed, false, true);
         optimizer_.zero_grad();
         if (options_.restore_buffers) restore(saved_buffers);
         return r;
@@ -85,8 +148,9 @@ StepResult TrainStep::run(const at::Tensor& views, double lr) {
     r.grad_norm = optim::global_grad_norm(parameters_);
     const double loss_value = r.out.info_nce.item<double>(), grad_value = r.grad_norm.item<double>();
     r.check_seconds = seconds_since(check_start);
-    if (!std::isfinite(loss_value) || !std::isfinite(grad_value)) {
-      r.finite = false;
+    r.finite = std::isfinite(loss_value) && std::isfinite(grad_value);
+    flags(loss_value, grad_value, r.finite, false);
+    if (!r.finite) {
       r.bad_loss = !std::isfinite(loss_value);
       r.bad_value = r.bad_loss ? loss_value : grad_value;
       optimizer_.zero_grad();
@@ -97,6 +161,81 @@ StepResult TrainStep::run(const at::Tensor& views, double lr) {
   optim::set_lr(optimizer_, lr);
   optimizer_.step();
   return r;
+}
+
+StepResult TrainStep::run_sync_free(const at::Tensor& views) {
+  const std::vector<at::Tensor> saved_buffers = save_buffers();
+  StepResult r;
+  forward_backward(views, r);
+  torch::NoGradGuard no_grad;
+  at::Tensor found_inf;
+  if (scaler_) {
+    found_inf = scaler_->unscale(parameters_).reshape({});
+    scaler_->update(found_inf);
+  }
+  r.grad_norm = optim::global_grad_norm(parameters_);
+  const at::Tensor loss_ok = at::isfinite(r.out.info_nce);
+  // An fp16 overflow makes the gradient norm non-finite, so `apply` covers the scaler's skip too.
+  const at::Tensor apply = loss_ok.logical_and(at::isfinite(r.grad_norm));
+  const at::Tensor skipped =
+      found_inf.defined() ? found_inf.gt(0).logical_and(loss_ok) : torch::zeros_like(apply);
+  lars_->step_on_device(lr_, apply);
+  if (options_.restore_buffers) {
+    auto buffers = model_->buffers();
+    for (size_t i = 0; i < buffers.size(); ++i)
+      buffers[i].copy_(torch::where(apply, buffers[i], saved_buffers[i]));
+  }
+  r.flags = torch::stack({r.out.info_nce.detach().to(torch::kDouble), r.grad_norm.to(torch::kDouble),
+                          apply.to(torch::kDouble), skipped.to(torch::kDouble)});
+  r.outcome_known = false;
+  return r;
+}
+
+StepResult TrainStep::run_graphed(const at::Tensor& views) {
+  Graph& g = *graph_;
+  if (g.graph && views.sizes() == g.views.sizes() && views.strides() == g.views.strides() &&
+      views.scalar_type() == g.views.scalar_type()) {
+    g.views.copy_(views);
+    g.graph->replay();
+    ++graph_replays_;
+    return g.result;
+  }
+  if (g.graph || g.failed || g.eager_steps < kGraphWarmupSteps) {
+    ++g.eager_steps;
+    return run_sync_free(views);
+  }
+  // Capture on a side stream (the default stream cannot be captured), after everything queued before it has
+  // run; then replay once for this step, since capturing runs nothing.
+  g.views = views.clone();
+  c10::cuda::device_synchronize();
+  g.graph = std::make_unique<at::cuda::CUDAGraph>();
+  try {
+    c10::cuda::CUDAStreamGuard side(c10::cuda::getStreamFromPool(false, views.device().index()));
+    g.graph->capture_begin();
+    try {
+      g.result = run_sync_free(g.views);
+    } catch (...) {
+      try {
+        g.graph->capture_end();
+      } catch (...) {  // the capture is invalid anyway; what matters is the first error
+      }
+      throw;
+    }
+    g.graph->capture_end();
+  } catch (const std::exception& e) {
+    // Nothing of the captured step ran, so this step can run eagerly, and so can every later one.
+    g.graph.reset();
+    g.result = StepResult{};
+    g.failed = true;
+    std::cerr << "flatclr: warning: capturing the training step in a CUDA graph failed, so the run goes on "
+                 "without one: "
+              << e.what() << std::endl;
+    return run_sync_free(views);
+  }
+  c10::cuda::device_synchronize();
+  g.graph->replay();
+  ++graph_replays_;
+  return g.result;
 }
 
 }  // namespace flatclr::train
