@@ -211,7 +211,9 @@ StepResult TrainStep::run_graphed(const at::Tensor& views) {
   g.graph = std::make_unique<at::cuda::CUDAGraph>();
   try {
     c10::cuda::CUDAStreamGuard side(c10::cuda::getStreamFromPool(false, views.device().index()));
-    g.graph->capture_begin();
+    // Thread-local capture mode: the loader's worker threads may allocate pinned memory meanwhile, which
+    // the global mode forbids to every thread.
+    g.graph->capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
     try {
       g.result = run_sync_free(g.views);
     } catch (...) {
