@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 
 #include "flatclr/report/diagnosis.h"
 #include "flatclr/report/run_history.h"
+#include "flatclr/report/study_regime.h"
 
 using namespace flatclr::report;
 namespace fs = std::filesystem;
@@ -92,6 +94,45 @@ TEST(Diagnosis, SaturationBelowHalfIsQuiet) {
   auto h = healthy();
   for (auto& r : h.intervals) r["saturated"] = 0.45;
   EXPECT_FALSE(find(diagnose(h), "saturation"));
+}
+
+// The run's p+ against the small-batch study's measured range (report/study_regime.h).
+TEST(Diagnosis, RegimeInsideTheStudysRangeSaysTheMethodsTied) {
+  const auto& s = kStudyRegime;
+  auto f = find(diagnose(healthy()), "regime");  // p+ 0.3
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->severity, "info");
+  EXPECT_TRUE(mentions(f, "p+ averages 0.300 recently (saturated rows 5%): inside the range")) << f->text;
+  char gap[32];
+  std::snprintf(gap, sizeof gap, "within %.1f kNN points", s.max_knn_gap);
+  EXPECT_TRUE(mentions(f, gap)) << f->text;
+  EXPECT_TRUE(mentions(f, "switching to `clr`=flatclr is not expected to help yet")) << f->text;
+  f = find(diagnose(healthy("flatclr")), "regime");
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(mentions(f, "SimCLR would be expected to do as well here")) << f->text;
+}
+
+TEST(Diagnosis, RegimeBeyondTheStudysRangeAdvisesFlatclrForSimclr) {
+  auto h = healthy();
+  for (auto& r : h.intervals) r["p_pos_mean"] = 0.95;
+  auto f = find(diagnose(h), "regime");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->severity, "warning");  // less than 10% of the gradient left
+  EXPECT_TRUE(mentions(f, "beyond what the small-batch study")) << f->text;
+  EXPECT_TRUE(mentions(f, "1 - p+ = 5% of its InfoNCE gradient")) << f->text;
+  EXPECT_TRUE(mentions(f, "`clr`=flatclr")) << f->text;
+  for (auto& r : h.intervals) r["p_pos_mean"] = 0.8;
+  f = find(diagnose(h), "regime");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->severity, "info");
+  h.config["clr"] = "flatclr";
+  f = find(diagnose(h), "regime");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->severity, "info");
+  EXPECT_TRUE(mentions(f, "FlatNCE's does not shrink with p+")) << f->text;
+  // Saturated: the saturation finding speaks, not this one.
+  for (auto& r : h.intervals) r["saturated"] = 0.9;
+  EXPECT_FALSE(find(diagnose(h), "regime"));
 }
 
 TEST(Diagnosis, LogKCeiling) {

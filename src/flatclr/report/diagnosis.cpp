@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "flatclr/losses/method.h"
+#include "flatclr/report/study_regime.h"
 
 namespace flatclr::report {
 namespace {
@@ -78,6 +79,46 @@ void rule_saturation(const RunHistory& run, std::vector<Finding>& out) {
              ": InfoNCE would have lost their gradient here (the log-K regime); FlatNCE keeps it, "
              "so training goes on. The InfoNCE value logged no longer shows the progress: watch kNN "
              "accuracy (`knn_every`) instead"});
+  }
+}
+
+// Where the run's p+ sits against what the small-batch study measured (report/study_regime.h). InfoNCE keeps
+// 1 - p+ of each row's gradient (the mechanism table of the study's page); FlatNCE's does not shrink with p+.
+// Inside the measured range the two methods tied, so the advice is not to expect much from switching; above
+// it, the advice grows with how little of InfoNCE's gradient is left. Saturated runs are rule_saturation's.
+void rule_regime(const RunHistory& run, std::vector<Finding>& out) {
+  auto p = run.series("p_pos_mean"), sat = run.series("saturated");
+  if (p.empty()) return;
+  const double p_pos = recent_mean(p.value), saturated = sat.empty() ? 0.0 : recent_mean(sat.value);
+  if (saturated > 0.5) return;
+  const StudyRegime& s = kStudyRegime;
+  const bool simclr = method(run) == "SimCLR";
+  const std::string where = "p+ averages " + fmt("%.3f", p_pos) + " recently (saturated rows " +
+                            pct(saturated) + ")";
+  const std::string study = "the small-batch study (docs/results/logk-study.md: batch " +
+                            std::to_string(s.min_batch) + " to " + std::to_string(s.max_batch) + ", " +
+                            std::to_string(s.epochs) + " epochs, " + std::to_string(s.seeds) + " seeds)";
+  if (p_pos <= s.max_p_pos) {
+    out.push_back({"regime", "info",
+                   where + ": inside the range " + study + " measured (p+ up to " + fmt("%.2f", s.max_p_pos) +
+                       "). There InfoNCE kept most of its gradient and SimCLR and FlatCLR ended within " +
+                       fmt("%.1f", s.max_knn_gap) + " kNN points of each other at every batch size: " +
+                       (simclr ? "switching to `clr`=flatclr is not expected to help yet"
+                               : "SimCLR would be expected to do as well here")});
+    return;
+  }
+  const std::string left = pct(1 - p_pos);
+  if (simclr) {
+    out.push_back({"regime", p_pos > 0.9 ? "warning" : "info",
+                   where + ", beyond what " + study + " reached (p+ up to " + fmt("%.2f", s.max_p_pos) +
+                       "): each row keeps only 1 - p+ = " + left +
+                       " of its InfoNCE gradient, and less as p+ rises. This is the regime FlatNCE is for: "
+                       "consider `clr`=flatclr"});
+  } else {
+    out.push_back({"regime", "info",
+                   where + ", beyond what " + study + " reached (p+ up to " + fmt("%.2f", s.max_p_pos) +
+                       "): InfoNCE would keep only " + left +
+                       " of each row's gradient here; FlatNCE's does not shrink with p+"});
   }
 }
 
@@ -231,6 +272,7 @@ std::vector<Finding> diagnose(const RunHistory& run) {
   }
   rule_nonfinite(run, out);
   rule_saturation(run, out);
+  rule_regime(run, out);
   rule_log_k(run, out);
   rule_collapse(run, out);
   rule_data(run, out);
