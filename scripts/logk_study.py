@@ -178,12 +178,40 @@ def report(args):
     page = page.replace("@STUDY@", "scripts/logk_study.py --data %s --seeds %s --batches %s" % (
         args.data_rel, ",".join(map(str, args.seeds)), ",".join(map(str, args.batches))))
     page = page.replace("@UPDATED@", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    page = page.replace("@REGIME@", regime(args, cells))
     done = sum(len(v) for v in cells.values())
     total = len(args.seeds) * len(args.batches) * len(METHODS)
     page = page.replace("@PROGRESS@", "%d of %d runs finished" % (done, total) if done < total else "complete")
     with open(os.path.join(ROOT, "docs", "results", "logk-study.md"), "w") as f:
         f.write(page)
     log("wrote docs/results/logk-study.md (%d rows)" % len(rows))
+
+
+def regime(args, cells):
+    """The numbers `flatclr diagnose` compares runs with (src/flatclr/report/study_regime.h), from the finished
+    runs, and whether the header holds them."""
+    done = [g for v in cells.values() for g in v]
+    if not done:
+        return "(no finished run yet)"
+    gaps = []
+    for batch in args.batches:
+        s, f = cells.get(("simclr", batch)), cells.get(("flatclr", batch))
+        if s and f:
+            gaps.append(abs(statistics.mean(g["knn"] for g in f) - statistics.mean(g["knn"] for g in s)))
+    batches = sorted({b for (m, b), v in cells.items() if v})
+    seeds = min(len(v) for v in cells.values() if v)
+    values = [batches[0], batches[-1], int(PROTOCOL["epochs"]), seeds, max(g["p_pos_max"] for g in done),
+              max([g["saturated"] / 100 for (m, b), v in cells.items() if m == "simclr" for g in v] or [0]),
+              max(gaps or [0])]
+    text = "{%d, %d, %d, %d, %.3f, %.3f, %.2f}" % tuple(values)
+    header = open(os.path.join(ROOT, "src", "flatclr", "report", "study_regime.h")).read()
+    m = re.search(r"kStudyRegime\{([^}]*)\}", header)
+    held = "{" + m.group(1) + "}" if m else "(not found)"
+    same = m and [round(float(x), 3) for x in m.group(1).split(",")] == [round(v, 3) for v in values[:6]] + [round(values[6], 2)]
+    return ("From the finished runs: `kStudyRegime%s` (batch range, epochs, seeds per cell, the highest interval p+ of "
+            "any run, the largest saturated share of a SimCLR run's last epoch, the largest |FlatCLR − SimCLR| kNN gap "
+            "of the means at one batch size, in points). `src/flatclr/report/study_regime.h` holds `%s`: %s." % (
+                text, held, "the same" if same else "**update it**"))
 
 
 def draw(args, cells):
