@@ -53,9 +53,12 @@ TEST(EndToEndImageFolder, PerImagePipelinePretrainsAndEvaluatesOnCifarJpegs) {
   EXPECT_EQ(ckpt.model_state_dict.at("conv1.weight").size(3), 3);
 
   // The same run with another worker count ends with the same weights (the views are keyed per image).
+  const std::string first_output = r.output;
   auto save0 = fresh_dir("folder_w0");
   r = run_cli(folder_run(save0, 0));
   ASSERT_EQ(r.code, 0) << r.output;
+  // Both runs' output on a failure (once seen under `ctest -j2` on a loaded machine, not reproduced alone).
+  SCOPED_TRACE("the run with 2 workers:\n" + first_output + "\nthe run with 0 workers:\n" + r.output);
   expect_same_weights((run / "checkpoint_0001.pth.tar").string(),
                       (run_folder(save0) / "checkpoint_0001.pth.tar").string(), 0.0);
 
