@@ -1,5 +1,6 @@
 #include "flatclr/train/pretrain.h"
 
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -151,6 +152,10 @@ PretrainResult run_pretraining(const PretrainConfig& c, PretrainSetup& s,
         monitor.observe_embeddings(r.h, r.z);
       }
       const at::Tensor applied = r.flags.select(0, 2);
+      const bool interval_end = (step + 1) % c.log_every_n_steps == 0 || step + 1 == steps_per_epoch;
+      // A GPU runs behind the host: the interval's last step waits for it (the interval syncs anyway), so
+      // that the interval's step times add up to its wall time and its images/s is the GPU's.
+      if (interval_end && s.device.is_cuda()) torch::cuda::synchronize(s.device.index());
       sums.add(
           r.out,
           monitor.observe_step(r.out, r.grad_norm, applied, data_seconds, core::seconds_since(step_start)),
@@ -165,7 +170,7 @@ PretrainResult run_pretraining(const PretrainConfig& c, PretrainSetup& s,
         o.bad_value = r.bad_value;
         handle_skip(o, global_step);
       }
-      if ((step + 1) % c.log_every_n_steps == 0 || step + 1 == steps_per_epoch) {
+      if (interval_end) {
         resolve_pending();
         const Record record = monitor.flush(stats.lr);
         const Interval interval{epoch + 1, global_step, &record};
