@@ -19,6 +19,6 @@ struct StudyRegime {
   double max_knn_gap;
 };
 
-inline constexpr StudyRegime kStudyRegime{8, 128, 15, 2, 0.626, 0.0, 0.78};
+inline constexpr StudyRegime kStudyRegime{8, 128, 15, 2, 0.634, 0.0, 0.44};
 
 }  // namespace flatclr::report
