@@ -253,8 +253,11 @@ def draw(args, cells):
         gp.write("unset logscale x\nset output '%s'\nset xlabel 'epoch'\nset ylabel 'mean p+ (positive probability)'\n"
                  "set key top left\nset title 'p+ over training (first seed of each run)'\n"
                  % os.path.join(out_dir, "logk-study-ppos.png"))
-        gp.write("plot " + ", ".join("'%s' index %d u 1:2 w l t '%s b%d'" % (curves, i, m, b)
-                                      for i, (m, b) in enumerate(index)) + "\n")
+        # One colour per batch size; SimCLR solid, FlatCLR dashed.
+        colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
+        gp.write("plot " + ", ".join("'%s' index %d u 1:2 w l lw 1.5 lc rgb '%s' dt %d t '%s b%d'" % (
+            curves, i, colours[args.batches.index(b) % len(colours)], 1 if m == "simclr" else 2,
+            {"simclr": "SimCLR", "flatclr": "FlatCLR"}[m], b) for i, (m, b) in enumerate(index)) + "\n")
     subprocess.call([gnuplot, script])
     return ("![accuracy against batch size](logk-study-accuracy.png)\n\n"
             "![p+ over training](logk-study-ppos.png)")
