@@ -14,6 +14,23 @@ void check_options(const LARSOptions& o) {
   if (!(o.weight_decay() >= 0)) fail("LARS: weight decay must be >= 0, got ", o.weight_decay());
   if (!(o.eeta() > 0)) fail("LARS: trust coefficient eeta must be > 0, got ", o.eeta());
 }
+
+// What step() and step_on_device() share: g' (the gradient, plus weight decay in an adapting group) and the
+// trust ratio (undefined in a group that does not adapt). It stays a device tensor.
+struct Adapted {
+  torch::Tensor g, trust;
+};
+
+Adapted adapt_gradient(const torch::Tensor& p, const LARSOptions& o) {
+  FLATCLR_CHECK(!p.grad().is_sparse(), "LARS does not support sparse gradients");
+  Adapted a{p.grad(), {}};
+  if (!o.adapt()) return a;
+  if (o.weight_decay() != 0) a.g = a.g.add(p, o.weight_decay());
+  const torch::Tensor w = p.norm();
+  const torch::Tensor gn = a.g.norm();
+  a.trust = torch::where(w.gt(0).logical_and(gn.gt(0)), o.eeta() * w / gn, torch::ones_like(w));
+  return a;
+}
 }  // namespace
 
 LARSOptions::LARSOptions(double lr) : lr_(lr) {}
@@ -75,19 +92,8 @@ torch::Tensor LARS::step(LossClosure closure) {
     const auto& o = static_cast<const LARSOptions&>(group.options());
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      FLATCLR_CHECK(!p.grad().is_sparse(), "LARS does not support sparse gradients");
-      torch::Tensor g = p.grad();
-      torch::Tensor update;  // (lr * trust) * g'
-      if (o.adapt()) {
-        if (o.weight_decay() != 0) g = g.add(p, o.weight_decay());
-        const torch::Tensor w = p.norm();
-        const torch::Tensor gn = g.norm();
-        const torch::Tensor trust =
-            torch::where(w.gt(0).logical_and(gn.gt(0)), o.eeta() * w / gn, torch::ones_like(w));
-        update = g * (trust * o.lr());
-      } else {
-        update = g * o.lr();
-      }
+      const Adapted a = adapt_gradient(p, o);
+      const torch::Tensor update = a.trust.defined() ? a.g * (a.trust * o.lr()) : a.g * o.lr();
       torch::Tensor& v = momentum_buffer(p);
       v.mul_(o.momentum()).add_(update);
       p.sub_(v);
@@ -116,17 +122,10 @@ void LARS::step_on_device(const torch::Tensor& lr, const torch::Tensor& apply) {
     const auto& o = static_cast<const LARSOptions&>(group.options());
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      FLATCLR_CHECK(!p.grad().is_sparse(), "LARS does not support sparse gradients");
-      torch::Tensor g = p.grad();
-      torch::Tensor scale = lr;  // lr * trust, as in step()
-      if (o.adapt()) {
-        if (o.weight_decay() != 0) g = g.add(p, o.weight_decay());
-        const torch::Tensor w = p.norm();
-        const torch::Tensor gn = g.norm();
-        scale = torch::where(w.gt(0).logical_and(gn.gt(0)), o.eeta() * w / gn, torch::ones_like(w)) * lr;
-      }
+      const Adapted a = adapt_gradient(p, o);
+      const torch::Tensor scale = a.trust.defined() ? a.trust * lr : lr;  // lr * trust, as in step()
       // where(), not a multiplication by 0 or 1: a NaN gradient times 0 is still NaN.
-      const torch::Tensor update = torch::where(apply, g * scale, 0);
+      const torch::Tensor update = torch::where(apply, a.g * scale, 0);
       torch::Tensor& v = momentum_buffer(p);
       v.copy_(torch::where(apply, v * o.momentum() + update, v));
       p.sub_(torch::where(apply, v, 0));
