@@ -32,6 +32,16 @@ models::ResNet tiny_model() {
   return m;
 }
 
+// The trainer's optimizer (LARS, lr 0.1, weight decay 1e-4, momentum 0.9) for a test model.
+std::unique_ptr<torch::optim::Optimizer> lars(models::ResNet& m) {
+  return optim::make_optimizer(optim::OptimizerKind::kLars, *m, 0.1, 1e-4, 0.9);
+}
+
+// A single process: every collective is the identity.
+dist::DataParallel one_cpu_process() {
+  return dist::DataParallel(dist::DistEnv{}, dist::BackendChoice::kGloo, 60, torch::kCPU);
+}
+
 double max_param_diff(models::ResNet& a, models::ResNet& b) {
   double d = 0;
   auto pa = a->parameters(), pb = b->parameters();
@@ -59,9 +69,9 @@ TEST(Method, TableMapsKeysNamesAndLosses) {
 TEST(TrainStep, OneUpdateEqualsTheUpdateWrittenOut) {
   for (const auto method : {losses::Method::kSimCLR, losses::Method::kFlatCLR}) {
     auto a = tiny_model(), b = tiny_model();
-    auto opt_a = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *a, 0.1, 1e-4, 0.9);
-    auto opt_b = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *b, 0.1, 1e-4, 0.9);
-    dist::DataParallel one(dist::DistEnv{}, flatclr::dist::BackendChoice::kGloo, 60, torch::kCPU);
+    auto opt_a = lars(a);
+    auto opt_b = lars(b);
+    dist::DataParallel one = one_cpu_process();
     train::StepOptions so;
     so.method = method;
     so.temperature = 0.2;
@@ -92,8 +102,8 @@ TEST(TrainStep, OneUpdateEqualsTheUpdateWrittenOut) {
 TEST(TrainStep, NonFiniteStepMakesNoUpdateAndCanRestoreBatchNorm) {
   for (const bool restore : {false, true}) {
     auto m = tiny_model(), reference = tiny_model();
-    auto opt = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *m, 0.1, 1e-4, 0.9);
-    dist::DataParallel one(dist::DistEnv{}, flatclr::dist::BackendChoice::kGloo, 60, torch::kCPU);
+    auto opt = lars(m);
+    dist::DataParallel one = one_cpu_process();
     train::StepOptions so;
     so.restore_buffers = restore;
     train::TrainStep step(m, *opt, one, so);
@@ -125,9 +135,9 @@ TEST(TrainStep, NonFiniteStepMakesNoUpdateAndCanRestoreBatchNorm) {
 TEST(TrainStep, Bf16StepKeepsTheLossInFloat32AndAgreesWithFp32) {
   for (const auto method : {losses::Method::kSimCLR, losses::Method::kFlatCLR}) {
     auto a = tiny_model(), b = tiny_model();
-    auto opt_a = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *a, 0.1, 1e-4, 0.9);
-    auto opt_b = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *b, 0.1, 1e-4, 0.9);
-    dist::DataParallel one(dist::DistEnv{}, flatclr::dist::BackendChoice::kGloo, 60, torch::kCPU);
+    auto opt_a = lars(a);
+    auto opt_b = lars(b);
+    dist::DataParallel one = one_cpu_process();
     train::StepOptions so;
     so.method = method;
     so.temperature = 0.2;
@@ -170,8 +180,8 @@ TEST(TrainStep, Bf16StepKeepsTheLossInFloat32AndAgreesWithFp32) {
 // (no update, no error) and halves the scale; the next step at the smaller scale trains.
 TEST(TrainStep, Fp16OverflowSkipsTheStepAndBacksOffTheScale) {
   auto m = tiny_model(), reference = tiny_model();
-  auto opt = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *m, 0.1, 1e-4, 0.9);
-  dist::DataParallel one(dist::DistEnv{}, flatclr::dist::BackendChoice::kGloo, 60, torch::kCPU);
+  auto opt = lars(m);
+  dist::DataParallel one = one_cpu_process();
   optim::GradScalerOptions o;
   o.init_scale = 1e38;       // far beyond fp16's 65504: every scaled gradient overflows
   o.backoff_factor = 1e-35;  // then 1000, which fits
@@ -201,9 +211,9 @@ TEST(TrainStep, Fp16OverflowSkipsTheStepAndBacksOffTheScale) {
 TEST(TrainStep, ChannelsLastStepMatchesContiguous) {
   auto a = tiny_model(), b = tiny_model();
   models::to_channels_last(*a);
-  auto opt_a = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *a, 0.1, 1e-4, 0.9);
-  auto opt_b = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *b, 0.1, 1e-4, 0.9);
-  dist::DataParallel one(dist::DistEnv{}, flatclr::dist::BackendChoice::kGloo, 60, torch::kCPU);
+  auto opt_a = lars(a);
+  auto opt_b = lars(b);
+  dist::DataParallel one = one_cpu_process();
   train::StepOptions so;
   so.channels_last = true;
   train::TrainStep cl(a, *opt_a, one, so);
@@ -227,8 +237,8 @@ TEST(TrainStep, MixedPrecisionStepsOnTheGpuAgreeWithFp32OnTheCpu_CUDA) {
   torch::manual_seed(11);
   const auto views = torch::rand({16, 3, 16, 16});
   auto reference = tiny_model();
-  auto opt_r = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *reference, 0.1, 1e-4, 0.9);
-  dist::DataParallel cpu(dist::DistEnv{}, flatclr::dist::BackendChoice::kGloo, 60, torch::kCPU);
+  auto opt_r = lars(reference);
+  dist::DataParallel cpu = one_cpu_process();
   train::StepOptions so;
   train::TrainStep fp32(reference, *opt_r, cpu, so);
   const double expected = fp32.run(views, 0.0).out.info_nce.item<double>();
@@ -236,7 +246,7 @@ TEST(TrainStep, MixedPrecisionStepsOnTheGpuAgreeWithFp32OnTheCpu_CUDA) {
     auto m = tiny_model();
     m->to(torch::kCUDA);
     models::to_channels_last(*m);
-    auto opt = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *m, 0.1, 1e-4, 0.9);
+    auto opt = lars(m);
     dist::DataParallel gpu(dist::DistEnv{}, flatclr::dist::BackendChoice::kAuto, 60, torch::kCUDA);
     so.precision = precision;
     so.channels_last = true;
@@ -258,9 +268,9 @@ TEST(TrainStep, MixedPrecisionStepsOnTheGpuAgreeWithFp32OnTheCpu_CUDA) {
 TEST(TrainStep, SyncFreeStepMakesTheGuardedStepsUpdates) {
   for (const auto method : {losses::Method::kSimCLR, losses::Method::kFlatCLR}) {
     auto a = tiny_model(), b = tiny_model();
-    auto opt_a = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *a, 0.1, 1e-4, 0.9);
-    auto opt_b = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *b, 0.1, 1e-4, 0.9);
-    dist::DataParallel one(dist::DistEnv{}, flatclr::dist::BackendChoice::kGloo, 60, torch::kCPU);
+    auto opt_a = lars(a);
+    auto opt_b = lars(b);
+    dist::DataParallel one = one_cpu_process();
     train::StepOptions so;
     so.method = method;
     so.restore_buffers = true;
@@ -289,9 +299,9 @@ TEST(TrainStep, SyncFreeStepMakesTheGuardedStepsUpdates) {
 TEST(TrainStep, SyncFreeNonFiniteStepMakesNoUpdateOnTheDevice) {
   for (const bool restore : {false, true}) {
     auto m = tiny_model(), reference = tiny_model();
-    auto opt = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *m, 0.1, 1e-4, 0.9);
-    auto opt_r = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *reference, 0.1, 1e-4, 0.9);
-    dist::DataParallel one(dist::DistEnv{}, flatclr::dist::BackendChoice::kGloo, 60, torch::kCPU);
+    auto opt = lars(m);
+    auto opt_r = lars(reference);
+    dist::DataParallel one = one_cpu_process();
     train::StepOptions so;
     so.restore_buffers = restore;
     train::TrainStep guarded(reference, *opt_r, one, so);
@@ -325,8 +335,8 @@ TEST(TrainStep, SyncFreeNonFiniteStepMakesNoUpdateOnTheDevice) {
 // the device, nothing moves; the next step trains.
 TEST(TrainStep, SyncFreeFp16OverflowIsTheScalersSkip) {
   auto m = tiny_model(), reference = tiny_model();
-  auto opt = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *m, 0.1, 1e-4, 0.9);
-  dist::DataParallel one(dist::DistEnv{}, flatclr::dist::BackendChoice::kGloo, 60, torch::kCPU);
+  auto opt = lars(m);
+  dist::DataParallel one = one_cpu_process();
   optim::GradScalerOptions o;
   o.init_scale = 1e38;
   o.backoff_factor = 1e-35;
@@ -351,14 +361,14 @@ TEST(TrainStep, SyncFreeFp16OverflowIsTheScalersSkip) {
 
 TEST(TrainStep, SyncFreeNeedsLarsAndCudaGraphsNeedCuda) {
   auto m = tiny_model();
-  dist::DataParallel one(dist::DistEnv{}, flatclr::dist::BackendChoice::kGloo, 60, torch::kCPU);
+  dist::DataParallel one = one_cpu_process();
   auto sgd = optim::make_optimizer(flatclr::optim::OptimizerKind::kSgd, *m, 0.1, 1e-4, 0.9);
   train::StepOptions so;
   so.sync_free = true;
   EXPECT_THROW(train::TrainStep(m, *sgd, one, so), std::exception);
-  auto lars = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *m, 0.1, 1e-4, 0.9);
+  auto with_lars = lars(m);
   so.cuda_graph = true;
-  EXPECT_THROW(train::TrainStep(m, *lars, one, so), std::exception);  // a CPU model
+  EXPECT_THROW(train::TrainStep(m, *with_lars, one, so), std::exception);  // a CPU model
 }
 
 // The CUDA graph: the first kGraphWarmupSteps steps eager, then captured and replayed; every step equals the
@@ -372,8 +382,8 @@ TEST(TrainStep, CudaGraphStepsMatchTheEagerSteps_CUDA) {
     (*m)->to(torch::kCUDA);
     models::to_channels_last(**m);
   }
-  auto opt_a = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *a, 0.1, 1e-4, 0.9);
-  auto opt_b = optim::make_optimizer(flatclr::optim::OptimizerKind::kLars, *b, 0.1, 1e-4, 0.9);
+  auto opt_a = lars(a);
+  auto opt_b = lars(b);
   dist::DataParallel gpu(dist::DistEnv{}, flatclr::dist::BackendChoice::kAuto, 60, torch::kCUDA);
   train::StepOptions so;
   so.sync_free = true;
