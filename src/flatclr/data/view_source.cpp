@@ -25,7 +25,8 @@ at::Tensor BatchedViewSource::next() {
   position_ += batch_size_;
   auto idx = torch::from_blob(batch.data(), {batch_size_}, torch::TensorOptions().dtype(torch::kLong));
   // To a GPU through pinned memory, asynchronously: a copy from pageable memory would wait for the GPU to
-  // finish the previous step first (the caching host allocator keeps the pinned copy until the transfer ends).
+  // finish the previous step first (the caching host allocator keeps the pinned copy until the transfer
+  // ends).
   idx = device_.is_cuda() ? idx.pin_memory().to(device_, at::kLong, /*non_blocking=*/true) : idx.to(device_);
   return make_two_views(images_.index_select(0, idx), batch, augment_, seed_, epoch_);
 }

@@ -93,8 +93,8 @@ void rule_regime(const RunHistory& run, std::vector<Finding>& out) {
   if (saturated > 0.5) return;
   const StudyRegime& s = kStudyRegime;
   const bool simclr = method(run) == "SimCLR";
-  const std::string where = "p+ averages " + fmt("%.3f", p_pos) + " recently (saturated rows " +
-                            pct(saturated) + ")";
+  const std::string where =
+      "p+ averages " + fmt("%.3f", p_pos) + " recently (saturated rows " + pct(saturated) + ")";
   const std::string study = "the small-batch study (docs/results/logk-study.md: batch " +
                             std::to_string(s.min_batch) + " to " + std::to_string(s.max_batch) + ", " +
                             std::to_string(s.epochs) + " epochs, " + std::to_string(s.seeds) + " seeds)";
