@@ -145,12 +145,9 @@ PretrainResult run_pretraining(const PretrainConfig& c, PretrainSetup& s,
       stats.lr = s.schedule.lr_at(global_step);
       const StepResult r = train_step.run(views, stats.lr);
       ++global_step;
-      // Whether the update was made: known now for the guarded step, read at the interval for the sync-free
-      // one (its embeddings are looked at only when the rank is due, which syncs anyway).
-      const bool known_applied = r.outcome_known && r.finite && !r.scaler_skipped;
-      if (monitor.wants_embeddings() && (r.outcome_known ? known_applied : read_outcome(r.flags).applied)) {
-        monitor.observe_embeddings(r.h, r.z);
-      }
+      // Whether the update was made is known now for the guarded step and read at the interval for the
+      // sync-free one, whose embeddings are looked at only when the rank is due (which syncs anyway).
+      if (monitor.wants_embeddings() && outcome_of(r).applied) monitor.observe_embeddings(r.h, r.z);
       const at::Tensor applied = r.flags.select(0, 2);
       const bool interval_end = (step + 1) % c.log_every_n_steps == 0 || step + 1 == steps_per_epoch;
       // A GPU runs behind the host: the interval's last step waits for it (the interval syncs anyway), so
@@ -162,12 +159,7 @@ PretrainResult run_pretraining(const PretrainConfig& c, PretrainSetup& s,
           applied);
       if (!r.outcome_known) {
         pending.push_back({global_step, r.flags.clone()});  // a CUDA graph's flags are overwritten next step
-      } else if (!known_applied) {
-        StepOutcome o;
-        o.applied = false;
-        o.scaler_skipped = r.scaler_skipped;
-        o.bad_loss = r.bad_loss;
-        o.bad_value = r.bad_value;
+      } else if (const StepOutcome o = outcome_of(r); !o.applied) {
         handle_skip(o, global_step);
       }
       if (interval_end) {

@@ -44,6 +44,16 @@ StepOutcome read_outcome(const at::Tensor& flags) {
   return o;
 }
 
+StepOutcome outcome_of(const StepResult& r) {
+  if (!r.outcome_known) return read_outcome(r.flags);
+  StepOutcome o;
+  o.applied = r.finite && !r.scaler_skipped;
+  o.scaler_skipped = r.scaler_skipped;
+  o.bad_loss = r.bad_loss;
+  o.bad_value = r.bad_value;
+  return o;
+}
+
 TrainStep::TrainStep(models::ResNet model, torch::optim::Optimizer& optimizer, dist::DataParallel& dp,
                      StepOptions options)
     : model_(std::move(model)),

@@ -90,6 +90,8 @@ struct StepOutcome {
   double bad_value = 0.0;  // !applied && !scaler_skipped: the offending value
 };
 StepOutcome read_outcome(const at::Tensor& flags);
+// A step's outcome: from its fields when known, else read_outcome(r.flags) (a host sync).
+StepOutcome outcome_of(const StepResult& r);
 
 class TrainStep {
  public:
