@@ -265,6 +265,19 @@ ParsedArgs parse_embed_args(int argc, const char* const* argv, std::ostream& out
   return result;
 }
 
+// Where `--precision=auto` keeps its CPU step-time measurements (train/precision_cache.h): the user's cache
+// folder, as XDG says, and FLATCLR_CACHE_DIR to move it; "" (no cache) when no home is known.
+std::string precision_cache_path() {
+  const auto env = [](const char* name) -> std::string {
+    const char* v = std::getenv(name);
+    return v ? v : "";
+  };
+  std::string dir = env("FLATCLR_CACHE_DIR");
+  if (dir.empty() && !env("XDG_CACHE_HOME").empty()) dir = env("XDG_CACHE_HOME") + "/flatclr";
+  if (dir.empty() && !env("HOME").empty()) dir = env("HOME") + "/.cache/flatclr";
+  return dir.empty() ? "" : dir + "/precision-probe.json";
+}
+
 }  // namespace
 
 ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
@@ -468,6 +481,7 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
       return result;
     }
     c.dist_env = dist::dist_env_from([](const char* name) { return std::getenv(name); });
+    c.precision_cache = precision_cache_path();
     c.validate();
     c.resolve();
   } catch (const CLI::CallForHelp&) {

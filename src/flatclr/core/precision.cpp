@@ -2,6 +2,7 @@
 
 #include <ATen/cuda/CUDAContext.h>
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -14,15 +15,34 @@ CpuBf16 cpu_bf16() {
   CpuBf16 out;
   std::ifstream in("/proc/cpuinfo");
   for (std::string line; std::getline(in, line);) {
-    if (line.rfind("flags", 0) != 0) continue;
+    // x86 lists "flags", Arm "Features"; every core lists the same, so the first line decides.
+    const bool x86 = line.rfind("flags", 0) == 0, arm = line.rfind("Features", 0) == 0;
+    if (!x86 && !arm) continue;
     std::istringstream words(line);
     for (std::string w; words >> w;) {
       if (w == "avx512_bf16") out.avx512_bf16 = true;
       if (w == "amx_bf16") out.amx_bf16 = true;
+      if (w == "avx_ne_convert") out.avx_ne_convert = true;
+      if (arm && w == "bf16") out.arm_bf16 = true;
     }
-    break;  // every core lists the same flags
+    break;
   }
   return out;
+}
+
+std::string cpu_model_name() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    // "model name" on x86; Arm kernels print no name, only "CPU implementer/part" numbers.
+    if (line.rfind("model name", 0) != 0) continue;
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) break;
+    std::string name = line.substr(colon + 1);
+    name.erase(0, name.find_first_not_of(" \t"));
+    name.erase(name.find_last_not_of(" \t") + 1);
+    if (!name.empty()) return name;
+  }
+  return "unknown CPU";
 }
 
 namespace {
@@ -42,7 +62,7 @@ Precision resolve_precision(Precision requested, const c10::Device& device) {
     }
     return requested;
   }
-  if (requested == Precision::kAuto) return cpu_bf16().amx_bf16 ? Precision::kBf16 : Precision::kFp32;
+  if (requested == Precision::kAuto) return Precision::kFp32;
   if (requested == Precision::kFp16) {
     fail_usage(Field{"precision"}, "=fp16 (also what ", Field{"fp16_precision"},
                "=true asks for) is for GPUs: a CPU has no fast fp16 kernels. On a CPU use bf16 or fp32");
@@ -50,8 +70,15 @@ Precision resolve_precision(Precision requested, const c10::Device& device) {
   return requested;
 }
 
-MemoryFormat resolve_memory_format(MemoryFormat requested) {
-  return requested == MemoryFormat::kAuto ? MemoryFormat::kChannelsLast : requested;
+Precision choose_by_step_times(double fp32_seconds, double bf16_seconds) {
+  const bool measured =
+      std::isfinite(fp32_seconds) && std::isfinite(bf16_seconds) && fp32_seconds > 0 && bf16_seconds > 0;
+  return measured && fp32_seconds >= kBf16MinSpeedup * bf16_seconds ? Precision::kBf16 : Precision::kFp32;
+}
+
+MemoryFormat resolve_memory_format(MemoryFormat requested, const c10::Device& device) {
+  if (requested != MemoryFormat::kAuto) return requested;
+  return device.is_cuda() ? MemoryFormat::kChannelsLast : MemoryFormat::kContiguous;
 }
 
 c10::ScalarType compute_dtype(Precision precision) {
