@@ -223,10 +223,10 @@ int main(int argc, char** argv) {
     cls.push_back(*mf == core::MemoryFormat::kChannelsLast);
   }
 
-  // What flatclr's defaults are here: the layout by device, the precision as the trainer decides it (on a
-  // CPU by timing this configuration's step at batch 32).
+  // What flatclr's defaults are here: the layout as the trainer decides it for this model, the precision too
+  // (on a CPU by timing this configuration's step at batch 32).
   const bool default_cl =
-      core::resolve_memory_format(core::MemoryFormat::kAuto, device) == core::MemoryFormat::kChannelsLast;
+      models::use_channels_last(core::MemoryFormat::kAuto, device, *models::ResNet(bench_model()));
   train::ProbeSetting probe;
   probe.cpu_model = core::cpu_model_name();
   probe.threads = threads;

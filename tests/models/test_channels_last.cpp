@@ -146,11 +146,15 @@ TEST(ChannelsLast, TheLayoutDecision) {
   const auto full = models::ResNet(o);
   const c10::Device cuda(c10::kCUDA, 0);
   std::string note;
-  // auto: contiguous on a CPU, channels-last on a GPU (where oneDNN does not run).
-  EXPECT_FALSE(models::use_channels_last(core::MemoryFormat::kAuto, torch::kCPU, *full, &note));
+  // auto: channels-last, except for a model oneDNN cannot train in it on a CPU; a GPU runs no oneDNN.
+  EXPECT_TRUE(models::use_channels_last(core::MemoryFormat::kAuto, torch::kCPU, *full, &note));
   EXPECT_TRUE(models::use_channels_last(core::MemoryFormat::kAuto, cuda, *narrow, &note));
   EXPECT_FALSE(models::use_channels_last(core::MemoryFormat::kContiguous, cuda, *full, &note));
+  EXPECT_FALSE(models::use_channels_last(core::MemoryFormat::kContiguous, torch::kCPU, *full, &note));
   EXPECT_EQ(note, "");
+  EXPECT_FALSE(models::use_channels_last(core::MemoryFormat::kAuto, torch::kCPU, *narrow, &note));
+  EXPECT_NE(note.find("`memory_format`=auto: contiguous, because oneDNN"), std::string::npos) << note;
+  note.clear();
   // Asked for on a CPU: granted where it is safe, refused with a reason where it is not.
   EXPECT_TRUE(models::use_channels_last(core::MemoryFormat::kChannelsLast, torch::kCPU, *full, &note));
   EXPECT_EQ(note, "");

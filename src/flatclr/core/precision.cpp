@@ -76,9 +76,8 @@ Precision choose_by_step_times(double fp32_seconds, double bf16_seconds) {
   return measured && fp32_seconds >= kBf16MinSpeedup * bf16_seconds ? Precision::kBf16 : Precision::kFp32;
 }
 
-MemoryFormat resolve_memory_format(MemoryFormat requested, const c10::Device& device) {
-  if (requested != MemoryFormat::kAuto) return requested;
-  return device.is_cuda() ? MemoryFormat::kChannelsLast : MemoryFormat::kContiguous;
+MemoryFormat resolve_memory_format(MemoryFormat requested) {
+  return requested == MemoryFormat::kAuto ? MemoryFormat::kChannelsLast : requested;
 }
 
 c10::ScalarType compute_dtype(Precision precision) {

@@ -30,9 +30,10 @@ inline constexpr Choice<Precision> kPrecisions[] = {{Precision::kAuto, "auto"},
 constexpr const auto& choices_of(Precision) { return kPrecisions; }
 
 // Channels-last (NHWC) activations and convolution weights, or the default contiguous (NCHW) layout.
-// `auto`: channels-last on a GPU (what tensor cores want), contiguous on a CPU: there channels-last bought
-// 1.00-1.04x for ResNet-18, and oneDNN's NHWC backward of narrow strided 1x1 convolutions crashes
-// (models/channels_last.h), so the CPU keeps the layout that is never wrong.
+// `auto`: channels-last, what tensor cores want on a GPU and what measured faster on CPUs (ResNet-18 steps,
+// bench/bench_vs_pytorch with both sides in the same layout: 1.00-1.06x on a Xeon, 1.08-1.23x at batch 32 on
+// an AMD EPYC), except on a CPU for a model with a layer that oneDNN cannot train channels-last
+// (models/channels_last.h decides that, per model).
 enum class MemoryFormat { kAuto, kContiguous, kChannelsLast };
 inline constexpr Choice<MemoryFormat> kMemoryFormats[] = {{MemoryFormat::kAuto, "auto"},
                                                           {MemoryFormat::kContiguous, "contiguous"},
@@ -66,8 +67,9 @@ inline constexpr double kBf16MinSpeedup = 1.10;
 // times say nothing, so they give fp32.
 Precision choose_by_step_times(double fp32_seconds, double bf16_seconds);
 
-// `requested` on `device`, with auto resolved as above (channels-last on CUDA, contiguous on a CPU).
-MemoryFormat resolve_memory_format(MemoryFormat requested, const c10::Device& device);
+// `requested`, with auto resolved to channels-last (models::use_channels_last keeps a model that oneDNN
+// cannot train channels-last contiguous on a CPU).
+MemoryFormat resolve_memory_format(MemoryFormat requested);
 
 // The autocast type of a resolved lower precision (kBFloat16, kHalf); kFloat for fp32.
 c10::ScalarType compute_dtype(Precision precision);

@@ -35,15 +35,16 @@ std::vector<std::string> nhwc_unsafe_on_cpu(const torch::nn::Module& module) {
 
 bool use_channels_last(core::MemoryFormat requested, const c10::Device& device,
                        const torch::nn::Module& module, std::string* note) {
-  const bool wanted = core::resolve_memory_format(requested, device) == core::MemoryFormat::kChannelsLast;
-  if (!wanted || device.is_cuda()) return wanted;
+  if (core::resolve_memory_format(requested) != core::MemoryFormat::kChannelsLast) return false;
+  if (device.is_cuda()) return true;
   const auto unsafe = nhwc_unsafe_on_cpu(module);
   if (unsafe.empty()) return true;
   if (note) {
     *note = detail::concat(
-        Field{"memory_format"},
-        "=channels_last: using contiguous instead, because oneDNN's CPU kernels crash or "
-        "miscompute the channels-last backward of 1x1 strided convolutions with fewer than ",
+        Field{"memory_format"}, "=", core::name_of(requested),
+        requested == core::MemoryFormat::kAuto ? ": contiguous" : ": using contiguous instead",
+        ", because oneDNN's CPU kernels crash or miscompute the channels-last backward of 1x1 strided "
+        "convolutions with fewer than ",
         kOneDnnChannelBlock, " input channels, as ", unsafe.front(),
         unsafe.size() > 1 ? detail::concat(" and ", unsafe.size() - 1, " more") : std::string(),
         " of this model");

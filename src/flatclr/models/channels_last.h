@@ -31,9 +31,9 @@ inline constexpr int64_t kOneDnnChannelBlock = 16;
 // "<name> (<in> input channels, 1x1 stride <s>)"; empty when channels-last is safe on a CPU.
 std::vector<std::string> nhwc_unsafe_on_cpu(const torch::nn::Module& module);
 
-// Whether `module` trains channels-last on `device` when `requested`: auto as core::resolve_memory_format
-// says (channels-last on CUDA, contiguous on a CPU); channels-last refused on a CPU when the model has layers
-// oneDNN cannot train in it, and then `note` (if given) says why in one line naming the field memory_format.
+// Whether `module` trains channels-last on `device` when `requested` (auto: channels-last): on a CPU not when
+// the model has layers oneDNN cannot train in it, and then `note` (if given) says why in one line naming the
+// field memory_format (the trainer prints it when channels-last was asked for, and records it either way).
 bool use_channels_last(core::MemoryFormat requested, const c10::Device& device,
                        const torch::nn::Module& module, std::string* note = nullptr);
 
