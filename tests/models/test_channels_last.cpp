@@ -26,14 +26,19 @@ using namespace flatclr;
 
 namespace {
 
-models::ResNet tiny() {
-  torch::manual_seed(3);
+// A ResNet at 1/8 width, initialised from `seed`.
+models::ResNet eighth_width(models::Arch arch, uint64_t seed, bool imagenet_stem = false) {
+  torch::manual_seed(seed);
   models::ResNetOptions o;
-  o.arch = models::Arch::kRes10;
+  o.arch = arch;
   o.width_multiplier = 0.125;
+  o.imagenet_stem = imagenet_stem;
+  if (imagenet_stem) o.normalize_dataset = "imagenet";
   o.head.out_dim = 16;
   return models::ResNet(o);
 }
+
+models::ResNet tiny() { return eighth_width(models::Arch::kRes10, 3); }
 
 }  // namespace
 
@@ -86,13 +91,7 @@ namespace {
 
 // ResNet-18 at 1/8 width with the ImageNet stem: 8 channels into layer2's 1x1 stride-2 shortcut.
 models::ResNet narrow_imagenet_model() {
-  torch::manual_seed(21);
-  models::ResNetOptions o;
-  o.arch = models::Arch::kRes18;
-  o.width_multiplier = 0.125;
-  o.imagenet_stem = true;
-  o.normalize_dataset = "imagenet";
-  return models::ResNet(o);
+  return eighth_width(models::Arch::kRes18, 21, /*imagenet_stem=*/true);
 }
 
 // One pretraining step (train::TrainStep, fp32) of the narrow model on 2 x 4 views of 224 px in the layout
