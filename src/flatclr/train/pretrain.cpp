@@ -91,6 +91,7 @@ PretrainResult run_pretraining(const PretrainConfig& c, PretrainSetup& s,
   step_options.scaler = s.scaler.get();
   step_options.sync_free = s.sync_free_step;
   step_options.cuda_graph = s.cuda_graph;
+  step_options.graph_fallback = true;  // a failed capture costs speed, not the run
   TrainStep train_step(s.model, *s.optimizer, *s.dp, step_options);
   const auto progress_mode = rank0 ? c.run.progress : core::ProgressMode::kNone;
 
