@@ -61,7 +61,7 @@ losses::PairAccuracy StepMonitor::observe_step(const losses::ContrastiveOutput& 
   auto d = losses::batch_diagnostics_vector(losses::batch_diagnostics(out.similarity, temperature_));
   auto acc = losses::positive_pair_accuracy(out.similarity);
   // grad_norm and applied live on the step's device already: no .to(device), which on a CPU run would look
-  // like the host copy that the sync-free step must not make (tests/train/test_sync_free_ops.cpp).
+  // like the host copy that the sync-free step must not make (tests/train/test_train_step_syncs.cpp).
   const auto scalar = [&](const at::Tensor& t, double otherwise) {
     return t.defined() ? t.detach().to(at::kDouble).reshape({1}) : torch::full({1}, otherwise, d.options());
   };
