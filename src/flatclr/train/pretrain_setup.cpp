@@ -157,7 +157,11 @@ void decide_precision(const PretrainConfig& c, std::optional<core::Precision> re
 std::unique_ptr<PretrainSetup> setup_pretraining(const PretrainConfig& c) {
   auto s = std::make_unique<PretrainSetup>();
   s->threads = core::set_num_threads(c.run.threads);
-  s->device = dist::local_device(core::resolve_device(c.run.device, c.run.disable_cuda), c.dist_env);
+  // cuda:LOCAL_RANK in a multi-process run, made current before any CUDA work (the process group's
+  // communicator, the model, the loader's pinned memory) so that no rank touches another rank's GPU.
+  s->device =
+      core::resolve_device(c.run.device, c.run.disable_cuda, c.dist_env.world_size, c.dist_env.local_rank);
+  core::make_current(s->device);
   // cuDNN tries its convolution algorithms once per shape and keeps the fastest (the shapes are fixed).
   if (s->device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
   core::resolve_precision(c.precision, s->device);  // a precision the device cannot run fails now
