@@ -187,9 +187,7 @@ std::string text(const char* format, double x) {
   return buf;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   int threads = 0, rounds = 3, steps = 3;
   std::vector<int64_t> batches{32, 256};
   std::vector<std::string> precisions{"fp32", "bf16"}, layouts{"contiguous", "channels_last"};
@@ -349,4 +347,18 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+// An error inside a measurement (on CUDA, a step whose graph capture fails: the benchmark, unlike the trainer,
+// does not fall back to eager steps, so that a table never mixes the two) ends the run with one line and exit 1.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "bench_vs_pytorch: error: %s\n", e.what());
+    return 1;
+  }
 }
