@@ -49,6 +49,39 @@ bool is_loopback(const std::string& addr) {
   return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1";
 }
 
+#ifdef FLATCLR_HAVE_DIST
+// Gloo's devices as torch.distributed makes them for ProcessGroupGloo(store, rank, size, timeout): one per
+// interface named in GLOO_SOCKET_IFNAME (comma-separated; PyTorch ignores a value of one character), else the
+// address the hostname resolves to (createDefaultDevice, which falls back to loopback when that address is
+// unusable). One addition: when the store is on a loopback address every rank is on this machine, and
+// loopback is used directly, whatever the hostname resolves to.
+std::vector<std::shared_ptr<::gloo::transport::Device>> gloo_devices(const DistEnv& env) {
+  std::vector<std::shared_ptr<::gloo::transport::Device>> out;
+  const std::string& names = env.gloo_socket_ifname;
+  if (names.size() > 1) {
+    std::size_t start = 0;
+    while (true) {
+      const std::size_t comma = names.find(',', start);
+      const std::string name =
+          names.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      try {
+        out.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(name));
+      } catch (const c10::Error& e) {
+        fail("environment variable GLOO_SOCKET_IFNAME='", names, "': no usable interface '", name,
+             "' on this host (`ip -brief address` lists them): ", e.what_without_backtrace());
+      }
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  } else if (is_loopback(env.master_addr)) {
+    out.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+  } else {
+    out.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+  }
+  return out;
+}
+#endif
+
 }  // namespace
 
 ProcessGroup::ProcessGroup(const DistEnv& env, const std::string& backend, double timeout_s)
@@ -75,21 +108,29 @@ ProcessGroup::ProcessGroup(const DistEnv& env, const std::string& backend, doubl
   // A peer that died must surface as an error from the collective, not as SIGPIPE killing this process.
   std::signal(SIGPIPE, SIG_IGN);
   impl_ = std::make_unique<Impl>();
+  // The store, as torch.distributed's env:// rendezvous makes it (_create_c10d_store): under torchrun
+  // (TORCHELASTIC_USE_AGENT_STORE=True) the agent on the first node already serves it at
+  // MASTER_ADDR:MASTER_PORT and every rank joins as a client; otherwise rank 0 serves it. A client retries
+  // connecting until the timeout, then throws.
   c10d::TCPStoreOptions so;
   so.port = static_cast<std::uint16_t>(env.master_port);
-  so.isServer = rank_ == 0;
+  so.isServer = rank_ == 0 && !env.agent_store;
   so.numWorkers = static_cast<std::size_t>(size_);
+  // Every rank counts itself in (a client only adds to the count; the server, if this rank is it, waits for
+  // all): as PyTorch's TCPStore(wait_for_workers=True), also against torchrun's agent store.
   so.waitWorkers = true;
   so.timeout = timeout;
+  std::string stage = "joining the store";
   try {
     auto tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
     impl_->store = c10::make_intrusive<c10d::PrefixStore>("flatclr", tcp);
+    stage = "connecting to the other ranks";
     if (backend == "gloo") {
 #ifdef FLATCLR_HAVE_DIST
       auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
-      opts->devices.push_back(is_loopback(env.master_addr)
-                                  ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
-                                  : c10d::ProcessGroupGloo::createDefaultDevice());
+      opts->devices = gloo_devices(env);
+      // Two threads per device, as torch.distributed's ProcessGroupGloo(store, rank, size, timeout).
+      opts->threads = static_cast<int>(opts->devices.size()) * 2;
       impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, rank_, size_, opts);
 #endif
     } else {
@@ -106,11 +147,31 @@ ProcessGroup::ProcessGroup(const DistEnv& env, const std::string& backend, doubl
       impl_->group = nccl;
 #endif
     }
+    // The first collective, inside the same deadline: a group that formed but cannot exchange data (a peer
+    // that connected on an address the others cannot reach) fails here, naming the set-up, not at step 1.
+    stage = "the first collective";
+    barrier();
+    comm_seconds_ = 0;
+    collectives_ = 0;
   } catch (const std::exception& e) {
     const auto* c10_error = dynamic_cast<const c10::Error*>(&e);  // its what() carries a backtrace
-    fail("could not start the ", backend, " process group as rank ", rank_, " of ", size_,
-         " (MASTER_ADDR=", env.master_addr, " MASTER_PORT=", env.master_port, ", ", Field{"dist_timeout"},
-         "=", timeout_s, " s): ", c10_error ? c10_error->what_without_backtrace() : e.what());
+    std::string hint;
+    if (size_ > 1) {
+      hint =
+          backend == "gloo"
+              ? " Check that every host reaches MASTER_ADDR:MASTER_PORT, and set GLOO_SOCKET_IFNAME to the "
+                "network interface the hosts share (the hostname may resolve to an address of another "
+                "network)."
+              : " Check that every host reaches MASTER_ADDR:MASTER_PORT; NCCL_SOCKET_IFNAME picks NCCL's "
+                "interface.";
+    }
+    std::string cause = c10_error ? c10_error->what_without_backtrace() : e.what();
+    while (!cause.empty() && (cause.back() == '.' || cause.back() == '\n')) cause.pop_back();
+    fail("could not start the ", backend, " process group as rank ", rank_, " of ", size_, " (", stage,
+         ", MASTER_ADDR=", env.master_addr, " MASTER_PORT=", env.master_port,
+         env.agent_store ? " served by torchrun's agent" : (rank_ == 0 ? " served by this rank" : ""),
+         env.gloo_socket_ifname.empty() ? "" : " GLOO_SOCKET_IFNAME=" + env.gloo_socket_ifname, ", ",
+         Field{"dist_timeout"}, "=", timeout_s, " s): ", cause, ".", hint);
   }
 }
 

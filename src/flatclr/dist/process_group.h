@@ -1,5 +1,7 @@
-// A process group on PyTorch's c10d: a TCPStore served by rank 0 at MASTER_ADDR:MASTER_PORT, then Gloo
-// (CPU tensors; the default on CPU) or NCCL (CUDA tensors; compiled in only where LibTorch has it). Every
+// A process group on PyTorch's c10d: a TCPStore at MASTER_ADDR:MASTER_PORT (served by rank 0, or under
+// torchrun by its agent), then Gloo (CPU tensors; the default on CPU; on the interfaces of GLOO_SOCKET_IFNAME
+// when set) or NCCL (CUDA tensors; compiled in only where LibTorch has it; NCCL reads NCCL_SOCKET_IFNAME and
+// its other variables itself, and flatclr leaves them as they are). Every
 // collective is blocking and fails with an error, instead of hanging, when a peer died or did not answer
 // within the timeout. A world of one process needs no c10d: every collective is then the identity.
 // The time spent inside collectives is accumulated (comm_seconds), for the scaling benchmark and logs.
@@ -20,8 +22,10 @@ bool nccl_available();
 
 class ProcessGroup {
  public:
-  // backend: gloo | nccl. timeout_s bounds the rendezvous and every collective. Throws UserError when
-  // env.world_size > 1 and this build has no distributed support, or when the backend is unavailable.
+  // backend: gloo | nccl. timeout_s bounds each stage of the start (joining the store, connecting to the
+  // other ranks, a first barrier) and every collective. Throws UserError when env.world_size > 1 and this
+  // build has no distributed support, when the backend is unavailable, or when the group does not form in
+  // time (naming the stage, MASTER_ADDR:MASTER_PORT and the timeout).
   ProcessGroup(const DistEnv& env, const std::string& backend, double timeout_s);
   ~ProcessGroup();
   ProcessGroup(const ProcessGroup&) = delete;
