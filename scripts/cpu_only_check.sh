@@ -40,9 +40,10 @@ rm -f "$build_dir/CMakeCache.txt"
 log=$(mktemp "${TMPDIR:-/tmp}/flatclr-cpu-only.XXXXXX")
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/flatclr-cpu-only-runs.XXXXXX")
 trap 'rm -rf "$log" "$tmp"' EXIT
-"${hide[@]}" FLATCLR_SKIP_APT=1 FLATCLR_BUILD_DIR="$build_dir" scripts/setup.sh 2>&1 | tee "$log" |
-  grep -E '^setup: |flatclr: ' || true
-[ "${PIPESTATUS[0]}" -eq 0 ] || die "scripts/setup.sh failed (output above)"
+rc=0
+"${hide[@]}" FLATCLR_SKIP_APT=1 FLATCLR_BUILD_DIR="$build_dir" scripts/setup.sh >"$log" 2>&1 || rc=$?
+grep -E '^setup: |flatclr: ' "$log" || true
+[ "$rc" -eq 0 ] || { tail -40 "$log" >&2; die "scripts/setup.sh failed (exit $rc)"; }
 grep -q '^FLATCLR_WITH_CUDA:INTERNAL=OFF$' "$build_dir/CMakeCache.txt" || die "$build_dir is not a CPU-only build"
 [ "$(grep -c 'GPU support needs the CUDA toolkit 13.0' "$log")" -eq 2 ] ||
   die "expected one CMake line and one setup line saying what GPU support needs"
