@@ -1,8 +1,10 @@
 // capture_cuda_graph (core/cuda_graph.h): a capture that succeeds replays its work; one that fails (a host
 // sync inside) says why and leaves the process as PyTorch supports it: the caching allocator has no capture
 // under way (emptyCache() works, memory can be allocated and freed), and a later capture succeeds. The CPU
-// test checks the argument; the others need a GPU (scripts/gpu-check runs them on one).
+// test checks the argument; the others need a GPU (scripts/gpu-check runs them on one) and the CUDA build.
+#ifndef FLATCLR_CPU_ONLY
 #include <c10/cuda/CUDACachingAllocator.h>
+#endif
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -14,6 +16,7 @@ TEST(CudaGraph, NeedsACudaDevice) {
   EXPECT_THROW(capture_cuda_graph(torch::kCPU, [] {}), std::exception);
 }
 
+#ifndef FLATCLR_CPU_ONLY
 TEST(CudaGraph, CapturedWorkReplaysOnNewInputs_CUDA) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no GPU";
   const auto opts = torch::TensorOptions().device(torch::Device(torch::kCUDA, 0));
@@ -53,3 +56,4 @@ TEST(CudaGraph, FailedCaptureLeavesTheAllocatorUsable_CUDA) {
   ok.graph->replay();
   EXPECT_EQ(y.sum().item<double>(), 2048.0);
 }
+#endif

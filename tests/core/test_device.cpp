@@ -1,8 +1,11 @@
-// The engine this binary links (LibTorch 2.11 with CUDA compiled in, which runs on a machine without a GPU)
-// and the choice of device from --device / --disable_cuda, the world size and the local rank.
+// The engine this binary links (LibTorch 2.11 with CUDA compiled in, which runs on a machine without a GPU; in
+// the CPU-only build its CPU libraries alone) and the choice of device from --device / --disable_cuda, the
+// build, the world size and the local rank.
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
+#ifndef FLATCLR_CPU_ONLY
 #include <c10/cuda/CUDAFunctions.h>
+#endif
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
@@ -11,11 +14,24 @@
 #include <optional>
 #include <string>
 
+#include "flatclr/core/build_info.h"
 #include "flatclr/core/device.h"
 #include "flatclr/core/error.h"
 
 using flatclr::core::resolve_device;
 
+#ifdef FLATCLR_CPU_ONLY
+// libtorch_cuda is not linked: no CUDA runtime hooks are registered, so LibTorch sees no GPU even on a machine
+// with one.
+TEST(Engine, CpuOnlyBuildLinksLibTorch211WithoutCuda) {
+  EXPECT_EQ(TORCH_VERSION_MAJOR, 2);
+  EXPECT_EQ(TORCH_VERSION_MINOR, 11);
+  EXPECT_FALSE(flatclr::core::kCudaBuild);
+  EXPECT_FALSE(at::detail::getCUDAHooks().hasCUDART());
+  EXPECT_FALSE(torch::cuda::is_available());
+  EXPECT_NE(flatclr::core::build_description().find("CPU-only build"), std::string::npos);
+}
+#else
 TEST(Engine, LinksLibTorch211WithCudaCompiledIn) {
   EXPECT_EQ(TORCH_VERSION_MAJOR, 2);
   EXPECT_EQ(TORCH_VERSION_MINOR, 11);
@@ -24,7 +40,10 @@ TEST(Engine, LinksLibTorch211WithCudaCompiledIn) {
   EXPECT_TRUE(hooks.hasCUDART());
   EXPECT_EQ(hooks.versionCUDART() / 1000, 13) << hooks.versionCUDART();
   EXPECT_TRUE(c10::impl::hasDeviceGuardImpl(c10::DeviceType::CUDA));
+  EXPECT_TRUE(flatclr::core::kCudaBuild);
+  EXPECT_NE(flatclr::core::build_description().find("CUDA build"), std::string::npos);
 }
+#endif
 
 TEST(Device, AutoIsCudaExactlyWhenAGpuIsVisible) {
   const c10::Device d = resolve_device("auto", false);
@@ -41,6 +60,32 @@ TEST(Device, CudaWithoutAGpuIsAUserErrorNamingTheFlag) {
   } catch (const flatclr::UserError& e) {
     EXPECT_NE(std::string(e.what()).find("`run.device`=cuda:0"), std::string::npos) << e.what();
   }
+}
+
+// A CPU-only build refuses every CUDA choice with a usage error that names the flag's field, the value, the
+// build and what to do; auto, cpu and --disable_cuda pass, and a CUDA build passes everything on to
+// choose_device().
+TEST(Device, CudaInACpuOnlyBuildIsAUsageErrorNamingTheFieldAndTheBuild) {
+  using flatclr::core::check_device_in_build;
+  for (const std::string name : {"cuda", "cuda:0", "cuda:1"}) {
+    try {
+      check_device_in_build(name, /*disable_cuda=*/false, /*cuda_build=*/false);
+      ADD_FAILURE() << name << ": no error";
+    } catch (const flatclr::UsageError& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("`run.device`=" + name + ": this flatclr is a CPU-only build"), std::string::npos) << m;
+      EXPECT_NE(m.find("use `run.device`=cpu or auto"), std::string::npos) << m;
+      EXPECT_NE(m.find("CUDA toolkit 13.0"), std::string::npos) << m;
+    }
+    EXPECT_NO_THROW(check_device_in_build(name, /*disable_cuda=*/true, /*cuda_build=*/false)) << name;
+    EXPECT_NO_THROW(check_device_in_build(name, /*disable_cuda=*/false, /*cuda_build=*/true)) << name;
+  }
+  for (const std::string name : {"auto", "cpu"}) {
+    EXPECT_NO_THROW(check_device_in_build(name, false, /*cuda_build=*/false)) << name;
+  }
+  // This build: resolve_device() applies the check with its own kind.
+  if (!flatclr::core::kCudaBuild) EXPECT_THROW(resolve_device("cuda", false), flatclr::UsageError);
+  EXPECT_TRUE(resolve_device("auto", false).is_cpu() || flatclr::core::kCudaBuild);
 }
 
 // The decision itself, for every --device (auto, cuda, cuda:N, cpu) x disable_cuda x world size x local rank
@@ -122,6 +167,7 @@ TEST(Device, MismatchedCudaIndexInAMultiProcessRunNamesTheRanksGpu) {
   EXPECT_EQ(flatclr::core::choose_device("cuda:2", false, ctx), c10::Device("cuda:2"));
 }
 
+#ifndef FLATCLR_CPU_ONLY
 // Each rank's GPU becomes the current device (the one a library's lazily created handle would use).
 TEST(Device, MakeCurrentSelectsTheRanksGpu_CUDA) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no GPU";
@@ -131,3 +177,4 @@ TEST(Device, MakeCurrentSelectsTheRanksGpu_CUDA) {
   flatclr::core::make_current(c10::Device(c10::kCUDA, 0));
   EXPECT_EQ(c10::cuda::current_device(), 0);
 }
+#endif

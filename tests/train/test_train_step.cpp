@@ -2,7 +2,9 @@
 // non-finite step makes no update, clears the gradients and, when asked, leaves the BatchNorm statistics as
 // they were. Also the method table (losses/method.h) the step takes its loss from.
 #include <ATen/Context.h>
+#ifndef FLATCLR_CPU_ONLY
 #include <c10/cuda/CUDAFunctions.h>
+#endif
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -455,12 +457,25 @@ double relative_difference(const std::vector<at::Tensor>& a, const std::vector<a
   return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
 }
 
+// CUDA's sync debug mode: L_ERROR makes every synchronising call throw. A CPU-only build has none (and no GPU
+// for the tests that use it, which skip).
+void set_cuda_sync_debug_error(bool on) {
+#ifndef FLATCLR_CPU_ONLY
+  c10::cuda::warning_state().set_sync_debug_mode(on ? c10::cuda::SyncDebugMode::L_ERROR
+                                                    : c10::cuda::SyncDebugMode::L_DISABLED);
+#endif
+}
+
 // Puts CUDA's sync debug mode back (and cuDNN's benchmark mode) however the test ends.
 struct CudaModesGuard {
+#ifndef FLATCLR_CPU_ONLY
   c10::cuda::SyncDebugMode sync = c10::cuda::warning_state().get_sync_debug_mode();
+#endif
   bool benchmark = at::globalContext().benchmarkCuDNN();
   ~CudaModesGuard() {
+#ifndef FLATCLR_CPU_ONLY
     c10::cuda::warning_state().set_sync_debug_mode(sync);
+#endif
     at::globalContext().setBenchmarkCuDNN(benchmark);
   }
 };
@@ -550,7 +565,7 @@ TEST(TrainStep, SyncFreeStepAndItsCaptureRunWithSyncDebugModeError_CUDA) {
   torch::manual_seed(8);
   const auto views = torch::rand({32, 3, 16, 16}, torch::TensorOptions().device(torch::kCUDA));
   std::vector<at::Tensor> kept;
-  c10::cuda::warning_state().set_sync_debug_mode(c10::cuda::SyncDebugMode::L_ERROR);
+  set_cuda_sync_debug_error(true);
   for (int s = 0; s < train::kGraphWarmupSteps + 3; ++s) {
     const auto r = step.run(views, 0.05);
     const at::Tensor applied = r.flags.select(0, 2);
@@ -558,7 +573,7 @@ TEST(TrainStep, SyncFreeStepAndItsCaptureRunWithSyncDebugModeError_CUDA) {
     monitor.observe_step(r.out, r.grad_norm, applied, 0.0, 0.0);
     kept.push_back(r.flags.clone());
   }
-  c10::cuda::warning_state().set_sync_debug_mode(c10::cuda::SyncDebugMode::L_DISABLED);
+  set_cuda_sync_debug_error(false);
   EXPECT_EQ(step.graph_replays(), 3);
   for (const auto& f : kept) EXPECT_TRUE(train::read_outcome(f).applied);
   EXPECT_FALSE(monitor.flush(0.05).empty());

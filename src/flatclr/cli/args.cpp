@@ -9,6 +9,7 @@
 #include <ostream>
 
 #include "flatclr/cli/flag_names.h"
+#include "flatclr/core/build_info.h"
 #include "flatclr/core/choice.h"
 #include "flatclr/core/error.h"
 #include "flatclr/dist/dist_env.h"
@@ -291,7 +292,8 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
       "flatclr: SimCLR / FlatCLR contrastive pretraining (arXiv 2107.01152) in C++ on LibTorch.\n"
       "Flags follow the paper's main.py; e.g.\n"
       "  flatclr --dataset_name=cifar10 --clr=flatclr --faster_version=True\n"
-      "Subcommands: flatclr diagnose RUN_DIR | plot RUN_DIR | export ... | embed ... (each with --help)\n",
+      "Subcommands: flatclr diagnose RUN_DIR | plot RUN_DIR | export ... | embed ... (each with --help)\n"
+      "This flatclr: " + flatclr::core::build_description() + "\n",
       "flatclr"};
   app.option_defaults()->always_capture_default();
   // As argparse: a flag given twice takes its last value.

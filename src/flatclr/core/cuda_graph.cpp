@@ -1,13 +1,30 @@
 #include "flatclr/core/cuda_graph.h"
 
+#include "flatclr/core/error.h"
+
+#ifdef FLATCLR_CPU_ONLY
+
+namespace flatclr::core {
+
+void CudaGraph::replay() { FLATCLR_CHECK(false, "a CPU-only build has no CUDA graphs"); }
+
+GraphCapture capture_cuda_graph(const c10::Device& device, const std::function<void()>& work) {
+  FLATCLR_CHECK(device.is_cuda() && device.has_index(), "a CUDA graph needs a CUDA device, got ", device);
+  GraphCapture result;
+  result.error = "this flatclr is a CPU-only build: it has no CUDA graphs";
+  return result;
+}
+
+}  // namespace flatclr::core
+
+#else
+
 #include <ATen/core/CachingHostAllocator.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
-
-#include "flatclr/core/error.h"
 
 namespace flatclr::core {
 
@@ -89,3 +106,5 @@ GraphCapture capture_cuda_graph(const c10::Device& device, const std::function<v
 }
 
 }  // namespace flatclr::core
+
+#endif  // FLATCLR_CPU_ONLY

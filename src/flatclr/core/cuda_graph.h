@@ -7,9 +7,14 @@
 // so the allocator would keep the capture as under way (its emptyCache() asserts, an out-of-memory retry
 // skips freeing cached blocks) and the private pool would never be released; capture_cuda_graph() finishes
 // both, for the device allocator and the pinned host one, and clears CUDA's last error.
+//
+// A CPU-only build (FLATCLR_CPU_ONLY, core/build_info.h) has no CUDA graphs: capture_cuda_graph() fails there
+// as it does for a CPU device, and CudaGraph is a type no graph is ever made of.
 #pragma once
 
+#ifndef FLATCLR_CPU_ONLY
 #include <ATen/cuda/CUDAGraph.h>
+#endif
 #include <c10/core/Device.h>
 
 #include <functional>
@@ -18,9 +23,17 @@
 
 namespace flatclr::core {
 
+#ifdef FLATCLR_CPU_ONLY
+struct CudaGraph {
+  void replay();  // an internal error: capture_cuda_graph() never makes one
+};
+#else
+using CudaGraph = at::cuda::CUDAGraph;
+#endif
+
 struct GraphCapture {
-  std::unique_ptr<at::cuda::CUDAGraph> graph;  // null when the capture failed
-  std::string error;                           // why it failed (empty on success)
+  std::unique_ptr<CudaGraph> graph;  // null when the capture failed
+  std::string error;                 // why it failed (empty on success)
 };
 
 // device: a CUDA device. Waits for the device to be idle, then captures `work` (in the thread-local capture

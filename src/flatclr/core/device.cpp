@@ -1,10 +1,13 @@
 #include "flatclr/core/device.h"
 
+#ifndef FLATCLR_CPU_ONLY
 #include <c10/cuda/CUDAFunctions.h>
+#endif
 #include <torch/cuda.h>
 
 #include <optional>
 
+#include "flatclr/core/build_info.h"
 #include "flatclr/core/error.h"
 
 namespace flatclr::core {
@@ -47,7 +50,16 @@ c10::Device choose_device(const std::string& name, bool disable_cuda, const Devi
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(context.local_rank));
 }
 
+void check_device_in_build(const std::string& name, bool disable_cuda, bool cuda_build) {
+  if (cuda_build || disable_cuda || name.rfind("cuda", 0) != 0) return;
+  fail_usage(Field{"run.device"}, "=", name,
+             ": this flatclr is a CPU-only build (configured without the CUDA toolkit), so it cannot use a GPU; "
+             "use ", Field{"run.device"}, "=cpu or auto, or rebuild flatclr with the CUDA toolkit 13.0 (nvcc) "
+             "installed (scripts/setup.sh then makes the CUDA build)");
+}
+
 c10::Device resolve_device(const std::string& name, bool disable_cuda, int world_size, int local_rank) {
+  check_device_in_build(name, disable_cuda, kCudaBuild);
   DeviceContext context;
   context.cuda_available = torch::cuda::is_available();
   context.cuda_device_count = context.cuda_available ? static_cast<int>(torch::cuda::device_count()) : 0;
@@ -57,7 +69,12 @@ c10::Device resolve_device(const std::string& name, bool disable_cuda, int world
 }
 
 void make_current(const c10::Device& device) {
-  if (device.is_cuda()) c10::cuda::set_device(device.index());
+  if (!device.is_cuda()) return;
+#ifdef FLATCLR_CPU_ONLY
+  FLATCLR_CHECK(false, "a CPU-only build cannot use ", device, " (resolve_device() refuses it)");
+#else
+  c10::cuda::set_device(device.index());
+#endif
 }
 
 }  // namespace flatclr::core

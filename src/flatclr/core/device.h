@@ -26,7 +26,12 @@ struct DeviceContext {
 // UserError naming the field run.device. With one process LOCAL_RANK is normally 0.
 c10::Device choose_device(const std::string& name, bool disable_cuda, const DeviceContext& context);
 
-// choose_device() on this machine (torch::cuda's availability and device count).
+// A CPU-only build (core/build_info.h, cuda_build false) cannot use a GPU even where one is present: there, a
+// CUDA choice (cuda, cuda:N; unless disable_cuda) is a UsageError naming run.device, the value and what to do.
+// Nothing otherwise. RunSettings::validate() and resolve_device() call it with this build's kCudaBuild.
+void check_device_in_build(const std::string& name, bool disable_cuda, bool cuda_build);
+
+// check_device_in_build(), then choose_device() on this machine (torch::cuda's availability and device count).
 c10::Device resolve_device(const std::string& name, bool disable_cuda, int world_size = 1,
                            int local_rank = 0);
 

@@ -1,6 +1,8 @@
 #include "flatclr/core/precision.h"
 
+#ifndef FLATCLR_CPU_ONLY
 #include <ATen/cuda/CUDAContext.h>
+#endif
 
 #include <cmath>
 #include <fstream>
@@ -48,7 +50,12 @@ std::string cpu_model_name() {
 namespace {
 
 bool gpu_has_bf16(const c10::Device& device) {
+#ifdef FLATCLR_CPU_ONLY
+  FLATCLR_CHECK(false, "a CPU-only build has no ", device);
+  return false;
+#else
   return at::cuda::getDeviceProperties(device.index() < 0 ? 0 : device.index())->major >= 8;
+#endif
 }
 
 }  // namespace

@@ -1,6 +1,5 @@
 #include "flatclr/train/train_step.h"
 
-#include <ATen/cuda/CUDAGraph.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -21,7 +20,7 @@ using core::seconds_since;
 
 // The captured step: its input views and its outputs live at fixed addresses; a replay overwrites them.
 struct TrainStep::Graph {
-  std::unique_ptr<at::cuda::CUDAGraph> graph;
+  std::unique_ptr<core::CudaGraph> graph;
   at::Tensor views;
   StepResult result;
   int64_t eager_steps = 0;
