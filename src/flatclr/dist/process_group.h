@@ -44,6 +44,8 @@ class ProcessGroup {
   void barrier();
   // root's value of s, on every rank.
   std::string broadcast_string(const std::string& s, int root = 0);
+  // The sum of every rank's v, on every rank.
+  int64_t sum_over_ranks(int64_t v);
 
   // Wall-clock seconds spent in collectives so far (includes waiting for slower ranks).
   double comm_seconds() const { return comm_seconds_; }
@@ -52,7 +54,13 @@ class ProcessGroup {
 
  private:
   struct Impl;
+  // Runs `launch` (which starts one collective and returns its work) and waits for it, timed and counted;
+  // a failure becomes the UserError described above.
+  template <typename Launch>
+  void run(const char* what, Launch&& launch);
+
   std::unique_ptr<Impl> impl_;
+  double timeout_s_ = 0;
   int rank_ = 0, size_ = 1;
   std::string backend_;
   double comm_seconds_ = 0;
