@@ -234,6 +234,7 @@ std::unique_ptr<PretrainSetup> setup_pretraining(const PretrainConfig& c) {
   if (s->device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
   core::resolve_precision(c.precision, s->device);  // a precision the device cannot run fails now
   s->dp = std::make_unique<dist::DataParallel>(c.dist_env, c.dist_backend, c.dist_timeout, s->device);
+  check_same_configuration(c, *s->dp);
   torch::manual_seed(static_cast<uint64_t>(c.run.seed));
 
   load_train_data(c, *s);
