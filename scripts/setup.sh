@@ -2,7 +2,8 @@
 # Installs what a fresh Debian 12 machine lacks for flatclr, then configures and builds it in ./build.
 #   scripts/setup.sh          build dependencies + build
 #   scripts/setup.sh --test   also what only the tests need (TensorBoard's reader, safetensors, GoogleTest's
-#                             Debian package is needed either way since the build includes the tests)
+#                             Debian package is needed either way since the build includes the tests), and
+#                             configures with FLATCLR_REQUIRE_ALL: a missing optional dependency is an error
 # Needs root (or sudo) for apt-get; FLATCLR_SKIP_APT=1 skips the package step.
 #
 # The engine is the LibTorch inside PyPI's torch==2.11.0 wheel (CUDA 13.0, C++11 ABI), installed with
@@ -108,6 +109,7 @@ if ! [ -f "$gloo_dir/include/gloo/config.h" ]; then
     trap - EXIT
   else
     echo "setup: could not fetch Gloo's headers; building without distributed training on CPU" >&2
+    # The test configuration needs them (the distributed tests would skip): CMake stops below, naming them.
     rm -rf "$tmp"
     trap - EXIT
   fi
@@ -121,6 +123,11 @@ export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
 generator=()
 command -v ninja >/dev/null && [ ! -f build/Makefile ] && generator=(-G Ninja)
 # CMake asks this Python for Torch's CMake config and finds the Gloo headers above in the environment.
-cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DFLATCLR_PYTHON="$FLATCLR_VENV/bin/python"
+# --test: every optional dependency that a test needs becomes a requirement (FLATCLR_REQUIRE_ALL in
+# CMakeLists.txt), so that a missing one fails here instead of turning its tests into skips.
+require_all=OFF
+[ "$want_test" = 1 ] && require_all=ON
+cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DFLATCLR_PYTHON="$FLATCLR_VENV/bin/python" \
+  -DFLATCLR_REQUIRE_ALL=$require_all
 cmake --build build -j "$(nproc)"
 echo "setup: built build/flatclr"
