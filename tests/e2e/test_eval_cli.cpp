@@ -70,8 +70,14 @@ TEST(EndToEndEval, PretrainThenLinearKnnFinetuneAndRandomBaseline) {
       EXPECT_LE(j[key].get<double>(), 1.0);
     }
     EXPECT_GE(j["best_top5"].get<double>(), j["best_top1"].get<double>());
-    EXPECT_GT(j["best_top1"].get<double>(), 0.1);  // above chance (10 classes) even for 2 tiny epochs
   }
+  // No claim that this run learned: 30 steps on 1,000 images do not (measured at this seed: kNN 20.5 %
+  // against the random init's 23.5 %, linear 15.7 %); the learning checks, against a run that learns nothing,
+  // are in test_learning_cli.cpp. What this test checks of the scores: the same checkpoint evaluated by the
+  // same protocol scores the same, whether chosen as the newest or among all checkpoints.
+  EXPECT_EQ(results[5]["best_top1"], results[1]["best_top1"]);
+  EXPECT_EQ(results[5]["best_top5"], results[1]["best_top5"]);
+  EXPECT_EQ(results[5]["checkpoint"], results[1]["checkpoint"]);
 }
 
 TEST(EndToEndEval, BadEvaluationInputFailsClearly) {
