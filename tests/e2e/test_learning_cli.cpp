@@ -18,11 +18,11 @@
 // A difference of two independent draws spreads by sqrt(1.1^2 + 1.9^2) = 2.2 points. The test asks for 6: an
 // encoder that learned nothing (gap 0 +- 2.2) fails it at 2.7 standard deviations, and a learning one passes
 // unless its gap falls 3.5 standard deviations below the measured mean.
-// Against the control: NOT YET MEASURED. The margin is provisionally the same 6 points, which keeps its
-// meaning if the control spreads as the random init does; whether a learning run clears it depends on the
-// control's mean. scripts/learning_margins.sh runs these tests for several seeds (FLATCLR_LEARNING_SEED) and
-// prints the mean and spread of each score and gap: run it and set kControlMargin (and the SimCLR test's)
-// from its output.
+// Against the control: measured at one seed only (seed 2: pretrained 38.92 %, control 21.78 %, random init
+// 24.45 %; re-estimated statistics alone score below the random init there). The margin is provisionally the
+// same 6 points, which keeps its meaning if the control spreads as the random init does.
+// scripts/learning_margins.sh runs these tests for several seeds (FLATCLR_LEARNING_SEED) and prints the mean
+// and spread of each score and gap: run it and set kControlMargin (and the SimCLR test's) from its output.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -103,7 +103,7 @@ Scores learning_scores(const std::string& name, const std::string& clr, bool bat
 
 // The margins (points of kNN top-1): see the top of this file.
 constexpr double kRandomInitMargin = 6.0;
-constexpr double kControlMargin = 6.0;  // provisional: not yet measured
+constexpr double kControlMargin = 6.0;  // provisional: one seed measured
 
 void expect_learned(const Scores& s) {
   EXPECT_GE(s.pretrained - s.random_init, kRandomInitMargin)
