@@ -79,9 +79,6 @@ unsigned flag_use(const std::string& flag) {
                           "clr",
                           "temperature",
                           "n_views",
-                          "proj_head_mode",
-                          "num_proj_layers",
-                          "proj_out_dim",
                           "batch_size",
                           "epochs",
                           "lr",
@@ -108,8 +105,13 @@ unsigned flag_use(const std::string& flag) {
                           "sync_bn",
                           "dist_timeout"})
       m[f] = kUsedByPretrain;
-    for (const char* f : {"model", "width_multiplier", "save_dir"})
-      m[f] = kUsedByPretrain | kUsedBySupervised;
+    m["save_dir"] = kUsedByPretrain | kUsedBySupervised;
+    // The flags that describe the encoder: an evaluation checks them against the checkpoint's encoder, as
+    // the paper's code, which builds the evaluated network from them (eval/expected_encoder.h).
+    for (const char* f : {"model", "width_multiplier"})
+      m[f] = kUsedByPretrain | kUsedByEval | kUsedBySupervised;
+    for (const char* f : {"proj_head_mode", "num_proj_layers", "proj_out_dim"})
+      m[f] = kUsedByPretrain | kUsedByEval;
     for (const char* f : {"checkpoint_dir", "transfer_mode", "transfer_from_epoch", "eval_all_checkpoints",
                           "eval_random_init", "fc_augment", "knn_k", "knn_temperature",
                           "transfer_dataset_name", "semi_ratio", "semi_list"})
@@ -476,6 +478,13 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
       e.data = c.data;
       if (!app.count("--dataset_name")) e.data.dataset_name.clear();
       e.run = c.run;
+      if (app.count("--model")) e.model.arch = c.model.arch;
+      if (app.count("--width_multiplier")) e.model.width_multiplier = c.model.width_multiplier;
+      if (app.count("--proj_head_mode")) e.model.head_mode = c.model.head.mode;
+      if (app.count("--num_proj_layers")) e.model.head_num_layers = c.model.head.num_layers;
+      if (app.count("--proj_out_dim")) e.model.head_out_dim = c.model.head.out_dim;
+      // A value no encoder can have (--width_multiplier=0) is wrong whatever the checkpoint holds.
+      if (!e.model.empty()) c.model.validate();
       if (train_mode == TrainMode::kEval && !app.count("--transfer_mode")) {
         e.transfer_mode = eval::TransferMode::kLinearEval;
       }

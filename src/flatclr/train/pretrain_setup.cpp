@@ -20,8 +20,8 @@
 #include "flatclr/io/checkpoint.h"
 #include "flatclr/models/channels_last.h"
 #include "flatclr/optim/make_optimizer.h"
-#include "flatclr/optim/optimizer_state.h"
 #include "flatclr/train/precision_probe.h"
+#include "flatclr/train/restore_state.h"
 #include "flatclr/train/run_dir.h"
 
 namespace flatclr::train {
@@ -88,12 +88,7 @@ optim::LrSchedule make_schedule(const PretrainConfig& c, int64_t steps_per_epoch
 // Model and optimizer state, epoch and step from the checkpoint (at `path`) the run resumes.
 void resume(const PretrainConfig& c, const std::string& path, const io::Checkpoint& ckpt, PretrainSetup& s) {
   RunStart& r = s.start;
-  const std::string arch = core::name_of(c.model.arch);
-  if (ckpt.model != arch) fail(path, " holds a ", ckpt.model, " model but ", Field{"model.arch"}, "=", arch);
-  io::load_module_state_dict(*s.model, ckpt.model_state_dict, /*strict=*/true, path);
-  optim::load_optimizer_state(*s.optimizer, ckpt.optimizer);
-  // An fp16 run resumes its loss scale (a run resumed in another precision starts a fresh scaler).
-  if (s.scaler && !ckpt.grad_scaler.isNone()) s.scaler->load_state_dict(ckpt.grad_scaler);
+  restore_training_state(ckpt, path, s.model, *s.optimizer, s.scaler.get());
   r.start_epoch = ckpt.epoch;
   r.global_step = ckpt.global_step;
   if (r.global_step != r.start_epoch * r.steps_per_epoch) {
