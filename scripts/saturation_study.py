@@ -35,17 +35,19 @@ ONSET = 0.5       # a run "saturates" from the first logging interval where this
 TRAIN_IMAGES = 50000
 
 # The pilot: SimCLR only, seed 1, the small-batch study's protocol (ResNet-18 x0.125, LARS, sqrt lr scaling, the
-# batched augmentation) with one of temperature, batch, data size and epochs changed at a time.
+# batched augmentation) with one of temperature, batch, data size and epochs changed at a time, about 15,000 images
+# of pretraining each (the most informative first: the machine is shared, and the pilot reports what finished).
 PILOT = [
     {"temperature": t, "batch_size": b, "data_fraction": f, "epochs": e}
     for (t, b, f, e) in [
-        (0.2, 16, 0.1, 5), (0.1, 16, 0.1, 5), (0.05, 16, 0.1, 5),
-        (0.05, 8, 0.1, 5), (0.05, 64, 0.1, 5),
-        (0.1, 16, 0.02, 25), (0.05, 16, 0.02, 25), (0.1, 16, 0.005, 100),
+        (0.05, 16, 0.02, 15), (0.05, 16, 0.002, 150), (0.05, 8, 0.02, 15), (0.1, 16, 0.02, 15),
+        (0.2, 16, 0.02, 15), (0.05, 16, 0.1, 3), (0.05, 64, 0.02, 15), (0.1, 16, 0.02, 45),
+        (0.02, 16, 0.02, 15), (0.05, 8, 0.002, 150),
     ]
 ]
 
-# The study: regimes x {SimCLR, FlatCLR} x seeds. "pilot" names the pilot setting whose numbers chose the regime.
+# The study: regimes x {SimCLR, FlatCLR} x seeds. The regimes are chosen from the complete pilot by
+# choose_regimes() and kept in <out>/study/regimes.json, so that they never change under a running study.
 REGIMES = []
 STUDY_SEEDS = [1, 2, 3]
 
@@ -117,7 +119,18 @@ def flags_for(args, s):
     """The protocol of scripts/logk_study.py with this setting's temperature, data size and epochs. Precision and
     memory format are pinned: what `auto` picks on a CPU has changed between commits (and may be measured per run)."""
     args.extra = {"temperature": str(s["temperature"]), "data_fraction": str(s["data_fraction"]),
-                  "epochs": str(s["epochs"]), "precision": "fp32", "memory_format": "contiguous"}
+                  "epochs": str(s["epochs"]), "precision": "fp32", "memory_format": "contiguous",
+                  "log_every_n_steps": str(log_every(s)),
+                  # about 15 checkpoints a run: resumable, without hundreds of files on small-data runs
+                  "save_every_n_epochs": str(max(1, s["epochs"] // 15)) if isinstance(s["epochs"], int) else "<n>"}
+
+
+def log_every(s):
+    """Logging interval in steps: 20 as in the small-batch study, fewer where an epoch has under 60 steps, so that
+    every epoch has at least 3 intervals."""
+    if not isinstance(s["batch_size"], int):
+        return "<steps>"
+    return max(1, min(20, images(s) // s["batch_size"] // 3))
 
 
 def advance(args, stage, name, s, clr, seed, modes, deadline, build):
@@ -140,16 +153,75 @@ def study_runs():
             for seed in STUDY_SEEDS for r in REGIMES for clr in ls.METHODS]
 
 
-def run_all(args, stage):
-    build = build_record(args)
-    deadline = time.time() + args.hours * 3600
-    runs, modes = (pilot_runs(), ("knn",)) if stage == "pilot" else (study_runs(), ("knn", "linear_eval"))
+def run_list(args, stage, runs, modes, deadline, build):
     for name, s, clr, seed in runs:
         if not advance(args, stage, name, s, clr, seed, modes, deadline, build):
             ls.log("deadline reached: stopping (rerun the same command to continue)")
-            break
+            return False
         report(args)
+    return True
+
+
+def run_all(args, stage):
+    """pilot: the pilot runs; study: the pilot runs, then the regimes chosen from them, then the study runs."""
+    build = build_record(args)
+    deadline = time.time() + args.hours * 3600
+    if run_list(args, "pilot", pilot_runs(), ("knn",), deadline, build) and stage == "study":
+        if not REGIMES:
+            REGIMES[:] = choose_regimes(args) or []
+            if REGIMES:
+                json.dump(REGIMES, open(regimes_file(args), "w"), indent=1)
+        if REGIMES:
+            run_list(args, "study", study_runs(), ("knn", "linear_eval"), deadline, build)
+        else:
+            ls.log("no study: the pilot is incomplete or found no setting that saturates SimCLR (see the page)")
     report(args)
+
+
+def saturates(g):
+    """Whether a run saturated SimCLR: at least ONSET of its rows over the last epoch had p+ > SATURATED."""
+    return g["saturated"] >= 100 * ONSET
+
+
+def cost(setting_and_summary):
+    """Images seen (images x epochs); at equal cost the larger batch first (fewer, faster steps)."""
+    s = setting_and_summary[0]
+    return images(s) * s["epochs"], -s["batch_size"]
+
+
+def regimes_file(args):
+    return os.path.join(args.out, "study", "regimes.json")
+
+
+def choose_regimes(args):
+    """The study's regimes from the complete pilot (None while a pilot run is missing): the two cheapest settings
+    (images seen = images x epochs) in which at least ONSET of SimCLR's rows were saturated over the last epoch, and
+    one in which SimCLR did not saturate (under 5% of rows in the last epoch, p+ under 0.9 in every interval),
+    preferably differing from the cheapest saturating one in temperature only."""
+    got = [(s, summary(args, "pilot", "simclr_" + setting_name(s), s)) for s in PILOT]
+    if any(g is None for _, g in got):
+        return None
+    hot = sorted([sg for sg in got if saturates(sg[1])], key=cost)
+    calm = sorted([sg for sg in got if sg[1]["saturated"] < 5 and sg[1]["p_pos_max"] < 0.9], key=cost)
+    if not hot:
+        return []
+    first = hot[0][0]
+    # The second saturating regime should pull another lever (temperature or data size), not only the batch.
+    other = [sg for sg in hot[1:] if any(sg[0][k] != first[k] for k in ("temperature", "data_fraction"))] or hot[1:]
+    regimes = [{"name": "saturating-1", "setting": first, "pilot": first,
+                "why": "the cheapest pilot setting with ≥ %d%% of SimCLR's rows saturated over the last epoch" % (
+                    100 * ONSET)}]
+    if other:
+        regimes.append({"name": "saturating-2", "setting": other[0][0], "pilot": other[0][0],
+                        "why": "the next cheapest such setting%s" % (
+                            " with another temperature or data size" if other[0] is not hot[1] else "")})
+    same = [sg for sg in calm if all(sg[0][k] == first[k] for k in ("batch_size", "data_fraction", "epochs"))]
+    if same or calm:
+        s = (same or calm)[0][0]
+        regimes.append({"name": "not-saturating", "setting": s, "pilot": s,
+                        "why": "a pilot setting where SimCLR did not saturate (< 5%% of rows, p+ < 0.9)%s" % (
+                            ", saturating-1 at another temperature" if same else "")})
+    return regimes
 
 
 # ---- summarising -------------------------------------------------------------------------------------------------
@@ -163,6 +235,10 @@ def summary(args, stage, name, s):
     got["saturated_all"] = 100 * statistics.mean(c[2] for c in curve)  # share of all rows of training
     peak = max(curve, key=lambda c: c[2])
     got["saturated_peak"], got["saturated_peak_epoch"] = 100 * peak[2], peak[0]
+    # mean p+ over each quarter of training: still rising at the end, or levelled off?
+    quarters = [[c[1] for c in curve if (q - 1) * s["epochs"] / 4.0 < c[0] <= q * s["epochs"] / 4.0 + 1e-9]
+                for q in (1, 2, 3, 4)]
+    got["quarters"] = " / ".join("%.2f" % statistics.mean(x) if x else "–" for x in quarters)
     onset = [c[0] for c in curve if c[2] >= ONSET]
     got["onset"] = onset[0] if onset else None
     build = os.path.join(args.out, stage, "runs", name, "build.json")
@@ -222,32 +298,33 @@ def gap_table():
 
 def pilot_section(args):
     rows = ["| temperature | batch | images | epochs | p+ max (interval) | p+ last epoch | saturated %% last epoch | "
-            "saturated %% peak (at epoch) | ≥ %d%% saturated from | kNN top-1 | wall s |" % (100 * ONSET),
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+            "saturated %% peak (at epoch) | ≥ %d%% saturated from | p+ by quarter of training | kNN top-1 | "
+            "wall s |" % (100 * ONSET), "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     done = []
     for name, s, clr, seed in pilot_runs():
         g = summary(args, "pilot", name, s)
         if not g:
             continue
         done.append((s, g))
-        rows.append("| %g | %d | %d | %d | %.3f | %.3f | %.1f | %.1f (%.1f) | %s | %s | %.0f |" % (
+        rows.append("| %g | %d | %d | %d | %.3f | %.3f | %.1f | %.1f (%.1f) | %s | %s | %s | %.0f |" % (
             s["temperature"], s["batch_size"], images(s), s["epochs"], g["p_pos_max"], g["p_pos"], g["saturated"],
-            g["saturated_peak"], g["saturated_peak_epoch"], onset_text(g, s["epochs"]),
+            g["saturated_peak"], g["saturated_peak_epoch"], onset_text(g, s["epochs"]), g["quarters"],
             "%.2f" % g["knn"] if g["knn"] is not None else "–", g["wall_s"]))
     if not done:
         return "No pilot run has finished yet.", done
     text = ["%d of %d pilot runs finished (SimCLR, seed 1; %s)." % (
         len(done), len(PILOT), "complete" if len(done) == len(PILOT) else "not yet complete"), "", "\n".join(rows), ""]
-    sat = [(s, g) for s, g in done if g["onset"] is not None]
-    if sat:
-        s, g = min(sat, key=lambda sg: sg[1]["wall_s"])
-        text.append("Settings where at least %d%% of SimCLR's rows saturated in some logging interval: %d of %d. "
-                    "The cheapest: tau %g, batch %d, %d images, %d epochs (%.0f s; saturated from %s, %.1f%% of the "
-                    "last epoch's rows)." % (100 * ONSET, len(sat), len(done), s["temperature"], s["batch_size"],
-                                             images(s), s["epochs"], g["wall_s"], onset_text(g, s["epochs"]),
-                                             g["saturated"]))
+    hot = sorted([sg for sg in done if saturates(sg[1])], key=cost)
+    if hot:
+        s, g = hot[0]
+        text.append("Settings in which at least %d%% of SimCLR's rows were saturated over the last epoch: %d of %d "
+                    "finished. The cheapest (in images seen, images × epochs): tau %g, batch %d, %d images, %d epochs "
+                    "(%.0f s; %.1f%% of the last epoch's rows saturated; at least %d%% from %s)." % (
+                        100 * ONSET, len(hot), len(done), s["temperature"], s["batch_size"], images(s), s["epochs"],
+                        g["wall_s"], g["saturated"], 100 * ONSET, onset_text(g, s["epochs"])))
     else:
-        text.append("No finished pilot setting saturated %d%% of SimCLR's rows in any logging interval." % (100 * ONSET))
+        text.append("In no finished pilot setting were %d%% of SimCLR's rows saturated over the last epoch." % (
+            100 * ONSET))
     return "\n".join(text), done
 
 
@@ -263,7 +340,12 @@ def study_cells(args):
 
 def study_section(args):
     if not REGIMES:
-        return "The study's regimes are not chosen yet: the pilot decides them.", []
+        finished = sum(1 for name, s, _, _ in pilot_runs() if summary(args, "pilot", name, s))
+        if finished < len(PILOT):
+            return "Not started: the regimes are chosen from the complete pilot (%d of %d runs finished)." % (
+                finished, len(PILOT)), {}
+        return ("Not started: no pilot setting had ≥ %d%% of SimCLR's rows saturated over the last epoch, so there is "
+                "no saturating regime to study yet; the pilot needs more extreme settings." % (100 * ONSET)), {}
     cells = study_cells(args)
     total, done = len(study_runs()), sum(len(v) for v in cells.values())
     out = ["%d of %d runs finished%s." % (done, total, "" if done == total else " (not yet complete)"), "",
@@ -272,7 +354,7 @@ def study_section(args):
         s = r["setting"]
         out.append("| %s | %g | %d | %d | %d | %s |" % (r["name"], s["temperature"], s["batch_size"], images(s),
                                                         s["epochs"], pilot_reason(args, r)))
-    out += ["", "Top-1 in %, mean ± standard deviation over the seeds. Saturated: share of rows with p+ > 0.99, over "
+    out += ["", "Top-1 in %%, mean ± standard deviation over the seeds. Saturated: share of rows with p+ > 0.99, over "
             "the last epoch and over all of training; onset: the first logging interval in which at least %d%% of the "
             "rows were saturated (mean over the seeds that reached it)." % (100 * ONSET), "",
             "| regime | method | seeds | kNN top-1 | linear top-1 | p+ last epoch | saturated % last epoch | "
@@ -381,7 +463,7 @@ def report(args):
     pilot, _ = pilot_section(args)
     study, cells = study_section(args)
     comparison, verdicts = comparison_section(cells)
-    flags_for(args, {"temperature": "<tau>", "data_fraction": "<fraction>", "epochs": "<epochs>"})
+    flags_for(args, {"temperature": "<tau>", "data_fraction": "<fraction>", "epochs": "<epochs>", "batch_size": None})
     cmd_pre = " ".join(["flatclr"] + ls.pretrain_args(args, "<simclr|flatclr>", 0, 0, "<out>/<stage>/runs/<name>"))
     cmd_pre = cmd_pre.replace("--batch_size=0", "--batch_size=<B>").replace("--seed=0", "--seed=<seed>")
     cmd_eval = " ".join(["flatclr"] + ls.eval_args(args, "<run folder>", "<knn|linear_eval>", 0)).replace(
@@ -404,7 +486,8 @@ longer on fewer images widens the margin the encoder reaches is one of the thing
 ## Pilot: which settings saturate SimCLR
 Protocol of `scripts/logk_study.py` (ResNet-18 at 1/8 width, LARS at lr 0.075 × sqrt(batch), 1 warm-up epoch then
 cosine, the batched augmentation, a class-stratified subset of CIFAR-10's training set) with the temperature, batch,
-number of images or epochs changed. p+ is the mean over a logging interval's rows (20 steps); "saturated" the
+number of images or epochs changed. p+ is the mean over a logging interval's rows (20 steps, fewer where an epoch
+has under 60, so that every epoch has 3 or more intervals); "saturated" the
 share of rows with p+ > {sat}. kNN: k 200 on the full test split, the bank being the small-batch study's 5,000
 images. Wall time on a 2-core machine shared with compilers (`nice -n 19`, 2 threads): compare it between pilot
 runs only roughly.
@@ -412,8 +495,12 @@ runs only roughly.
 {pilot}
 
 ## Study: SimCLR against FlatCLR, {nseeds} seeds, where SimCLR saturates and where it does not
-Evaluation as in the small-batch study: weighted kNN (k 200) and a linear probe (100 epochs, batch 512) trained on
-the same class-stratified 5,000 training images for every regime, scored on the full 10,000-image test split.
+The regimes are chosen by the script from the complete pilot, and then kept fixed (`regimes.json` in the study's
+folder): the two cheapest pilot settings (images seen = images × epochs) in which at least {onset}% of SimCLR's rows
+were saturated over the last epoch, and one in which SimCLR did not saturate (under 5% of the rows, p+ under 0.9 in
+every interval), preferably the first saturating one at another temperature. Evaluation as in the small-batch
+study: weighted kNN (k 200) and a linear probe (100 epochs, batch 512) trained on the same class-stratified 5,000
+training images for every regime, scored on the full 10,000-image test split.
 
 {study}
 
@@ -428,15 +515,14 @@ Written by the script from the tables above. "Beyond the seeds' spread": a paire
 ## Commands
 ```sh
 scripts/saturation_study.py freeze --source <checkout with build/flatclr>
-scripts/saturation_study.py pilot --data <data>
-scripts/saturation_study.py study --data <data> [--hours H]   # rerun to resume
+scripts/saturation_study.py study --data <data> [--hours H]   # the pilot, then the study; rerun to resume
 # each run:
 {pre}
 {eval}
 ```
 """.format(updated=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), commits=commits(args), sat=SATURATED,
            gaps=gap_table(), pilot=pilot, nseeds=len(STUDY_SEEDS), study=study, comparison=comparison,
-           conclusion=conclusion(cells, verdicts), pre=cmd_pre, eval=cmd_eval)
+           conclusion=conclusion(cells, verdicts), pre=cmd_pre, eval=cmd_eval, onset=int(100 * ONSET))
     with open(PAGE, "w") as f:
         f.write(page)
 
@@ -453,6 +539,9 @@ def main():
     args = p.parse_args()
     args.out = os.path.abspath(args.out)
     args.data = os.path.abspath(args.data)
+    os.makedirs(os.path.join(args.out, "study"), exist_ok=True)
+    if os.path.exists(regimes_file(args)):
+        REGIMES[:] = json.load(open(regimes_file(args)))
     if args.stage == "freeze":
         freeze(args)
     elif args.stage == "report":
