@@ -307,9 +307,10 @@ def pilot_section(args):
         if not g:
             continue
         done.append((s, g))
-        rows.append("| %g | %d | %d | %d | %.3f | %.3f | %.1f | %.1f (%.1f) | %s | %s | %s | %.0f |" % (
+        rows.append("| %g | %d | %d | %d | %.3f | %.3f | %.1f | %s | %s | %s | %s | %.0f |" % (
             s["temperature"], s["batch_size"], images(s), s["epochs"], g["p_pos_max"], g["p_pos"], g["saturated"],
-            g["saturated_peak"], g["saturated_peak_epoch"], onset_text(g, s["epochs"]), g["quarters"],
+            "%.1f (epoch %.1f)" % (g["saturated_peak"], g["saturated_peak_epoch"]) if g["saturated_peak"] > 0 else "0.0",
+            onset_text(g, s["epochs"]), g["quarters"],
             "%.2f" % g["knn"] if g["knn"] is not None else "–", g["wall_s"]))
     if not done:
         return "No pilot run has finished yet.", done
