@@ -6,7 +6,8 @@ study's cells as data in docs/results/saturation-study.json.
 
   scripts/saturation_study.py freeze --source ../main [--bin-dir ../study-bin]   # copy build/flatclr, record it
   scripts/saturation_study.py pilot --data D [--out O] [--hours H]   # short SimCLR runs: which settings saturate
-  scripts/saturation_study.py study --data D [--out O] [--hours H]   # the regimes x methods x seeds
+  scripts/saturation_study.py study --data D [--out O] [--hours H]   # the pilot, the regimes chosen from it, then
+                                                                     # regimes x {SimCLR, FlatCLR} x 3 seeds
   scripts/saturation_study.py report [--out O]                       # only rebuild the page
 
 freeze copies <source>/build/flatclr to <bin-dir>/flatclr-<commit> with a JSON record beside it (the commit of
@@ -32,7 +33,8 @@ import logk_study as ls  # noqa: E402
 ROOT = ls.ROOT
 PAGE = os.path.join(ROOT, "docs", "results", "saturation-study.md")
 SATURATED = 0.99  # p+ above which a row counts as saturated (diagnostics.h)
-ONSET = 0.5       # a run "saturates" from the first logging interval where this share of its rows is saturated
+ONSET = 0.5       # the share of saturated rows that makes a run saturated: over its last epoch (saturates()),
+                  # and from the first logging interval that reaches it (the onset)
 TRAIN_IMAGES = 50000
 
 # The pilot: SimCLR only, seed 1, the small-batch study's protocol (ResNet-18 x0.125, LARS, sqrt lr scaling, the
@@ -41,9 +43,9 @@ TRAIN_IMAGES = 50000
 PILOT = [
     {"temperature": t, "batch_size": b, "data_fraction": f, "epochs": e}
     for (t, b, f, e) in [
-        (0.05, 16, 0.02, 15), (0.05, 16, 0.002, 150), (0.05, 8, 0.02, 15), (0.1, 16, 0.02, 15),
-        (0.2, 16, 0.02, 15), (0.05, 16, 0.1, 3), (0.05, 64, 0.02, 15), (0.1, 16, 0.02, 45),
-        (0.02, 16, 0.02, 15), (0.05, 8, 0.002, 150),
+        (0.05, 16, 0.02, 15), (0.05, 16, 0.002, 150), (0.02, 16, 0.02, 15), (0.05, 8, 0.02, 15),
+        (0.1, 16, 0.02, 15), (0.2, 16, 0.02, 15), (0.05, 16, 0.1, 3), (0.05, 64, 0.02, 15),
+        (0.05, 8, 0.002, 150), (0.1, 16, 0.02, 45),
     ]
 ]
 
