@@ -71,11 +71,12 @@ def checkpoints(run):
 def read_jsonl(path):
     out = []
     if os.path.exists(path):
-        for line in open(path):
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                pass  # a line cut by a crash
+        with open(path) as f:
+            for line in f:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass  # a line cut by a crash
     return out
 
 

@@ -14,7 +14,8 @@ freeze copies <source>/build/flatclr to <bin-dir>/flatclr-<commit> with a JSON r
 <source>, whether its tracked files differed from it, the binary's sha256, the CMake build options) and makes it the
 binary of <out> (<out>/binary.json); every run folder gets that record as build.json, and a run is never resumed
 with another build. Runs follow scripts/logk_study.py: resumable from their newest checkpoint, skipped once
-finished, --hours stops starting new work. Python 3 standard library only.
+finished, --hours stops starting new work. Python 3 standard library only; checked by
+tests/scripts/test_saturation_study.py (made-up runs).
 """
 import argparse
 import hashlib
