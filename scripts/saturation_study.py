@@ -39,12 +39,16 @@ ONSET = 0.5       # the share of saturated rows that makes a run saturated: over
 TRAIN_IMAGES = 50000
 
 # The pilot: SimCLR only, seed 1, the small-batch study's protocol (ResNet-18 x0.125, LARS, sqrt lr scaling, the
-# batched augmentation) with one of temperature, batch, data size and epochs changed at a time, about 15,000 images
-# of pretraining each (the most informative first: the machine is shared, and the pilot reports what finished).
+# batched augmentation) with one of temperature, batch, data size and epochs changed at a time, most of them about
+# 15,000 images of pretraining, two longer ones for the number of epochs (the most informative first: the machine
+# is shared, and the pilot reports what finished). Batch 4 came in after the first runs: at tau 0.02 and 0.05 the
+# encoder's margin shrank with the temperature (p+ stayed near 0.1-0.3), so the number of negatives (log K) is the
+# other lever on p+.
 PILOT = [
     {"temperature": t, "batch_size": b, "data_fraction": f, "epochs": e}
     for (t, b, f, e) in [
-        (0.05, 16, 0.02, 15), (0.05, 16, 0.002, 150), (0.02, 16, 0.02, 15), (0.05, 8, 0.02, 15),
+        (0.05, 16, 0.02, 15), (0.05, 16, 0.002, 150), (0.02, 16, 0.02, 15),
+        (0.1, 4, 0.02, 15), (0.05, 4, 0.002, 150), (0.05, 16, 0.002, 600), (0.05, 8, 0.02, 15),
         (0.1, 16, 0.02, 15), (0.2, 16, 0.02, 15), (0.05, 16, 0.1, 3), (0.05, 64, 0.02, 15),
         (0.05, 8, 0.002, 150), (0.1, 16, 0.02, 45),
     ]
@@ -243,6 +247,11 @@ def summary(args, stage, name, s):
     quarters = [[c[1] for c in curve if (q - 1) * s["epochs"] / 4.0 < c[0] <= q * s["epochs"] / 4.0 + 1e-9]
                 for q in (1, 2, 3, 4)]
     got["quarters"] = " / ".join("%.2f" % statistics.mean(x) if x else "–" for x in quarters)
+    # The mean cosine margin of the positive over the negatives in the last epoch, and in units of tau: p+ depends
+    # on margin / tau, so this shows whether a lower temperature bought a larger margin in those units.
+    last = [x for x in ls.read_jsonl(os.path.join(run, "steps.jsonl")) if x.get("epoch") == s["epochs"]
+            and "pos_sim" in x]
+    got["margin"] = statistics.mean(x["pos_sim"] - x["neg_sim"] for x in last) if last else float("nan")
     onset = [c[0] for c in curve if c[2] >= ONSET]
     got["onset"] = onset[0] if onset else None
     build = os.path.join(args.out, stage, "runs", name, "build.json")
@@ -302,18 +311,18 @@ def gap_table():
 
 def pilot_section(args):
     rows = ["| temperature | batch | images | epochs | p+ max (interval) | p+ last epoch | saturated %% last epoch | "
-            "saturated %% peak (at epoch) | ≥ %d%% saturated from | p+ by quarter of training | kNN top-1 | "
-            "wall s |" % (100 * ONSET), "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+            "saturated %% peak (at epoch) | ≥ %d%% saturated from | p+ by quarter of training | margin s+ − s− "
+            "(÷ tau) | kNN top-1 | wall s |" % (100 * ONSET), "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     done = []
     for name, s, clr, seed in pilot_runs():
         g = summary(args, "pilot", name, s)
         if not g:
             continue
         done.append((s, g))
-        rows.append("| %g | %d | %d | %d | %.3f | %.3f | %.1f | %s | %s | %s | %s | %.0f |" % (
+        rows.append("| %g | %d | %d | %d | %.3f | %.3f | %.1f | %s | %s | %s | %.3f (%.1f) | %s | %.0f |" % (
             s["temperature"], s["batch_size"], images(s), s["epochs"], g["p_pos_max"], g["p_pos"], g["saturated"],
             "%.1f (epoch %.1f)" % (g["saturated_peak"], g["saturated_peak_epoch"]) if g["saturated_peak"] > 0 else "0.0",
-            onset_text(g, s["epochs"]), g["quarters"],
+            onset_text(g, s["epochs"]), g["quarters"], g["margin"], g["margin"] / s["temperature"],
             "%.2f" % g["knn"] if g["knn"] is not None else "–", g["wall_s"]))
     if not done:
         return "No pilot run has finished yet.", done
@@ -512,12 +521,13 @@ longer on fewer images widens the margin the encoder reaches is one of the thing
 ## Pilot: which settings saturate SimCLR
 Protocol of `scripts/logk_study.py` (ResNet-18 at 1/8 width, LARS at lr 0.075 × sqrt(batch), 1 warm-up epoch then
 cosine, the batched augmentation, a class-stratified subset of CIFAR-10's training set; float32, contiguous memory
-format) with the temperature, batch,
-number of images or epochs changed. p+ is the mean over a logging interval's rows (20 steps, fewer where an epoch
-has under 60, so that every epoch has 3 or more intervals); "saturated" the share of rows with p+ > {sat}. kNN:
-k 200 on the full test split, the bank being the small-batch study's 5,000 images. Wall time: on a 2-core machine
-shared with other engineers' compilers and benchmarks, the runs at `nice -n 19` (2 threads), so it says more about
-the machine's load than about the setting; cost is compared in images seen.
+format) with the temperature, batch, number of images or epochs changed. p+ is the mean over a logging interval's
+rows (20 steps, fewer where an epoch has under 60, so that every epoch has 3 or more intervals); "saturated" the
+share of rows with p+ > {sat}. Margin: the mean cosine similarity of the positive minus that of the negatives over
+the last epoch, and the same in units of tau (p+ depends on margin / tau). kNN: k 200 on the full test split, the
+bank being the small-batch study's 5,000 images. Wall time: on a 2-core machine shared with other engineers'
+compilers and benchmarks, the runs at `nice -n 19` (2 threads), so it says more about the machine's load than about
+the setting; cost is compared in images seen.
 
 {pilot}
 
