@@ -339,7 +339,27 @@ def pilot_section(args):
     else:
         text.append("In no finished pilot setting were %d%% of SimCLR's rows saturated over the last epoch." % (
             100 * ONSET))
+    text += temperature_effect(done)
     return "\n".join(text), done
+
+
+def temperature_effect(done):
+    """For pilot settings that differ only in temperature: what a lower tau did to the margin and to p+."""
+    groups = {}
+    for s, g in done:
+        groups.setdefault((s["batch_size"], images(s), s["epochs"]), []).append((s["temperature"], g))
+    out = []
+    for (batch, n, epochs), runs in sorted(groups.items()):
+        if len(runs) < 2:
+            continue
+        runs.sort(key=lambda tg: tg[0])
+        (t0, g0), (t1, g1) = runs[0], runs[-1]
+        out.append("\nTemperature alone (batch %d, %d images, %d epochs): %s. From tau %g to %g the margin changed "
+                   "%.2f-fold (the temperature %.2f-fold), and p+ over the last epoch went from %.3f to %.3f." % (
+                       batch, n, epochs, "; ".join("tau %g: margin %.3f = %.1f tau, p+ %.3f" % (
+                           t, g["margin"], g["margin"] / t, g["p_pos"]) for t, g in runs),
+                       t1, t0, g0["margin"] / g1["margin"], t0 / t1, g1["p_pos"], g0["p_pos"]))
+    return out
 
 
 def study_cells(args):
