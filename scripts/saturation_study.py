@@ -341,6 +341,12 @@ def pilot_section(args):
     else:
         text.append("In no finished pilot setting were %d%% of SimCLR's rows saturated over the last epoch." % (
             100 * ONSET))
+    describe = lambda s: "tau %g, batch %d, %d images, %d epochs" % (
+        s["temperature"], s["batch_size"], images(s), s["epochs"])
+    top_p = max(done, key=lambda sg: sg[1]["p_pos"])
+    top_sat = max(done, key=lambda sg: sg[1]["saturated"])
+    text.append("The highest over a last epoch: p+ %.3f (%s); saturated share %.1f%% (%s)." % (
+        top_p[1]["p_pos"], describe(top_p[0]), top_sat[1]["saturated"], describe(top_sat[0])))
     text += temperature_effect(done)
     return "\n".join(text), done
 
