@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
       const train::StepResult r = checked.run(views, 0.3);
       monitor_seconds += r.check_seconds;  // the gradient norm and the guard, inside the step
       const auto t = Clock::now();
-      if (monitor.wants_embeddings()) monitor.observe_embeddings(r.h, r.z);
+      if (monitor.wants_embeddings()) monitor.observe_embeddings(r.h, r.z, r.flags.select(0, 2));
       monitor.observe_step(r.out, r.grad_norm, r.flags.select(0, 2), data_s, seconds_since(start));
       if ((global + 1) % log_every == 0) {
         auto rec = monitor.flush(0.3);

@@ -1,38 +1,51 @@
 // flatclr's pretraining step against PyTorch eager, on the same machine in the same run: ResNet-18 (CIFAR
-// stem), FlatNCE, LARS, two views of 32x32 images, at each batch size and precision. flatclr runs the
-// trainer's own train::TrainStep with its default memory layout (core/precision.h) and, on CUDA, the
+// stem), FlatNCE, LARS, two views of 32x32 images, at each batch size, precision and memory layout. Each row
+// runs both sides in the same layout (both contiguous, or both channels-last) and the same precision, with
+// cuDNN's benchmark mode on for both. flatclr runs the trainer's own train::TrainStep and, on CUDA, the
 // trainer's sync-free step replayed from a CUDA graph (--cuda_graphs false: the sync-free step launched
 // eagerly; the first round's untimed warm-up covers the graph's eager steps and its capture); the baseline is
-// bench/pytorch_step.py in the virtual environment's PyTorch, the way a PyTorch user runs it (eager, default
-// layout, torch.autocast). The two sides alternate round by round (which one goes first alternates too), same
+// bench/pytorch_step.py in the virtual environment's PyTorch, the way a PyTorch user runs it (eager,
+// torch.autocast). The two sides alternate round by round (which one goes first alternates too), same
 // threads, same batch, and each side's images/s is its median step time over all rounds. Input views are
 // fixed random tensors on both sides: this times the step, not the augmentation (bench_data_pipeline does
 // that).
-//   build/bench_vs_pytorch [--threads N] [--batches 32,256] [--precisions fp32,bf16] [--rounds 3] [--steps 3]
-//                          [--device auto|cpu|cuda] [--memory_format auto|contiguous|channels_last]
-//                          [--cuda_graphs true|false]
-// The last line: `default precision, batch 32: flatclr <P> <X> images/s, PyTorch eager fp32 <Y> images/s,
-// ratio <R>`.
+//
+// How close to the machine each row runs: the step's operations are counted once per batch from the model
+// itself (core/flop_counter.h, on one real step; PyTorch's FlopCounterMode counts the same step beside it as
+// a check), and divided by the median step time; the peak is a large matrix product in the row's precision,
+// measured in the same run with the same threads (the most this LibTorch gets out of these cores).
+//   build/bench_vs_pytorch [--threads N] [--batches 32,256] [--precisions fp32,bf16]
+//                          [--layouts contiguous,channels_last] [--rounds 3] [--steps 3]
+//                          [--device auto|cpu|cuda] [--cuda_graphs true|false]
+// The last line compares the defaults: `default precision, batch 32: flatclr <P> <layout> <X> images/s,
+// PyTorch eager fp32 contiguous <Y> images/s, ratio <R>`, where <P> and <layout> are what flatclr's `auto`
+// chooses here (on a CPU: timed by the same probe the trainer runs, train/precision_probe.h). Exits 1 when
+// the PyTorch baseline fails (a broken bench/pytorch_step.py must not pass for a measurement).
+#include <ATen/Context.h>
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "flatclr/core/clock.h"
 #include "flatclr/core/device.h"
+#include "flatclr/core/flop_counter.h"
 #include "flatclr/core/precision.h"
 #include "flatclr/core/threads.h"
 #include "flatclr/dist/data_parallel.h"
 #include "flatclr/models/channels_last.h"
 #include "flatclr/models/resnet.h"
 #include "flatclr/optim/make_optimizer.h"
+#include "flatclr/train/precision_probe.h"
 #include "flatclr/train/train_step.h"
 
 using namespace flatclr;
@@ -48,6 +61,12 @@ double median(std::vector<double> v) {
 
 void sync(const c10::Device& d) {
   if (d.is_cuda()) torch::cuda::synchronize();
+}
+
+models::ResNetOptions bench_model() {
+  models::ResNetOptions o;
+  o.arch = models::Arch::kRes18;
+  return o;
 }
 
 // One side's model, optimizer and step, kept across rounds.
@@ -67,9 +86,7 @@ struct FlatclrSide {
               const c10::Device& dev)
       : device(dev) {
     torch::manual_seed(0);
-    models::ResNetOptions o;
-    o.arch = models::Arch::kRes18;
-    model = models::ResNet(o);
+    model = models::ResNet(bench_model());
     model->to(device);
     if (channels_last) models::to_channels_last(*model);
     model->train();
@@ -100,6 +117,34 @@ struct FlatclrSide {
   }
 };
 
+// The operations of one fp32 step at this batch, counted on the step itself.
+double step_flops(int64_t batch, const c10::Device& device) {
+  FlatclrSide side(batch, core::Precision::kFp32, false, false, device);
+  side.run(1, 0);  // the first step allocates the optimizer's state: count a later one
+  core::FlopCounter count;
+  side.step->run(side.views, 0.3);
+  sync(device);
+  return count.total();
+}
+
+// The best rate (operations/s) of a square matrix product in `dtype` on `device`: the peak this LibTorch gets
+// out of these cores in that precision.
+double matmul_peak(c10::ScalarType dtype, const c10::Device& device) {
+  const int64_t n = device.is_cuda() ? 8192 : 2048;
+  const auto o = torch::TensorOptions().device(device).dtype(dtype);
+  const auto a = torch::rand({n, n}, o), b = torch::rand({n, n}, o);
+  torch::mm(a, b);  // first call: kernel selection
+  double best = 1e30;
+  for (int i = 0; i < 5; ++i) {
+    sync(device);
+    const auto start = Clock::now();
+    const auto c = torch::mm(a, b);
+    sync(device);
+    best = std::min(best, seconds_since(start));
+  }
+  return 2.0 * static_cast<double>(n) * n * n / best;
+}
+
 // The Python with PyTorch and this checkout's bench/ folder: the build's, unless FLATCLR_PYTHON or
 // FLATCLR_SOURCE_DIR say otherwise (scripts/gpu-check runs this binary on another machine).
 std::string from_env(const char* name, const char* built_in) {
@@ -107,37 +152,46 @@ std::string from_env(const char* name, const char* built_in) {
   return v && *v ? v : built_in;
 }
 
-std::vector<double> pytorch_run(int64_t batch, int threads, const std::string& precision, int warmup,
-                                int steps, const c10::Device& device) {
+// Runs bench/pytorch_step.py with `args`; the numbers after `tag` on its last line that has it, or {} when it
+// failed (said on stderr).
+std::vector<double> pytorch_step(const std::string& args, const std::string& tag) {
   const std::string cmd = from_env("FLATCLR_PYTHON", FLATCLR_PYTHON) + " " +
-                          from_env("FLATCLR_SOURCE_DIR", FLATCLR_SOURCE_DIR) + "/bench/pytorch_step.py" +
-                          " --batch " + std::to_string(batch) + " --threads " + std::to_string(threads) +
-                          " --precision " + precision + " --steps " + std::to_string(steps) + " --warmup " +
-                          std::to_string(warmup) + " --device " + (device.is_cuda() ? "cuda" : "cpu");
+                          from_env("FLATCLR_SOURCE_DIR", FLATCLR_SOURCE_DIR) + "/bench/pytorch_step.py " +
+                          args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return {};
   std::string out;
   char buf[4096];
   while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  if (pclose(p) != 0) {
+  const auto at = out.rfind(tag + " ");
+  if (pclose(p) != 0 || at == std::string::npos) {
     std::fprintf(stderr, "bench_vs_pytorch: the PyTorch baseline failed: %s\n%s\n", cmd.c_str(), out.c_str());
     return {};
   }
-  std::vector<double> t;
-  const auto at = out.rfind("step_seconds");
-  if (at == std::string::npos) return {};
-  std::istringstream in(out.substr(at + 12));
-  for (double x; in >> x;) t.push_back(x);
-  return t;
+  std::vector<double> v;
+  std::istringstream in(out.substr(at + tag.size(), out.find('\n', at) - at - tag.size()));
+  for (double x; in >> x;) v.push_back(x);
+  return v;
 }
 
-}  // namespace
+std::string common_args(int64_t batch, int threads, const std::string& precision, const c10::Device& device,
+                        bool channels_last) {
+  return "--batch " + std::to_string(batch) + " --threads " + std::to_string(threads) + " --precision " +
+         precision + " --device " + (device.is_cuda() ? "cuda" : "cpu") + " --memory_format " +
+         (channels_last ? "channels_last" : "contiguous");
+}
 
-int main(int argc, char** argv) {
+std::string text(const char* format, double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, x);
+  return buf;
+}
+
+int run(int argc, char** argv) {
   int threads = 0, rounds = 3, steps = 3;
   std::vector<int64_t> batches{32, 256};
-  std::vector<std::string> precisions{"fp32", "bf16"};
-  std::string device_name = "auto", memory_format_name = "auto";
+  std::vector<std::string> precisions{"fp32", "bf16"}, layouts{"contiguous", "channels_last"};
+  std::string device_name = "auto";
   bool cuda_graphs = true;
   CLI::App app{"flatclr's pretraining step against PyTorch eager, interleaved, same machine"};
   app.add_option("--threads", threads, "CPU threads of both sides (0 = all cores)")
@@ -146,34 +200,80 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
   app.add_option("--precisions", precisions, "fp32, bf16, fp16 (fp16: GPU only)")->delimiter(',');
+  app.add_option("--layouts", layouts, "memory layouts of both sides: contiguous, channels_last")
+      ->delimiter(',');
   app.add_option("--rounds", rounds, "alternating rounds per configuration")->check(CLI::Range(1, 1000));
   app.add_option("--steps", steps, "timed steps per side per round (after one warm-up step)")
       ->check(CLI::Range(1, 1000));
   app.add_option("--device", device_name, "auto | cpu | cuda");
-  app.add_option("--memory_format", memory_format_name,
-                 "flatclr's layout: auto | contiguous | channels_last");
   app.add_option("--cuda_graphs", cuda_graphs, "CUDA: replay flatclr's step from a CUDA graph");
   CLI11_PARSE(app, argc, argv);
   threads = core::set_num_threads(threads);
   const c10::Device device = core::resolve_device(device_name, false);
-  const auto mf = core::parse_choice<core::MemoryFormat>(memory_format_name);
-  if (!mf) {
-    std::fprintf(stderr, "bench_vs_pytorch: --memory_format=%s: expected auto, contiguous or channels_last\n",
-                 memory_format_name.c_str());
-    return 2;
+  if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);  // as the trainer; pytorch_step.py too
+  std::vector<bool> cls;
+  for (const auto& l : layouts) {
+    const auto mf = core::parse_choice<core::MemoryFormat>(l);
+    if (!mf || *mf == core::MemoryFormat::kAuto) {
+      std::fprintf(stderr, "bench_vs_pytorch: --layouts: %s is not contiguous or channels_last\n", l.c_str());
+      return 2;
+    }
+    cls.push_back(*mf == core::MemoryFormat::kChannelsLast);
   }
-  const core::Precision default_precision = core::resolve_precision(core::Precision::kAuto, device);
+
+  // What flatclr's defaults are here: the layout as the trainer decides it for this model, the precision too
+  // (on a CPU by timing this configuration's step at batch 32).
+  const bool default_cl =
+      models::use_channels_last(core::MemoryFormat::kAuto, device, *models::ResNet(bench_model()));
+  train::ProbeSetting probe;
+  probe.cpu_model = core::cpu_model_name();
+  probe.threads = threads;
+  probe.model = bench_model();
+  probe.batch = 32;
+  probe.channels_last = default_cl;
+  const auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  const train::PrecisionChoice default_choice =
+      train::choose_precision(core::Precision::kAuto, device, probe, "", std::nullopt, now, core::cpu_bf16());
+  const std::string dp = core::name_of(default_choice.precision);
+
   std::printf(
       "bench_vs_pytorch | device %s | %d threads | ResNet-18 CIFAR stem, FlatNCE, LARS, 2 views of 32x32 | "
       "%d rounds x %d steps per side%s\n",
       device.str().c_str(), threads, rounds, steps,
       device.is_cuda() ? (cuda_graphs ? " | flatclr: CUDA graph" : " | flatclr: no CUDA graph") : "");
-  std::printf("flatclr's default precision here: %s\n\n", core::name_of(default_precision).c_str());
-  std::printf("| batch | precision | flatclr layout | flatclr img/s | PyTorch eager img/s | ratio |\n");
-  std::printf("|---|---|---|---|---|---|\n");
+  std::printf("CPU: %s\n", core::cpu_model_name().c_str());
+  std::printf("flatclr's defaults here: %s, %s\n", default_choice.describe().c_str(),
+              default_cl ? "channels_last" : "contiguous");
+  std::map<std::string, double> peak;
+  for (const auto& pname : precisions) {
+    const auto p = core::parse_choice<core::Precision>(pname);
+    if (!p || *p == core::Precision::kAuto || (*p == core::Precision::kFp16 && !device.is_cuda())) continue;
+    peak[pname] = matmul_peak(core::compute_dtype(*p), device);
+    std::printf("matrix-product peak %s: %.1f GFLOP/s (%s %lldx%lld torch::mm, best of 5)\n", pname.c_str(),
+                peak[pname] / 1e9, pname.c_str(), device.is_cuda() ? 8192LL : 2048LL,
+                device.is_cuda() ? 8192LL : 2048LL);
+  }
+  std::printf(
+      "\n| batch | precision | layout (both) | flatclr img/s | PyTorch eager img/s | ratio | flatclr GFLOP/s "
+      "| "
+      "PyTorch GFLOP/s | flatclr %% of peak |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|\n");
   std::fflush(stdout);
-  std::map<std::pair<int64_t, std::string>, std::pair<double, double>> rate;  // (batch, precision) -> sides
+  bool baseline_failed = false;
+  // (batch, precision, channels_last) -> (flatclr, PyTorch) images/s
+  std::map<std::tuple<int64_t, std::string, bool>, std::pair<double, double>> rate;
   for (int64_t batch : batches) {
+    const double flops = step_flops(batch, device);
+    const auto theirs_flops =
+        pytorch_step(common_args(batch, threads, "fp32", device, false) + " --count_flops", "step_flops");
+    if (theirs_flops.empty()) baseline_failed = true;
+    std::printf(
+        "\nbatch %lld: a step is %.2f GFLOP (counted by flatclr on its step; PyTorch's FlopCounterMode: "
+        "%s)\n\n",
+        static_cast<long long>(batch), flops / 1e9,
+        theirs_flops.empty() ? "failed" : text("%.2f GFLOP", theirs_flops[0] / 1e9).c_str());
     for (const auto& pname : precisions) {
       const auto requested = core::parse_choice<core::Precision>(pname);
       if (!requested || *requested == core::Precision::kAuto) {
@@ -184,55 +284,81 @@ int main(int argc, char** argv) {
       try {
         precision = core::resolve_precision(*requested, device);
       } catch (const std::exception& e) {
-        std::printf("| %lld | %s | (skipped: %s) | | | |\n", static_cast<long long>(batch), pname.c_str(),
-                    e.what());
+        std::printf("| %lld | %s | (skipped: %s) | | | | | | |\n", static_cast<long long>(batch),
+                    pname.c_str(), e.what());
         continue;
       }
-      const bool cl = core::resolve_memory_format(*mf) == core::MemoryFormat::kChannelsLast;
-      FlatclrSide ours(batch, precision, cl, cuda_graphs, device);
-      std::vector<double> t_ours, t_theirs;
-      for (int r = 0; r < rounds; ++r) {
-        const int warm = r == 0 ? ours.first_warmup : 0;  // flatclr stays warm; PyTorch restarts each round
-        auto a = [&] {
-          auto t = ours.run(warm, steps);
-          t_ours.insert(t_ours.end(), t.begin(), t.end());
-        };
-        auto b = [&] {
-          auto t = pytorch_run(batch, threads, pname, 1, steps, device);
-          t_theirs.insert(t_theirs.end(), t.begin(), t.end());
-        };
-        if (r % 2 == 0) {
-          a();
-          b();
-        } else {
-          b();
-          a();
+      for (const bool cl : cls) {
+        FlatclrSide ours(batch, precision, cl, cuda_graphs, device);
+        std::vector<double> t_ours, t_theirs;
+        for (int r = 0; r < rounds; ++r) {
+          const int warm = r == 0 ? ours.first_warmup : 0;  // flatclr stays warm; PyTorch restarts each round
+          auto a = [&] {
+            auto t = ours.run(warm, steps);
+            t_ours.insert(t_ours.end(), t.begin(), t.end());
+          };
+          auto b = [&] {
+            auto t = pytorch_step(common_args(batch, threads, pname, device, cl) + " --steps " +
+                                      std::to_string(steps) + " --warmup 1",
+                                  "step_seconds");
+            if (t.empty()) baseline_failed = true;
+            t_theirs.insert(t_theirs.end(), t.begin(), t.end());
+          };
+          if (r % 2 == 0) {
+            a();
+            b();
+          } else {
+            b();
+            a();
+          }
         }
+        const double x = batch / median(t_ours), y = t_theirs.empty() ? 0.0 : batch / median(t_theirs);
+        rate[{batch, pname, cl}] = {x, y};
+        const double gflops_ours = flops / median(t_ours) / 1e9;
+        const std::string theirs = y > 0 ? text("%.1f", y) : "failed";
+        const std::string ratio = y > 0 ? text("%.2fx", x / y) : "-";
+        const std::string theirs_gflops = y > 0 ? text("%.1f", flops / median(t_theirs) / 1e9) : "-";
+        const auto pk = peak.find(pname);
+        const std::string of_peak =
+            pk != peak.end() ? text("%.0f%%", 100.0 * gflops_ours * 1e9 / pk->second) : "-";
+        std::printf("| %lld | %s | %s | %.1f | %s | %s | %.1f | %s | %s |\n", static_cast<long long>(batch),
+                    pname.c_str(), cl ? "channels_last" : "contiguous", x, theirs.c_str(), ratio.c_str(),
+                    gflops_ours, theirs_gflops.c_str(), of_peak.c_str());
+        std::fflush(stdout);
       }
-      const double x = batch / median(t_ours), y = t_theirs.empty() ? 0.0 : batch / median(t_theirs);
-      rate[{batch, pname}] = {x, y};
-      char theirs_text[32] = "failed", ratio_text[32] = "-";
-      if (y > 0) {
-        std::snprintf(theirs_text, sizeof theirs_text, "%.1f", y);
-        std::snprintf(ratio_text, sizeof ratio_text, "%.2fx", x / y);
-      }
-      std::printf("| %lld | %s | %s | %.1f | %s | %s |\n", static_cast<long long>(batch), pname.c_str(),
-                  cl ? "channels_last" : "contiguous", x, theirs_text, ratio_text);
-      std::fflush(stdout);
     }
   }
-  const std::string dp = core::name_of(default_precision);
-  auto ours = rate.find({32, dp}), theirs = rate.find({32, "fp32"});
+  auto ours = rate.find({32, dp, default_cl}), theirs = rate.find({32, "fp32", false});
   if (ours != rate.end() && theirs != rate.end() && theirs->second.second > 0) {
     std::printf(
-        "\ndefault precision, batch 32: flatclr %s %.1f images/s, PyTorch eager fp32 %.1f images/s, ratio "
-        "%.2f\n",
-        dp.c_str(), ours->second.first, theirs->second.second, ours->second.first / theirs->second.second);
+        "\ndefault precision, batch 32: flatclr %s %s %.1f images/s, PyTorch eager fp32 contiguous %.1f "
+        "images/s, ratio %.2f\n",
+        dp.c_str(), default_cl ? "channels_last" : "contiguous", ours->second.first, theirs->second.second,
+        ours->second.first / theirs->second.second);
   } else {
     std::printf(
-        "\ndefault precision, batch 32: not measured (needs batch 32 in --batches and fp32 and %s in "
-        "--precisions)\n",
-        dp.c_str());
+        "\ndefault precision, batch 32: not measured (needs batch 32 in --batches, fp32 and %s in "
+        "--precisions, "
+        "contiguous%s in --layouts, and a working baseline)\n",
+        dp.c_str(), default_cl ? " and channels_last" : "");
+  }
+  if (baseline_failed) {
+    std::fprintf(stderr, "bench_vs_pytorch: the PyTorch baseline failed (see above): no valid comparison\n");
+    return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+// An error inside a measurement (on CUDA, a step whose graph capture fails: the benchmark, unlike the trainer,
+// does not fall back to eager steps, so that a table never mixes the two) ends the run with one line and exit 1.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "bench_vs_pytorch: error: %s\n", e.what());
+    return 1;
+  }
 }

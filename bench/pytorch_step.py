@@ -10,7 +10,10 @@ the default memory layout unless --memory_format says otherwise, and torch.autoc
 
 Prints one line: `step_seconds <s1> <s2> ...` (the timed steps, after the warm-up ones). With --profile, first
 the table of torch.profiler over the timed steps (operators by self time): where a step's time goes, which is
-the same LibTorch/oneDNN kernels flatclr calls.
+the same LibTorch/oneDNN kernels flatclr calls. With --count_flops, instead of timing: `step_flops <F>`, the
+operations of one step (forward and backward) as torch.utils.flop_counter.FlopCounterMode counts them, the
+independent reference for flatclr's own count (core/flop_counter.h). cuDNN's benchmark mode is on, as in
+flatclr's trainer and benchmark.
 """
 import argparse
 import time
@@ -82,8 +85,10 @@ def main():
     p.add_argument("--device", default="cpu")
     p.add_argument("--memory_format", choices=["contiguous", "channels_last"], default="contiguous")
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--count_flops", action="store_true")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    torch.backends.cudnn.benchmark = True
     torch.manual_seed(0)
     dev = torch.device(a.device)
     cl = a.memory_format == "channels_last"
@@ -97,6 +102,13 @@ def main():
     views = torch.rand(2 * a.batch, 3, 32, 32, device=dev)
     if cl:
         views = views.contiguous(memory_format=torch.channels_last)
+    if a.count_flops:
+        from torch.utils.flop_counter import FlopCounterMode
+        counter = FlopCounterMode(display=False)
+        with counter:
+            flat_nce(m(views).float(), 0.1).backward()
+        print("step_flops %d" % counter.get_total_flops(), flush=True)
+        return
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     times = []
     prof = None

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs what a fresh Debian 12 machine lacks for flatclr, then configures and builds it in ./build.
-#   scripts/setup.sh          build dependencies + build
-#   scripts/setup.sh --test   also what only the tests need (TensorBoard's reader, safetensors, GoogleTest's
-#                             Debian package is needed either way since the build includes the tests)
-# Needs root (or sudo) for apt-get; FLATCLR_SKIP_APT=1 skips the package step.
+# Installs what a fresh Debian 12 machine lacks for flatclr, then configures ./build and builds build/flatclr
+# (only the command-line program: scripts/test.sh builds the tests and benchmarks).
+#   scripts/setup.sh          build dependencies + build/flatclr
+#   scripts/setup.sh --test   also what only the tests need (TensorBoard's reader, safetensors, clang)
+# Needs root (or sudo) for apt-get; FLATCLR_SKIP_APT=1 skips the package step. Prints the time of each phase
+# (packages, Python environment, Gloo headers, configure, build) as it ends, and all of them at the end.
 #
 # The engine is the LibTorch inside PyPI's torch==2.11.0 wheel (CUDA 13.0, C++11 ABI), installed with
 # torchvision==0.26.0 in a virtual environment that lives outside the clone, so that every clone on a machine
@@ -13,6 +14,11 @@
 #                  which libtorch_cuda.so loads even on a machine without a GPU)
 #   FLATCLR_BASE_PYTHON   the Python 3 (>= 3.10) that makes the environment (default: python3 on PATH)
 # Bump TORCH_VERSION and TORCHVISION_VERSION together (torchvision pins its torch).
+#
+# Two builds come from that wheel (CMakeLists.txt): with the CUDA toolkit 13.0 (nvcc on PATH, or in
+# $CUDA_HOME/bin, default /usr/local/cuda/bin) the CUDA build; without it a CPU-only build against the wheel's
+# CPU libraries, which runs everything but --device=cuda, and setup says in one line what GPU support needs.
+#   FLATCLR_BUILD_DIR   the build folder (default build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/venv.sh
@@ -20,6 +26,17 @@ source scripts/venv.sh
 
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
+build_dir=${FLATCLR_BUILD_DIR:-build}
+
+# The time of each phase, printed as it ends and together at the end.
+phase_times=()
+phase_start=$SECONDS
+end_phase() {
+  local took=$((SECONDS - phase_start))
+  phase_times+=("$1 ${took} s")
+  echo "setup: $1: ${took} s"
+  phase_start=$SECONDS
+}
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config curl ca-certificates xz-utils
@@ -48,6 +65,7 @@ if [ "${FLATCLR_SKIP_APT:-0}" != 1 ]; then
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
   fi
 fi
+end_phase packages
 
 # --- the virtual environment: torch + torchvision (+ the tests' Python references) ---------------------------
 pip_packages=("torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" numpy)
@@ -77,6 +95,7 @@ if ! "$FLATCLR_VENV/bin/python" -c "$check" 2>/dev/null; then
 else
   echo "setup: reusing $FLATCLR_VENV (torch $TORCH_VERSION, torchvision $TORCHVISION_VERSION)"
 fi
+end_phase "Python environment"
 
 # --- Gloo's headers, for c10d's ProcessGroupGloo.hpp (distributed runs on CPU) --------------------------------
 # The wheel links Gloo statically but ships none of its headers. PyTorch 2.11.0 pins Gloo commit 3135b0b
@@ -112,15 +131,29 @@ if ! [ -f "$gloo_dir/include/gloo/config.h" ]; then
     trap - EXIT
   fi
 fi
+end_phase "Gloo headers"
+
 # --- configure + build ------------------------------------------------------------------------------------------
-if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
-  export PATH=/usr/local/cuda/bin:$PATH
+# The CUDA toolkit is usually installed without putting nvcc on PATH.
+cuda_bin=${CUDA_HOME:-/usr/local/cuda}/bin
+if ! command -v nvcc >/dev/null && [ -x "$cuda_bin/nvcc" ]; then
+  export PATH=$cuda_bin:$PATH
 fi
 # No .cu files of our own: one architecture keeps the wheel's CUDA probe quiet and short.
 export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
 generator=()
-command -v ninja >/dev/null && [ ! -f build/Makefile ] && generator=(-G Ninja)
-# CMake asks this Python for Torch's CMake config and finds the Gloo headers above in the environment.
-cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DFLATCLR_PYTHON="$FLATCLR_VENV/bin/python"
-cmake --build build -j "$(nproc)"
-echo "setup: built build/flatclr"
+command -v ninja >/dev/null && [ ! -f "$build_dir/Makefile" ] && generator=(-G Ninja)
+# CMake asks this Python for Torch's CMake config and finds the Gloo headers above in the environment; without
+# nvcc it configures the CPU-only build.
+cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DFLATCLR_PYTHON="$FLATCLR_VENV/bin/python"
+end_phase configure
+cmake --build "$build_dir" -j "$(nproc)" --target flatclr
+end_phase build
+echo "setup: done in ${SECONDS} s ($(IFS=,; echo "${phase_times[*]}" | sed 's/,/, /g'))"
+if grep -q '^FLATCLR_WITH_CUDA:INTERNAL=ON$' "$build_dir/CMakeCache.txt"; then
+  echo "setup: built $build_dir/flatclr (CUDA build)"
+else
+  echo "setup: built $build_dir/flatclr, CPU-only: no nvcc found; GPU support needs the CUDA toolkit 13.0" \
+    "(NVIDIA's cuda-toolkit-13-0 package or runfile from https://developer.nvidia.com/cuda-downloads, into" \
+    "/usr/local/cuda), then scripts/setup.sh again"
+fi

@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
-# Sets up (packages + build) and runs every test: scripts/test.sh [extra ctest args]
+# Sets up (packages + build/flatclr), builds the rest (tests, benchmarks) and runs every test:
+#   scripts/test.sh [extra ctest args]
+# Prints the time of the build and of the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
+start=$SECONDS
+cmake --build build -j "$(nproc)"
+echo "test: built the tests and benchmarks in $((SECONDS - start)) s"
+start=$SECONDS
 cd build
-ctest --output-on-failure -j "$(nproc)" "$@"
+status=0
+ctest --output-on-failure -j "$(nproc)" "$@" || status=$?
+echo "test: ctest took $((SECONDS - start)) s"
+exit $status

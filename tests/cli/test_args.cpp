@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "flatclr/cli/args.h"
+#include "flatclr/core/build_info.h"
 #include "flatclr/core/threads.h"
 
 using flatclr::cli::parse_args;
@@ -224,6 +225,24 @@ TEST(Args, ThreadsAndWorkersDefaultToTheCoresSharedByTheProcessesOnTheMachine) {
   EXPECT_EQ(r.parsed.config.data.workers, 0);
   for (const char* v : {"WORLD_SIZE", "RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"})
     ::unsetenv(v);
+}
+
+// --help says which build this is; a CPU-only build refuses --device=cuda before anything runs (exit 2, the
+// flag and the value named), a CUDA build leaves it to the device choice.
+TEST(Args, HelpSaysWhichBuildAndACpuOnlyBuildRefusesDeviceCuda) {
+  auto r = run({"--help"});
+  const std::string build = flatclr::core::kCudaBuild ? "This flatclr: CUDA build (LibTorch 2.11"
+                                                      : "This flatclr: CPU-only build (LibTorch 2.11";
+  EXPECT_NE(r.out.find(build), std::string::npos) << r.out;
+  r = run({"--device=cuda", "--dataset_name=cifar10"});
+  if (flatclr::core::kCudaBuild) {
+    EXPECT_FALSE(r.parsed.exit_now) << r.err;
+  } else {
+    EXPECT_TRUE(r.parsed.exit_now);
+    EXPECT_EQ(r.parsed.exit_code, 2);
+    EXPECT_NE(r.err.find("--device=cuda: this flatclr is a CPU-only build"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("use --device=cpu or auto"), std::string::npos) << r.err;
+  }
 }
 
 TEST(Args, MomentumHelpSaysItDrivesLarsToo) {

@@ -133,6 +133,13 @@ TEST(SyncBatchNorm, TwoRanksEqualBatchNorm1dFloat64) {
   check_against_global_batch_norm({{10, 6}, {5, 5}});
 }
 
+// 1x1 maps (the input of a head's BatchNorm2d after global pooling): on CUDA, like 2-D inputs, the path of
+// the batch-norm backward that needs the saved statistics defined.
+TEST(SyncBatchNorm, OneByOneMapsFloat64) {
+  if (!distributed_available()) GTEST_SKIP() << "built without c10d";
+  check_against_global_batch_norm({{8, 5, 1, 1}, {3, 5}});
+}
+
 // affine=false (no weight, no bias): outputs and input gradients against BatchNorm2d on the global batch.
 TEST(SyncBatchNorm, WithoutAffineParametersFloat64) {
   if (!distributed_available()) GTEST_SKIP() << "built without c10d";
@@ -178,6 +185,45 @@ TEST(SyncBatchNorm, OneProcessEqualsLibTorchBatchNorm) {
   bn->eval();  // eval mode: the running statistics, no synchronisation
   ref->eval();
   EXPECT_LT(max_diff(bn(x), ref(x)), 1e-12);
+}
+
+// One process on the GPU, float64, against LibTorch's BatchNorm there: 2-D inputs, 1x1 maps and ordinary
+// maps. The backward of 2-D inputs and 1x1 maps takes CUDA's non-fused kernel, which asserts that the saved
+// statistics are defined (empty is fine). Skipped without a GPU (scripts/gpu-check runs it on one).
+TEST(SyncBatchNorm, OneProcessOnTheGpuEqualsBatchNormFor2dAnd1x1Inputs_CUDA) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no GPU";
+  auto group = std::make_shared<ProcessGroup>(DistEnv{}, "gloo", 10);
+  const auto opts = torch::TensorOptions().dtype(torch::kDouble).device(torch::kCUDA);
+  for (const auto& shape : std::vector<std::vector<int64_t>>{{10, 6}, {8, 6, 1, 1}, {8, 6, 4, 5}}) {
+    torch::manual_seed(9);
+    const auto x = torch::randn(shape, opts) * 2 - 1, g = torch::randn(shape, opts);
+    auto x1 = x.clone().requires_grad_(), x2 = x.clone().requires_grad_();
+    at::Tensor y1, y2, dw1, dw2;
+    if (shape.size() == 2) {
+      models::BatchNorm1d bn(6);
+      torch::nn::BatchNorm1d ref(6);
+      bn->to(opts.device(), torch::kDouble);
+      ref->to(opts.device(), torch::kDouble);
+      bn->sync = std::make_shared<SyncBatchNorm>(group);
+      y1 = bn(x1), y2 = ref(x2);
+      (y1 * g).sum().backward();
+      (y2 * g).sum().backward();
+      dw1 = bn->weight.grad(), dw2 = ref->weight.grad();
+    } else {
+      models::BatchNorm2d bn(6);
+      torch::nn::BatchNorm2d ref(6);
+      bn->to(opts.device(), torch::kDouble);
+      ref->to(opts.device(), torch::kDouble);
+      bn->sync = std::make_shared<SyncBatchNorm>(group);
+      y1 = bn(x1), y2 = ref(x2);
+      (y1 * g).sum().backward();
+      (y2 * g).sum().backward();
+      dw1 = bn->weight.grad(), dw2 = ref->weight.grad();
+    }
+    EXPECT_LT(max_diff(y1, y2), 1e-12) << shape.size() << "-d";
+    EXPECT_LT(max_diff(x1.grad(), x2.grad()), 1e-12) << shape.size() << "-d";
+    EXPECT_LT(max_diff(dw1, dw2), 1e-12) << shape.size() << "-d";
+  }
 }
 
 // Mixed precision (found by a 2-process --precision=bf16 run: "mixed dtype (CPU): expect parameter to have

@@ -65,8 +65,12 @@ inline fs::path fresh_dir(const std::string& name) {
 }
 
 // A CPU-sized run: 2% of CIFAR-10 (1,000 images), ResNet-18 at 1/8 width, batch 64 (15 steps/epoch).
+// In fp32: `--precision=auto` times the step on this machine (train/precision_probe.h) and may choose bf16 on
+// one machine and fp32 on another, or differently for two runs that a test compares; the e2e tests that are
+// about `auto` say so, the others pin the precision. The same holds for every pretraining command below.
 inline std::string small_run(const std::string& clr, const fs::path& save_dir) {
-  return "--dataset_name=cifar10 --clr=" + clr + " --faster_version=True --data=" + data_dir() +
+  return "--dataset_name=cifar10 --precision=fp32 --clr=" + clr +
+         " --faster_version=True --data=" + data_dir() +
          " --download=False --model=res18 --width_multiplier=0.125 --batch_size=64 --epochs=2"
          " --warmup_epochs=1 --data_fraction=0.02 --lr=0.3 --learning_rate_scaling=linear "
          "--save_every_n_epochs=1"

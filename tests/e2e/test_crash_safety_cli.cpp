@@ -24,7 +24,7 @@ namespace {
 
 // 1% of CIFAR-10 (500 images), batch 64: 7 steps per epoch, a checkpoint after every epoch.
 std::string tiny_run(const fs::path& save, int epochs) {
-  return "--dataset_name=cifar10 --clr=flatclr --faster_version=True --data=" + data_dir() +
+  return "--dataset_name=cifar10 --precision=fp32 --clr=flatclr --faster_version=True --data=" + data_dir() +
          " --download=False --model=res18 --width_multiplier=0.125 --batch_size=64 --epochs=" +
          std::to_string(epochs) +
          " --warmup_epochs=1 --data_fraction=0.01 --lr=0.3 --learning_rate_scaling=linear "

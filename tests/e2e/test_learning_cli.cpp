@@ -21,12 +21,13 @@ TEST(EndToEndLearning, PretrainedEncoderBeatsRandomInitByAMarginOutsideTheSpread
   auto save = fresh_dir("learning");
   // 5,000 images (a class-stratified 10%), ResNet-18 at 1/8 width, 8 epochs of batch 64: 78 steps per epoch,
   // about 95 s on 2 cores. The learning rate is the small-batch study's (0.075 with square-root scaling).
-  auto r = run_cli("--dataset_name=cifar10 --clr=flatclr --faster_version=True --data=" + data_dir() +
-                   " --download=False --model=res18 --width_multiplier=0.125 --batch_size=64 --epochs=8"
-                   " --warmup_epochs=1 --data_fraction=0.1 --lr=0.075 --learning_rate_scaling=sqrt"
-                   " --save_every_n_epochs=8 --progress=none --seed=2 --tensorboard=False --plots=False"
-                   " --save_dir=" +
-                   save.string());
+  auto r = run_cli(
+      "--dataset_name=cifar10 --precision=fp32 --clr=flatclr --faster_version=True --data=" + data_dir() +
+      " --download=False --model=res18 --width_multiplier=0.125 --batch_size=64 --epochs=8"
+      " --warmup_epochs=1 --data_fraction=0.1 --lr=0.075 --learning_rate_scaling=sqrt"
+      " --save_every_n_epochs=8 --progress=none --seed=2 --tensorboard=False --plots=False"
+      " --save_dir=" +
+      save.string());
   ASSERT_EQ(r.code, 0) << r.output;
   auto run = only_run_folder(save, "64_FlatCLR");
   // kNN (k=200, T=0.1) with the 5,000 training images as the memory bank, on the full 10,000-image test

@@ -128,3 +128,82 @@ TEST(EndToEnd, BadInputFailsClearlyAndLeavesNothingBehind) {
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find("checkpoint_0007.pth.tar"), std::string::npos) << r.output;
 }
+
+// --precision=auto on this CPU: without native bf16 instructions fp32, unmeasured; with them the step is
+// timed in both precisions before training, the decision and both times are in the summary line and
+// config.json, the next run with the same configuration reads the cache instead of measuring, and a resumed
+// run keeps the precision it started with.
+TEST(EndToEnd, AutoPrecisionIsMeasuredOnceAndRecorded) {
+  if (!have_data())
+    GTEST_SKIP() << "no CIFAR-10 binaries under " << data_dir() << " (scripts/prepare_cifar10.sh)";
+  auto save = fresh_dir("auto_precision");
+  const auto cache = save / "cache";
+  std::string args = small_run("flatclr", save) + " --epochs=1 --warmup_epochs=0 --data_fraction=0.01";
+  args.replace(args.find("--precision=fp32"), std::string("--precision=fp32").size(), "--precision=auto");
+  const std::string cmd = "FLATCLR_CACHE_DIR=" + cache.string() + " " + FLATCLR_CLI_PATH + " " + args;
+  auto r = run_cli_command(cmd + " 2>&1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const bool native =
+      std::system("grep -m1 '^flags' /proc/cpuinfo | grep -qwE 'avx512_bf16|amx_bf16|avx_ne_convert'") == 0;
+  const auto run = only_run_folder(save, "64_FlatCLR");
+  const auto config = nlohmann::json::parse(std::ifstream(run / "config.json"));
+  const auto& a = config["precision_auto"];
+  if (!native) {
+    EXPECT_EQ(config["precision_in_effect"], "fp32");
+    EXPECT_EQ(a["source"], "no_bf16_instructions");
+    EXPECT_NE(r.output.find("has no native bf16 instructions"), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(cache / "precision-probe.json"));
+    return;
+  }
+  EXPECT_EQ(a["source"], "measured");
+  const double fp32 = a["fp32_step_seconds"], bf16 = a["bf16_step_seconds"];
+  EXPECT_GT(fp32, 0);
+  EXPECT_GT(bf16, 0);
+  EXPECT_EQ(config["precision_in_effect"], fp32 >= 1.10 * bf16 ? "bf16" : "fp32");
+  EXPECT_EQ(a["bf16_min_speedup"], 1.10);
+  EXPECT_NE(r.output.find("timing the training step in fp32 and bf16"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(", measured now)"), std::string::npos) << r.output;
+  ASSERT_TRUE(fs::exists(cache / "precision-probe.json"));
+  // The checkpoint records the precision in effect (what a resumed run keeps).
+  const auto ckpt = flatclr::io::load_checkpoint((run / "checkpoint_0001.pth.tar").string());
+  EXPECT_EQ(nlohmann::json::parse(ckpt.config_json)["precision_in_effect"], config["precision_in_effect"]);
+
+  // The same configuration again: from the cache, the same decision, no second measurement.
+  auto save2 = fresh_dir("auto_precision_2");
+  std::string args2 = args;
+  args2.replace(args2.find(save.string()), save.string().size(), save2.string());
+  r = run_cli_command("FLATCLR_CACHE_DIR=" + cache.string() + " " + FLATCLR_CLI_PATH + " " + args2 + " 2>&1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(r.output.find("timing the training step"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(", measured earlier)"), std::string::npos) << r.output;
+  const auto config2 =
+      nlohmann::json::parse(std::ifstream(only_run_folder(save2, "64_FlatCLR") / "config.json"));
+  EXPECT_EQ(config2["precision_in_effect"], config["precision_in_effect"]);
+  EXPECT_EQ(config2["precision_auto"]["source"], "cached");
+  EXPECT_EQ(config2["precision_auto"]["fp32_step_seconds"], fp32);
+
+  // A corrupt cache: a warning naming it, a fresh measurement, never a crash.
+  std::ofstream(cache / "precision-probe.json") << "{\"format\": 1, \"entr";
+  auto save3 = fresh_dir("auto_precision_3");
+  std::string args3 = args;
+  args3.replace(args3.find(save.string()), save.string().size(), save3.string());
+  r = run_cli_command("FLATCLR_CACHE_DIR=" + cache.string() + " " + FLATCLR_CLI_PATH + " " + args3 + " 2>&1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("warning: " + (cache / "precision-probe.json").string()), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find(", measured now)"), std::string::npos) << r.output;
+
+  // Resumed: the precision the run started with, whatever the cache now says.
+  std::ofstream(cache / "precision-probe.json") << "{}";
+  std::string resume = args;
+  resume.replace(resume.find("--epochs=1"), std::string("--epochs=1").size(), "--epochs=2");
+  r = run_cli_command("FLATCLR_CACHE_DIR=" + cache.string() + " " + FLATCLR_CLI_PATH + " " + resume +
+                      " --log_dir=" + run.string() + " --train_from=checkpoint_0001.pth.tar 2>&1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("(auto: the precision the resumed run started with)"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("timing the training step"), std::string::npos) << r.output;
+  const auto resumed = nlohmann::json::parse(std::ifstream(run / "config.json"));
+  EXPECT_EQ(resumed["precision_in_effect"], config["precision_in_effect"]);
+  EXPECT_EQ(resumed["precision_auto"]["source"], "resumed");
+}

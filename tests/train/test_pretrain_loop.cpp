@@ -91,6 +91,9 @@ train::PretrainConfig small_config(const fs::path& root) {
   c.tensorboard = false;
   c.plots = false;
   c.run.threads = 2;
+  // Pinned: `auto` would time fp32 against bf16 at every set-up, and two set-ups of one comparison could pick
+  // different precisions on a busy machine.
+  c.precision = core::Precision::kFp32;
   c.validate();
   c.resolve();
   return c;

@@ -79,7 +79,7 @@ TEST(StepMonitor, RanksOnTheFirstStepOfEveryKthInterval) {
   std::vector<bool> wanted;
   for (int interval = 0; interval < 4; ++interval) {
     wanted.push_back(mon.wants_embeddings());
-    if (mon.wants_embeddings()) mon.observe_embeddings(h, z);
+    if (mon.wants_embeddings()) mon.observe_embeddings(h, z, /*applied=*/{});
     EXPECT_FALSE(mon.wants_embeddings());  // once per interval
     auto out = losses::flat_nce_loss(z, 0.1);
     mon.observe_step(out, torch::tensor(0.0, torch::kDouble), {}, 0, 1);
@@ -95,6 +95,31 @@ TEST(StepMonitor, RanksOnTheFirstStepOfEveryKthInterval) {
     }
   }
   EXPECT_EQ(wanted, (std::vector<bool>{true, false, true, false}));
+}
+
+// The embeddings are kept on the device and ranked at flush(): a copy, so that a CUDA graph overwriting the
+// step's outputs does not change them, and nothing when the step's update (known on the device only) was not
+// made.
+TEST(StepMonitor, RanksAreComputedAtFlushFromACopyAndOnlyForAnAppliedStep) {
+  for (const double applied : {1.0, 0.0}) {
+    StepMonitor mon(0.1, 4, /*rank_every=*/1);
+    torch::manual_seed(3);
+    auto h = torch::randn({8, 5}, torch::kDouble), z = torch::randn({8, 3}, torch::kDouble);
+    const double rank_h = losses::effective_rank(h), rank_z = losses::effective_rank(z);
+    ASSERT_TRUE(mon.wants_embeddings());
+    mon.observe_embeddings(h, z, torch::tensor(applied, torch::kDouble));
+    h.zero_();  // what a replay does to the step's outputs
+    z.zero_();
+    mon.observe_step(losses::flat_nce_loss(torch::randn({8, 3}, torch::kDouble), 0.1),
+                     torch::tensor(0.0, torch::kDouble), torch::tensor(applied, torch::kDouble), 0, 1);
+    auto r = as_map(mon.flush(0.1));
+    ASSERT_EQ(r.count("effective_rank_h"), applied > 0 ? 1u : 0u);
+    if (applied > 0) {
+      EXPECT_NEAR(r["effective_rank_h"], rank_h, 1e-12);
+      EXPECT_NEAR(r["effective_rank_z"], rank_z, 1e-12);
+    }
+    EXPECT_TRUE(mon.wants_embeddings());  // the next interval asks again
+  }
 }
 
 TEST(StepMonitor, TagsAreGrouped) {

@@ -9,6 +9,7 @@
 #include <ostream>
 
 #include "flatclr/cli/flag_names.h"
+#include "flatclr/core/build_info.h"
 #include "flatclr/core/choice.h"
 #include "flatclr/core/error.h"
 #include "flatclr/dist/dist_env.h"
@@ -265,6 +266,19 @@ ParsedArgs parse_embed_args(int argc, const char* const* argv, std::ostream& out
   return result;
 }
 
+// Where `--precision=auto` keeps its CPU step-time measurements (train/precision_cache.h): the user's cache
+// folder, as XDG says, and FLATCLR_CACHE_DIR to move it; "" (no cache) when no home is known.
+std::string precision_cache_path() {
+  const auto env = [](const char* name) -> std::string {
+    const char* v = std::getenv(name);
+    return v ? v : "";
+  };
+  std::string dir = env("FLATCLR_CACHE_DIR");
+  if (dir.empty() && !env("XDG_CACHE_HOME").empty()) dir = env("XDG_CACHE_HOME") + "/flatclr";
+  if (dir.empty() && !env("HOME").empty()) dir = env("HOME") + "/.cache/flatclr";
+  return dir.empty() ? "" : dir + "/precision-probe.json";
+}
+
 }  // namespace
 
 ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
@@ -278,7 +292,8 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
       "flatclr: SimCLR / FlatCLR contrastive pretraining (arXiv 2107.01152) in C++ on LibTorch.\n"
       "Flags follow the paper's main.py; e.g.\n"
       "  flatclr --dataset_name=cifar10 --clr=flatclr --faster_version=True\n"
-      "Subcommands: flatclr diagnose RUN_DIR | plot RUN_DIR | export ... | embed ... (each with --help)\n",
+      "Subcommands: flatclr diagnose RUN_DIR | plot RUN_DIR | export ... | embed ... (each with --help)\n"
+      "This flatclr: " + flatclr::core::build_description() + "\n",
       "flatclr"};
   app.option_defaults()->always_capture_default();
   // As argparse: a flag given twice takes its last value.
@@ -468,6 +483,7 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
       return result;
     }
     c.dist_env = dist::dist_env_from([](const char* name) { return std::getenv(name); });
+    c.precision_cache = precision_cache_path();
     c.validate();
     c.resolve();
   } catch (const CLI::CallForHelp&) {

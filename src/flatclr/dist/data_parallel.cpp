@@ -12,13 +12,6 @@ std::string resolve_backend(BackendChoice choice, const c10::Device& device) {
   return core::name_of(choice);
 }
 
-c10::Device local_device(const c10::Device& device, const DistEnv& env) {
-  if (env.distributed() && device.is_cuda() && !device.has_index()) {
-    return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
-  }
-  return device;
-}
-
 DataParallel::DataParallel(const DistEnv& env, BackendChoice backend, double timeout_s,
                            const c10::Device& device)
     : group_(std::make_shared<ProcessGroup>(env, resolve_backend(backend, device), timeout_s)) {}

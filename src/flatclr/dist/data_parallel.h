@@ -27,9 +27,6 @@ constexpr const auto& choices_of(BackendChoice) { return kBackendChoices; }
 // nccl as chosen.
 std::string resolve_backend(BackendChoice choice, const c10::Device& device);
 
-// This rank's training device: a CUDA device without an index becomes cuda:LOCAL_RANK in a distributed run.
-c10::Device local_device(const c10::Device& device, const DistEnv& env);
-
 class DataParallel {
  public:
   // backend: resolved by resolve_backend; timeout_s bounds the start and every collective.

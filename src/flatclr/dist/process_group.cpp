@@ -96,8 +96,14 @@ ProcessGroup::ProcessGroup(const DistEnv& env, const std::string& backend, doubl
 #ifdef FLATCLR_HAVE_NCCL
       auto opts = c10d::ProcessGroupNCCL::Options::create();
       opts->timeout = timeout;
-      impl_->group = c10::make_intrusive<c10d::ProcessGroupNCCL>(impl_->store, rank_, size_, opts);
+      auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(impl_->store, rank_, size_, opts);
       impl_->device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
+      // The communicator now, on this rank's GPU (as init_process_group(device_id=...)): created lazily it
+      // would take whatever device is current at the first collective, and a failure to connect would
+      // surface there instead of here.
+      nccl->setBoundDeviceId(impl_->device);
+      nccl->eagerConnectSingleDevice(impl_->device);
+      impl_->group = nccl;
 #endif
     }
   } catch (const std::exception& e) {

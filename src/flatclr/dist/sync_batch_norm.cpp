@@ -35,9 +35,13 @@ struct SyncBatchNormFunction : torch::autograd::Function<SyncBatchNormFunction> 
     const auto saved = ctx->get_saved_variables();
     const auto &x = saved[0], &w = saved[1], &mean = saved[2], &var = saved[3], &total = saved[4];
     auto dy = grads[0].contiguous();
-    // Eval-mode backward: dx_local = dy w invstd, sum(dy xhat), sum(dy) (this rank's rows).
-    auto [dx, sum_dy_xhat, sum_dy] = at::native_batch_norm_backward(
-        dy, x, w, mean, var, at::Tensor(), at::Tensor(), /*train=*/false, eps, {true, true, true});
+    // Eval-mode backward: dx_local = dy w invstd, sum(dy xhat), sum(dy) (this rank's rows). The saved
+    // statistics are empty, not undefined: that is how the eval-mode caller (cudnn_batch_norm) says "take the
+    // running ones", and CUDA's non-fused kernel (2-D inputs, 1x1 maps, very large inputs) asserts that they
+    // are defined. Here the running statistics are the global mean and variance.
+    const auto none = at::empty({0}, mean.options());
+    auto [dx, sum_dy_xhat, sum_dy] = at::native_batch_norm_backward(dy, x, w, mean, var, none, none,
+                                                                    /*train=*/false, eps, {true, true, true});
     auto sums = torch::stack({sum_dy, sum_dy_xhat});  // [2, C], summed over the ranks
     if (group->size() > 1) group->all_reduce_sum(sums);
     std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);

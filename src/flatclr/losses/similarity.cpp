@@ -27,11 +27,13 @@ at::Tensor positive_similarity(const at::Tensor& s) {
 }
 
 at::Tensor non_negative_mask(int64_t two_n, const at::Device& device) {
-  auto opts = torch::TensorOptions().device(device);
-  auto rows = torch::arange(two_n, opts.dtype(at::kLong));
-  auto mask = torch::eye(two_n, opts.dtype(at::kBool));
-  mask.index_put_({rows, positive_index(two_n, opts)}, true);
-  return mask;
+  // Compared, not written with index_put_(..., true): on CUDA that host scalar becomes a CPU tensor copied to
+  // the device with a stream sync, which a CUDA graph capture does not allow.
+  const auto opts = torch::TensorOptions().device(device).dtype(at::kLong);
+  const auto cols = torch::arange(two_n, opts).unsqueeze(0);        // [1, 2N]
+  const auto rows = torch::arange(two_n, opts).unsqueeze(1);        // [2N, 1]
+  const auto positives = positive_index(two_n, opts).unsqueeze(1);  // [2N, 1]
+  return cols.eq(rows).logical_or(cols.eq(positives));              // [2N, 2N]
 }
 
 at::Tensor log_xi(const at::Tensor& s, double temperature) {

@@ -26,8 +26,11 @@ at::Tensor GradScaler::unscale(const std::vector<at::Tensor>& parameters) {
 }
 
 void GradScaler::update(const at::Tensor& found_inf) {
-  at::_amp_update_scale_(scale_, growth_tracker_, found_inf.to(scale_.device()), options_.growth_factor,
-                         options_.backoff_factor, options_.growth_interval);
+  // No .to(device) here: on a GPU a CPU found_inf would be a blocking copy inside the sync-free step.
+  FLATCLR_CHECK(found_inf.device() == scale_.device(), "GradScaler::update: found_inf on ",
+                found_inf.device(), ", the scale on ", scale_.device());
+  at::_amp_update_scale_(scale_, growth_tracker_, found_inf, options_.growth_factor, options_.backoff_factor,
+                         options_.growth_interval);
 }
 
 double GradScaler::scale_value() const { return scale_.item<double>(); }

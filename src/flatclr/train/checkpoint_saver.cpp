@@ -5,6 +5,7 @@
 
 #include "flatclr/io/checkpoint.h"
 #include "flatclr/optim/optimizer_state.h"
+#include "flatclr/train/run_config.h"
 
 namespace flatclr::train {
 namespace {
@@ -25,6 +26,7 @@ c10::IValue schedule_state(const optim::LrSchedule& s, int64_t step) {
 void CheckpointSaver::on_start(const PretrainConfig& config, const RunStart& start) {
   config_ = &config;
   run_dir_ = start.run_dir;
+  config_json_ = run_config_json(config, start);
 }
 
 void CheckpointSaver::on_epoch_end(EpochEnd& e) {
@@ -38,7 +40,7 @@ void CheckpointSaver::on_epoch_end(EpochEnd& e) {
   ckpt.model_state_dict = io::module_state_dict(*e.model);
   ckpt.optimizer = optim::optimizer_state_dict(e.optimizer);
   ckpt.scheduler = schedule_state(e.schedule, e.global_step);
-  ckpt.config_json = config_->to_json();
+  ckpt.config_json = config_json_;
   if (e.scaler) ckpt.grad_scaler = e.scaler->state_dict();
   const std::string path = (std::filesystem::path(run_dir_) / io::checkpoint_file_name(epoch)).string();
   io::save_checkpoint(path, ckpt);

@@ -16,6 +16,7 @@ class CheckpointSaver : public PretrainObserver {
  private:
   const PretrainConfig* config_ = nullptr;
   std::string run_dir_;
+  std::string config_json_;  // run_config_json(): what every checkpoint stores
 };
 
 }  // namespace flatclr::train

@@ -46,7 +46,7 @@ void ConsoleLog::on_start(const PretrainConfig& c, const RunStart& s) {
             << c.model.width_multiplier << ", batch " << c.batch_size << ", " << s.steps_per_epoch
             << " steps/epoch, lr " << c.effective_lr << " (" << Field{"lr"} << "=" << c.lr << ", scaling "
             << core::name_of(c.learning_rate_scaling) << "), device " << s.device.str() << ", " << s.threads
-            << " threads, " << core::name_of(s.precision)
+            << " threads, " << s.precision_choice.describe()
             << (s.memory_format == core::MemoryFormat::kChannelsLast ? " channels-last" : "")
             << (s.cuda_graph ? ", CUDA graph" : "")
             << (s.world_size > 1 ? ", " + std::to_string(s.world_size) + " processes (" + s.backend +

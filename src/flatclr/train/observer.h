@@ -19,6 +19,7 @@
 #include "flatclr/models/resnet.h"
 #include "flatclr/optim/grad_scaler.h"
 #include "flatclr/optim/schedule.h"
+#include "flatclr/train/precision_probe.h"
 #include "flatclr/train/pretrain_config.h"
 #include "flatclr/train/step_monitor.h"
 
@@ -68,11 +69,13 @@ struct RunStart {
   c10::Device device = c10::kCPU;
   int threads = 0;
   int world_size = 1;
-  std::string backend;                                                 // c10d backend of a distributed run
-  core::Precision precision = core::Precision::kFp32;                  // resolved
+  std::string backend;                                 // c10d backend of a distributed run
+  core::Precision precision = core::Precision::kFp32;  // resolved
+  PrecisionChoice precision_choice;                    // how it was decided (auto: measured, cached, ...)
   core::MemoryFormat memory_format = core::MemoryFormat::kContiguous;  // resolved
-  bool sync_free_step = false;  // the step keeps its finite guard on the device (train/train_step.h)
-  bool cuda_graph = false;      // ... and is replayed from a CUDA graph
+  std::string memory_format_note;  // why the requested layout was not used, else ""
+  bool sync_free_step = false;     // the step keeps its finite guard on the device (train/train_step.h)
+  bool cuda_graph = false;         // ... and is replayed from a CUDA graph
   const TrainSet* train_set = nullptr;
 };
 

@@ -91,6 +91,7 @@ PretrainResult run_pretraining(const PretrainConfig& c, PretrainSetup& s,
   step_options.scaler = s.scaler.get();
   step_options.sync_free = s.sync_free_step;
   step_options.cuda_graph = s.cuda_graph;
+  step_options.graph_fallback = true;  // a failed capture costs speed, not the run
   TrainStep train_step(s.model, *s.optimizer, *s.dp, step_options);
   const auto progress_mode = rank0 ? c.run.progress : core::ProgressMode::kNone;
 
@@ -145,10 +146,10 @@ PretrainResult run_pretraining(const PretrainConfig& c, PretrainSetup& s,
       stats.lr = s.schedule.lr_at(global_step);
       const StepResult r = train_step.run(views, stats.lr);
       ++global_step;
-      // Whether the update was made is known now for the guarded step and read at the interval for the
-      // sync-free one, whose embeddings are looked at only when the rank is due (which syncs anyway).
-      if (monitor.wants_embeddings() && outcome_of(r).applied) monitor.observe_embeddings(r.h, r.z);
+      // Whether the update was made stays on the device: the monitor reads it at the interval's end, with
+      // the rank of the embeddings when that is due.
       const at::Tensor applied = r.flags.select(0, 2);
+      if (monitor.wants_embeddings()) monitor.observe_embeddings(r.h, r.z, applied);
       const bool interval_end = (step + 1) % c.log_every_n_steps == 0 || step + 1 == steps_per_epoch;
       // A GPU runs behind the host: the interval's last step waits for it (the interval syncs anyway), so
       // that the interval's step times add up to its wall time and its images/s is the GPU's.

@@ -54,6 +54,9 @@ struct PretrainConfig {
   // set-up. fp16_precision=true is the reference's spelling of precision=fp16.
   core::Precision precision = core::Precision::kAuto;
   core::MemoryFormat memory_format = core::MemoryFormat::kAuto;
+  // The file where `auto` on a CPU keeps its step-time measurements (train/precision_cache.h); "" measures
+  // every run. Set by the caller (the CLI: the user's cache folder), not stored in config.json.
+  std::string precision_cache;
   bool fp16_precision = false;
   // On a CUDA device with LARS and one process: capture the training step in a CUDA graph and replay it
   // (train/train_step.h). Elsewhere it has no effect; config.json says what was in effect.

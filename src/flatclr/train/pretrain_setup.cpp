@@ -2,7 +2,11 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <chrono>
 #include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
 
 #include "flatclr/core/atomic_file.h"
 #include "flatclr/core/device.h"
@@ -17,6 +21,7 @@
 #include "flatclr/models/channels_last.h"
 #include "flatclr/optim/make_optimizer.h"
 #include "flatclr/optim/optimizer_state.h"
+#include "flatclr/train/precision_probe.h"
 #include "flatclr/train/run_dir.h"
 
 namespace flatclr::train {
@@ -80,11 +85,9 @@ optim::LrSchedule make_schedule(const PretrainConfig& c, int64_t steps_per_epoch
   return schedule;
 }
 
-// Model and optimizer state, epoch and step from the checkpoint named by log_dir and train_from.
-void resume(const PretrainConfig& c, PretrainSetup& s) {
+// Model and optimizer state, epoch and step from the checkpoint (at `path`) the run resumes.
+void resume(const PretrainConfig& c, const std::string& path, const io::Checkpoint& ckpt, PretrainSetup& s) {
   RunStart& r = s.start;
-  const std::string path = resolve_resume_checkpoint(c.log_dir, c.train_from);
-  auto ckpt = io::load_checkpoint(path);
   const std::string arch = core::name_of(c.model.arch);
   if (ckpt.model != arch) fail(path, " holds a ", ckpt.model, " model but ", Field{"model.arch"}, "=", arch);
   io::load_module_state_dict(*s.model, ckpt.model_state_dict, /*strict=*/true, path);
@@ -106,19 +109,62 @@ void resume(const PretrainConfig& c, PretrainSetup& s) {
   r.stored_config_json = ckpt.config_json;
 }
 
+// The precision the resumed run started with (config.json's precision_in_effect in its checkpoint), if it
+// recorded one.
+std::optional<core::Precision> stored_precision(const std::string& config_json) {
+  const auto j = nlohmann::json::parse(config_json, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return std::nullopt;
+  const auto it = j.find("precision_in_effect");
+  if (it == j.end() || !it->is_string()) return std::nullopt;
+  return core::parse_choice<core::Precision>(it->get<std::string>());
+}
+
+// The precision: requested, or auto decided as train/precision_probe.h says (rank 0 decides, every rank
+// takes its decision, so that all train alike).
+void decide_precision(const PretrainConfig& c, std::optional<core::Precision> resumed, int64_t view_size,
+                      PretrainSetup& s) {
+  ProbeSetting p;
+  p.threads = s.threads;
+  p.model = s.model->options;
+  p.image_size = view_size;
+  p.batch = std::max<int64_t>(1, c.batch_size / s.dp->world_size());
+  p.channels_last = s.channels_last;
+  p.method = c.clr;
+  p.optimizer = c.optimizer;
+  const bool probes = c.precision == core::Precision::kAuto && !s.device.is_cuda() && !resumed;
+  if (probes) p.cpu_model = core::cpu_model_name();
+  PrecisionChoice& choice = s.start.precision_choice;
+  if (s.dp->is_rank0() || !probes) {
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    choice = choose_precision(c.precision, s.device, p, c.precision_cache, resumed, now, core::cpu_bf16());
+    if (!choice.warning.empty() && s.dp->is_rank0()) std::cerr << "warning: " << choice.warning << std::endl;
+  }
+  if (probes && s.dp->distributed()) {
+    const auto agreed = core::parse_choice<core::Precision>(s.dp->agree(core::name_of(choice.precision)));
+    FLATCLR_CHECK(agreed.has_value(), "rank 0 sent no precision");
+    if (!s.dp->is_rank0()) {
+      choice.precision = *agreed;
+      choice.source = PrecisionSource::kMeasured;
+    }
+  }
+  s.precision = choice.precision;
+}
+
 }  // namespace
 
 std::unique_ptr<PretrainSetup> setup_pretraining(const PretrainConfig& c) {
   auto s = std::make_unique<PretrainSetup>();
   s->threads = core::set_num_threads(c.run.threads);
-  s->device = dist::local_device(core::resolve_device(c.run.device, c.run.disable_cuda), c.dist_env);
+  // cuda:LOCAL_RANK in a multi-process run, made current before any CUDA work (the process group's
+  // communicator, the model, the loader's pinned memory) so that no rank touches another rank's GPU.
+  s->device =
+      core::resolve_device(c.run.device, c.run.disable_cuda, c.dist_env.world_size, c.dist_env.local_rank);
+  core::make_current(s->device);
   // cuDNN tries its convolution algorithms once per shape and keeps the fastest (the shapes are fixed).
   if (s->device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
-  s->precision = core::resolve_precision(c.precision, s->device);
-  s->channels_last = core::resolve_memory_format(c.memory_format) == core::MemoryFormat::kChannelsLast;
-  if (s->precision == core::Precision::kFp16) {
-    s->scaler = std::make_unique<optim::GradScaler>(optim::GradScalerOptions{}, s->device);
-  }
+  core::resolve_precision(c.precision, s->device);  // a precision the device cannot run fails now
   s->dp = std::make_unique<dist::DataParallel>(c.dist_env, c.dist_backend, c.dist_timeout, s->device);
   torch::manual_seed(static_cast<uint64_t>(c.run.seed));
 
@@ -137,6 +183,9 @@ std::unique_ptr<PretrainSetup> setup_pretraining(const PretrainConfig& c) {
   // imagenet alone).
   s->model = models::ResNet(c.model.resnet_options(!s->source.small, c.data.dataset_name));
   s->model->to(s->device);
+  s->channels_last = models::use_channels_last(c.memory_format, s->device, *s->model, &r.memory_format_note);
+  if (!r.memory_format_note.empty() && s->dp->is_rank0())
+    std::cout << "note: " << r.memory_format_note << std::endl;
   if (s->channels_last) models::to_channels_last(*s->model);
   s->model->train();
   s->dp->prepare_model(*s->model, c.sync_bn);  // rank 0's weights everywhere; SyncBN
@@ -145,9 +194,22 @@ std::unique_ptr<PretrainSetup> setup_pretraining(const PretrainConfig& c) {
   s->sync_free_step = s->device.is_cuda() && c.optimizer == optim::OptimizerKind::kLars;
   s->cuda_graph = s->sync_free_step && c.cuda_graphs && s->dp->world_size() == 1;
 
-  const bool rank0 = s->dp->is_rank0();
+  // A resumed run's checkpoint is read once, here: its configuration keeps the run's precision.
+  std::string resume_path;
+  std::optional<io::Checkpoint> ckpt;
   if (!c.train_from.empty()) {
-    resume(c, *s);
+    resume_path = resolve_resume_checkpoint(c.log_dir, c.train_from);
+    ckpt = io::load_checkpoint(resume_path);
+  }
+  const int64_t view_size = c.faster_version ? s->train_set.images.size(2) : s->source.view_size;
+  decide_precision(c, ckpt ? stored_precision(ckpt->config_json) : std::nullopt, view_size, *s);
+  if (s->precision == core::Precision::kFp16) {
+    s->scaler = std::make_unique<optim::GradScaler>(optim::GradScalerOptions{}, s->device);
+  }
+
+  const bool rank0 = s->dp->is_rank0();
+  if (ckpt) {
+    resume(c, resume_path, *ckpt, *s);
   } else {
     r.run_dir = s->dp->agree(
         rank0 ? create_run_dir(c.save_dir, c.data.dataset_name, c.batch_size, c.method_name()) : "");

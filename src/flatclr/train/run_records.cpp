@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "flatclr/core/atomic_file.h"
+#include "flatclr/train/run_config.h"
 
 namespace flatclr::train {
 
@@ -11,12 +12,7 @@ namespace fs = std::filesystem;
 void RunRecords::on_start(const PretrainConfig& c, const RunStart& s) {
   per_image_loader_ = !c.faster_version;
   const fs::path dir(s.run_dir);
-  // The configuration as given, and what `auto` became on this machine.
-  auto config = nlohmann::ordered_json::parse(c.to_json());
-  config["precision_in_effect"] = core::name_of(s.precision);
-  config["memory_format_in_effect"] = core::name_of(s.memory_format);
-  config["cuda_graph_in_effect"] = s.cuda_graph;
-  core::write_file_atomic((dir / "config.json").string(), config.dump(2) + "\n");
+  core::write_file_atomic((dir / "config.json").string(), run_config_json(c, s));
   metrics_ = std::make_unique<MetricsLog>((dir / "metrics.jsonl").string());
   steps_ = std::make_unique<MetricsLog>((dir / "steps.jsonl").string());
   metrics_->truncate_after_epoch(s.start_epoch);

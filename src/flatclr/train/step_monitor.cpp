@@ -28,16 +28,31 @@ StepMonitor::StepMonitor(double temperature, int64_t batch_size, int64_t rank_ev
 }
 
 bool StepMonitor::wants_embeddings() const {
-  return rank_every_ > 0 && intervals_ % rank_every_ == 0 && diag_.empty() && ranks_.empty();
+  return rank_every_ > 0 && intervals_ % rank_every_ == 0 && diag_.empty() && !rank_z_.defined();
 }
 
-void StepMonitor::observe_embeddings(const at::Tensor& h, const at::Tensor& z) {
-  ranks_ = {{"effective_rank_h", losses::effective_rank(h)},
-            {"effective_rank_z", losses::effective_rank(z)},
-            {"z_dim", static_cast<double>(z.size(1))},
-            {"rank_max_z", static_cast<double>(std::min(z.size(0), z.size(1)))},
-            {"z_dim_std", losses::normalized_dim_std(z)},
-            {"z_dim_std_spread", 1.0 / std::sqrt(static_cast<double>(z.size(1)))}};
+void StepMonitor::observe_embeddings(const at::Tensor& h, const at::Tensor& z, const at::Tensor& applied) {
+  // Copies on the device: a CUDA graph overwrites the step's outputs at its next replay.
+  rank_h_ = h.detach().clone();
+  rank_z_ = z.detach().clone();
+  rank_applied_ = applied.defined() ? applied.detach().clone() : at::Tensor();
+}
+
+Record StepMonitor::flush_ranks() {
+  Record ranks;
+  if (!rank_z_.defined()) return ranks;
+  const bool applied = !rank_applied_.defined() || rank_applied_.item<double>() > 0.5;
+  if (applied) {
+    const auto& z = rank_z_;
+    ranks = {{"effective_rank_h", losses::effective_rank(rank_h_)},
+             {"effective_rank_z", losses::effective_rank(z)},
+             {"z_dim", static_cast<double>(z.size(1))},
+             {"rank_max_z", static_cast<double>(std::min(z.size(0), z.size(1)))},
+             {"z_dim_std", losses::normalized_dim_std(z)},
+             {"z_dim_std_spread", 1.0 / std::sqrt(static_cast<double>(z.size(1)))}};
+  }
+  rank_h_ = rank_z_ = rank_applied_ = at::Tensor();
+  return ranks;
 }
 
 losses::PairAccuracy StepMonitor::observe_step(const losses::ContrastiveOutput& out,
@@ -45,9 +60,10 @@ losses::PairAccuracy StepMonitor::observe_step(const losses::ContrastiveOutput& 
                                                double data_seconds, double step_seconds) {
   auto d = losses::batch_diagnostics_vector(losses::batch_diagnostics(out.similarity, temperature_));
   auto acc = losses::positive_pair_accuracy(out.similarity);
+  // grad_norm and applied live on the step's device already: no .to(device), which on a CPU run would look
+  // like the host copy that the sync-free step must not make (tests/train/test_train_step_syncs.cpp).
   const auto scalar = [&](const at::Tensor& t, double otherwise) {
-    return t.defined() ? t.to(d.device()).to(at::kDouble).reshape({1})
-                       : torch::full({1}, otherwise, d.options());
+    return t.defined() ? t.detach().to(at::kDouble).reshape({1}) : torch::full({1}, otherwise, d.options());
   };
   diag_.push_back(torch::cat({d, acc.top1.to(at::kDouble).reshape({1}), acc.top5.to(at::kDouble).reshape({1}),
                               scalar(grad_norm, std::nan("")), scalar(applied, 1.0)}));
@@ -81,7 +97,7 @@ Record StepMonitor::flush(double lr) {
     }
   }
   r.emplace_back("lr", lr);
-  for (auto& kv : ranks_) r.push_back(kv);
+  for (auto& kv : flush_ranks()) r.push_back(kv);
   if (observed > 0 && step_seconds_ > 0) {
     r.emplace_back("images_per_s", static_cast<double>(observed * batch_size_) / step_seconds_);
     r.emplace_back("step_time_s", step_seconds_ / observed);
@@ -89,7 +105,6 @@ Record StepMonitor::flush(double lr) {
   }
   r.emplace_back("skipped_steps", static_cast<double>(observed - steps));
   diag_.clear();
-  ranks_.clear();
   data_seconds_ = step_seconds_ = 0;
   ++intervals_;
   return r;

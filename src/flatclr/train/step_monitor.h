@@ -37,8 +37,10 @@ class StepMonitor {
   // True when the embeddings of the coming step should be passed to observe_embeddings() (the first step
   // of every rank_every-th interval).
   bool wants_embeddings() const;
-  // h: [2N, F], z: [2N, D] of the current step (detached inside).
-  void observe_embeddings(const at::Tensor& h, const at::Tensor& z);
+  // h: [2N, F], z: [2N, D] of the current step, and whether its update was made (0-dim, on the device;
+  // undefined: made). Kept as device copies: the ranks are computed at flush(), which syncs anyway, and only
+  // when the step's update was made.
+  void observe_embeddings(const at::Tensor& h, const at::Tensor& z, const at::Tensor& applied);
   // After backward: the step's loss output, its global gradient norm (0-dim), whether its update was made
   // (0-dim bool or 0/1 number; undefined: made), the seconds spent getting the batch and the seconds of the
   // whole step. A step whose update was not made (a non-finite or fp16-skipped step) counts as skipped and
@@ -54,6 +56,9 @@ class StepMonitor {
   Record flush(double lr);
 
  private:
+  // The effective ranks and spreads of observe_embeddings()'s step (a host sync), empty without one.
+  Record flush_ranks();
+
   double temperature_;
   int64_t batch_size_;
   int64_t rank_every_;
@@ -61,7 +66,7 @@ class StepMonitor {
   // per step: [kNumBatchDiagnostics + 4] (diagnostics, top1, top5, grad norm, applied 1/0)
   std::vector<at::Tensor> diag_;
   double data_seconds_ = 0, step_seconds_ = 0;
-  Record ranks_;
+  at::Tensor rank_h_, rank_z_, rank_applied_;  // observe_embeddings()'s step, until flush()
 };
 
 }  // namespace flatclr::train

@@ -1,9 +1,5 @@
 #include "flatclr/train/train_step.h"
 
-#include <ATen/cuda/CUDAGraph.h>
-#include <c10/cuda/CUDAFunctions.h>
-#include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -12,6 +8,7 @@
 
 #include "flatclr/core/autocast.h"
 #include "flatclr/core/clock.h"
+#include "flatclr/core/cuda_graph.h"
 #include "flatclr/core/error.h"
 #include "flatclr/optim/grad_norm.h"
 #include "flatclr/optim/make_optimizer.h"
@@ -23,7 +20,7 @@ using core::seconds_since;
 
 // The captured step: its input views and its outputs live at fixed addresses; a replay overwrites them.
 struct TrainStep::Graph {
-  std::unique_ptr<at::cuda::CUDAGraph> graph;
+  std::unique_ptr<core::CudaGraph> graph;
   at::Tensor views;
   StepResult result;
   int64_t eager_steps = 0;
@@ -214,37 +211,20 @@ StepResult TrainStep::run_graphed(const at::Tensor& views) {
     ++g.eager_steps;
     return run_sync_free(views);
   }
-  // Capture on a side stream (the default stream cannot be captured), after everything queued before it has
-  // run; then replay once for this step, since capturing runs nothing.
+  // Capturing runs nothing: the graph is replayed once for this step.
   g.views = views.clone();
-  c10::cuda::device_synchronize();
-  g.graph = std::make_unique<at::cuda::CUDAGraph>();
-  try {
-    c10::cuda::CUDAStreamGuard side(c10::cuda::getStreamFromPool(false, views.device().index()));
-    // Thread-local capture mode: the loader's worker threads may allocate pinned memory meanwhile, which
-    // the global mode forbids to every thread.
-    g.graph->capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
-    try {
-      g.result = run_sync_free(g.views);
-    } catch (...) {
-      try {
-        g.graph->capture_end();
-      } catch (...) {  // the capture is invalid anyway; what matters is the first error
-      }
-      throw;
-    }
-    g.graph->capture_end();
-  } catch (const std::exception& e) {
+  core::GraphCapture capture =
+      core::capture_cuda_graph(views.device(), [&] { g.result = run_sync_free(g.views); });
+  if (!capture.graph) {
     // Nothing of the captured step ran, so this step can run eagerly, and so can every later one.
-    g.graph.reset();
     g.result = StepResult{};
     g.failed = true;
-    std::cerr << "flatclr: warning: capturing the training step in a CUDA graph failed, so the run goes on "
-                 "without one: "
-              << e.what() << std::endl;
+    const std::string what = "capturing the training step in a CUDA graph failed: " + capture.error;
+    if (!options_.graph_fallback) fail(what);
+    std::cerr << "flatclr: warning: " << what << "; the run goes on without a CUDA graph" << std::endl;
     return run_sync_free(views);
   }
-  c10::cuda::device_synchronize();
+  g.graph = std::move(capture.graph);
   g.graph->replay();
   ++graph_replays_;
   return g.result;

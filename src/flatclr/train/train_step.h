@@ -56,6 +56,10 @@ struct StepOptions {
   // graph launch. Needs sync_free, a CUDA device and one process (the gradient average across processes is
   // not captured). Views of another shape than the captured ones run eagerly.
   bool cuda_graph = false;
+  // A capture that fails (core/cuda_graph.h; the process is left as before it either way): false throws, so
+  // that a test or a benchmark cannot pass with eager steps posing as a graph; true (the trainer) warns on
+  // stderr and runs this and every later step eagerly.
+  bool graph_fallback = false;
 };
 
 // Eager steps before a CUDA graph is captured (PyTorch's whole-network capture example uses 3).
