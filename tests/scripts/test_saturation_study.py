@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Checks of scripts/saturation_study.py's arithmetic and choices on run folders made up in a temporary folder:
-the paired comparison, the choice of the study's regimes from the pilot, and the conclusion's wording in the
-complete, incomplete and no-difference cases. Python 3 standard library; run: python3 tests/scripts/test_saturation_study.py
+the paired comparison, the choice of the study's regimes from the pilot (the calm one preferably differing in the
+colour jitter alone), the conclusion's wording in the complete, incomplete and no-difference cases, the colour
+jitter strength in run names, flags and every pilot row, and an unfinished run of another build set aside. Python 3 standard library; run: python3 tests/scripts/test_saturation_study.py
 """
 import json
 import os
@@ -95,8 +96,25 @@ class StudyTest(unittest.TestCase):
         first, second = regimes[0]["setting"], regimes[1]["setting"]
         # another lever than the batch, whenever the pilot has one
         self.assertTrue(first["temperature"] != second["temperature"] or
-                        first["data_fraction"] != second["data_fraction"])
+                        first["data_fraction"] != second["data_fraction"] or ss.jitter(first) != ss.jitter(second))
         self.assertGreater(regimes[2]["setting"]["temperature"], 0.05)
+
+    def test_the_calm_regime_is_the_first_saturating_one_with_its_colour_jitter_changed(self):
+        self.pilot(lambda s: ss.jitter(s) < ss.DEFAULT_JITTER)
+        regimes = ss.choose_regimes(self.args)
+        first, calm = regimes[0]["setting"], regimes[2]["setting"]
+        self.assertLess(ss.jitter(first), ss.DEFAULT_JITTER)
+        self.assertNotIn("color_jitter", calm)  # CIFAR-10's own jitter
+        self.assertEqual({k: v for k, v in first.items() if k != "color_jitter"}, calm)
+        self.assertIn("saturating-1 with another colour jitter", regimes[2]["why"])
+        # without such a twin, saturating-1 at another temperature
+        self.assertTrue(ss.differs_only_in({"temperature": 0.1, "batch_size": 8, "data_fraction": 0.02, "epochs": 15},
+                                           {"temperature": 0.2, "batch_size": 8, "data_fraction": 0.02, "epochs": 15},
+                                           "temperature"))
+        self.assertFalse(ss.differs_only_in(
+            {"temperature": 0.1, "batch_size": 8, "data_fraction": 0.02, "epochs": 15, "color_jitter": 0.0},
+            {"temperature": 0.2, "batch_size": 8, "data_fraction": 0.02, "epochs": 15}, "temperature"))
+
 
     def test_conclusion_names_the_regime_where_flatclr_wins_and_says_when_incomplete(self):
         self.pilot(lambda s: s["temperature"] <= 0.05)
@@ -115,6 +133,62 @@ class StudyTest(unittest.TestCase):
         self.assertIn("FlatCLR's advantage appears in: saturating-1 (kNN), saturating-2 (kNN).", text)
         self.assertNotIn("not-saturating (kNN)", text)
         self.assertNotIn("behind", text)
+
+
+class ColourJitterTest(unittest.TestCase):
+    def test_names_and_flags_carry_the_strength_only_where_the_setting_gives_one(self):
+        plain = {"temperature": 0.05, "batch_size": 16, "data_fraction": 0.02, "epochs": 15}
+        weak = dict(plain, color_jitter=0.25)
+        self.assertEqual(ss.setting_name(plain), "t0.05_b16_f0.02_e15")  # the runs made before the flag
+        self.assertEqual(ss.setting_name(weak), "t0.05_b16_f0.02_e15_cj0.25")
+        self.assertEqual(ss.setting_name(dict(plain, color_jitter=0.0)), "t0.05_b16_f0.02_e15_cj0")
+        self.assertEqual(ss.jitter(plain), 0.5)
+        args = Args("/nowhere")
+        ss.flags_for(args, plain)
+        self.assertNotIn("color_jitter_strength", args.extra)
+        ss.flags_for(args, weak)
+        self.assertEqual(args.extra["color_jitter_strength"], "0.25")
+        self.assertEqual(len({ss.setting_name(s) for s in ss.PILOT}), len(ss.PILOT))
+
+    def test_every_pilot_row_states_its_jitter_strength(self):
+        with tempfile.TemporaryDirectory() as out:
+            weak = [[s for s in ss.PILOT if s.get("color_jitter") == j][0] for j in (0.0, 0.25)]
+            for s in ss.PILOT[:2] + weak:
+                make_run(out, "pilot", "simclr_" + ss.setting_name(s), s, 0.2, knn=30)
+            text, done = ss.pilot_section(Args(out))
+            rows = [line for line in text.splitlines() if line.startswith("| 0.")]
+            self.assertEqual(len(rows), 4)
+            self.assertEqual([row.split(" | ")[4] for row in rows], ["0.5 (CIFAR-10's)", "0.5 (CIFAR-10's)", "0", "0.25"])
+
+
+class OtherBuildTest(unittest.TestCase):
+    def test_an_unfinished_run_of_another_build_is_set_aside_and_a_finished_one_kept(self):
+        s = {"temperature": 0.05, "batch_size": 16, "data_fraction": 0.002, "epochs": 4}
+        old, new = {"commit": "a" * 40}, {"commit": "b" * 40}
+        with tempfile.TemporaryDirectory() as out:
+            runs = os.path.join(out, "pilot", "runs")
+            for name, last in (("finished", 4), ("unfinished", 2)):
+                run = os.path.join(runs, name, "cifar10", "16_SimCLR", "t0")
+                os.makedirs(run)
+                open(os.path.join(run, "checkpoint_%04d.pth.tar" % last), "w").close()
+                with open(os.path.join(runs, name, "build.json"), "w") as f:
+                    json.dump(old, f)
+                with open(os.path.join(runs, name + ".log"), "w") as f:
+                    f.write("old\n")
+            for name in ("finished", "unfinished"):
+                ss.set_aside_other_build(runs, name, s["epochs"], new)
+            self.assertTrue(os.path.exists(os.path.join(runs, "finished", "build.json")))
+            self.assertFalse(os.path.exists(os.path.join(runs, "unfinished")))
+            aside = os.path.join(runs, "unfinished.unfinished-" + "a" * 12)
+            self.assertTrue(os.path.exists(os.path.join(aside, "build.json")))
+            with open(aside + ".log") as f:
+                self.assertEqual(f.read(), "old\n")
+            # the same build: nothing moves
+            os.makedirs(os.path.join(runs, "unfinished"))
+            with open(os.path.join(runs, "unfinished", "build.json"), "w") as f:
+                json.dump(new, f)
+            ss.set_aside_other_build(runs, "unfinished", s["epochs"], new)
+            self.assertTrue(os.path.exists(os.path.join(runs, "unfinished", "build.json")))
 
 
 if __name__ == "__main__":
