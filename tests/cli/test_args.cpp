@@ -140,7 +140,10 @@ TEST(Args, UnknownFlagMalformedAndOutOfRangeValuesExit2NamingTheFlag) {
             "--epochs: a pretraining flag, which --train_mode=eval does not use"},
            {{"--train_mode=transfer", "--checkpoint_dir=r", "--batch_size=64"},
             "--batch_size: a pretraining flag, which --train_mode=transfer does not use"},
-           {{"--train_mode=eval", "--checkpoint_dir=r", "--model=res18"}, "--model: a pretraining flag"},
+           {{"--train_mode=eval", "--checkpoint_dir=r", "--width_multiplier=0"}, "--width_multiplier=0"},
+           {{"--train_mode=eval", "--checkpoint_dir=r", "--model=res20"}, "--model=res20"},
+           {{"--train_mode=transfer", "--checkpoint_dir=r", "--temperature=0.5"},
+            "--temperature: a pretraining flag"},
            {{"--train_mode=semi", "--checkpoint_dir=r", "--clr=simclr"}, "--clr: a pretraining flag"},
            {{"--train_mode=supervised", "--epochs=3"}, "--epochs: not used by --train_mode=supervised"},
            {{"--train_mode=eval", "--cuda_graphs=False"},
@@ -160,6 +163,28 @@ TEST(Args, UnknownFlagMalformedAndOutOfRangeValuesExit2NamingTheFlag) {
     EXPECT_EQ(r.parsed.exit_code, 2) << c.args[0];
     EXPECT_NE(r.err.find(c.must_mention), std::string::npos) << c.args[0] << " -> " << r.err;
   }
+}
+
+TEST(Args, EvaluationTakesTheFlagsThatDescribeTheEncoderToCheckThem) {
+  // The paper's evaluation command repeats --model; only the flags given are checked against the checkpoint.
+  auto r = run({"--train_mode=eval", "--model=res18", "--checkpoint_dir=runs/r18"});
+  ASSERT_FALSE(r.parsed.exit_now) << r.err;
+  EXPECT_EQ(r.parsed.command, flatclr::cli::Command::kEvaluate);
+  EXPECT_EQ(r.parsed.eval.model.arch, flatclr::models::Arch::kRes18);
+  EXPECT_FALSE(r.parsed.eval.model.width_multiplier.has_value());
+  EXPECT_FALSE(r.parsed.eval.model.head_mode.has_value());
+  r = run({"--train_mode=semi", "--checkpoint_dir=r", "--width_multiplier=0.25", "--proj_head_mode=linear",
+           "--num_proj_layers=3", "--proj_out_dim=64"});
+  ASSERT_FALSE(r.parsed.exit_now) << r.err;
+  // --model not given: its default, res50, is not a claim about the checkpoint.
+  EXPECT_FALSE(r.parsed.eval.model.arch.has_value());
+  EXPECT_EQ(r.parsed.eval.model.width_multiplier, 0.25);
+  EXPECT_EQ(r.parsed.eval.model.head_mode, flatclr::models::HeadMode::kLinear);
+  EXPECT_EQ(r.parsed.eval.model.head_num_layers, 3);
+  EXPECT_EQ(r.parsed.eval.model.head_out_dim, 64);
+  r = run({"--train_mode=eval", "--checkpoint_dir=r"});
+  ASSERT_FALSE(r.parsed.exit_now) << r.err;
+  EXPECT_TRUE(r.parsed.eval.model.empty());
 }
 
 TEST(Args, TrainModesAndSubcommandsBecomeTheirCommands) {
@@ -284,6 +309,42 @@ TEST(Args, HelpListsEveryFlagWithItsDefault) {
   EXPECT_NE(r.out.find("512"), std::string::npos);    // --batch_size default
   EXPECT_NE(r.out.find("res50"), std::string::npos);  // --model default
   EXPECT_NE(r.out.find("0.6"), std::string::npos);    // --lr default
+}
+
+TEST(Args, ColorJitterStrengthIsUnsetUnlessGivenAndStaysInItsRange) {
+  auto r = run({"--dataset_name=cifar10"});
+  ASSERT_FALSE(r.parsed.exit_now) << r.err;
+  EXPECT_FALSE(r.parsed.config.color_jitter_strength.has_value());  // the dataset's (or a resumed run's)
+  EXPECT_NE(r.parsed.config.to_json().find("\"color_jitter_strength\": null"), std::string::npos);
+  for (double s : {0.0, 0.25, 1.0, 2.5}) {
+    r = run({"--dataset_name=cifar10", "--color_jitter_strength=" + std::to_string(s)});
+    ASSERT_FALSE(r.parsed.exit_now) << r.err;
+    ASSERT_TRUE(r.parsed.config.color_jitter_strength.has_value()) << s;
+    EXPECT_DOUBLE_EQ(*r.parsed.config.color_jitter_strength, s);
+  }
+  r = run({"--color_jitter_strength", "0.25", "--faster_version=False"});
+  ASSERT_FALSE(r.parsed.exit_now) << r.err;
+  EXPECT_NE(r.parsed.config.to_json().find("\"color_jitter_strength\": 0.25"), std::string::npos);
+  struct Case {
+    std::string value, must_mention;
+  };
+  for (const auto& c :
+       std::vector<Case>{{"-0.1", "--color_jitter_strength=-0.1: expected a number in [0, 2.5]"},
+                         {"2.6", "--color_jitter_strength=2.6: expected a number in [0, 2.5]"},
+                         {"nan", "--color_jitter_strength"},
+                         {"strong", "--color_jitter_strength"}}) {
+    r = run({"--color_jitter_strength=" + c.value});
+    EXPECT_TRUE(r.parsed.exit_now) << c.value;
+    EXPECT_EQ(r.parsed.exit_code, 2) << c.value;
+    EXPECT_NE(r.err.find(c.must_mention), std::string::npos) << c.value << " -> " << r.err;
+  }
+  // Evaluation has no augmentation of its own to set: the flag is refused there.
+  r = run({"--train_mode=eval", "--checkpoint_dir=r", "--color_jitter_strength=0"});
+  EXPECT_EQ(r.parsed.exit_code, 2);
+  EXPECT_NE(r.err.find("--color_jitter_strength: a pretraining flag"), std::string::npos) << r.err;
+  r = run({"--help"});
+  EXPECT_NE(r.out.find("--color_jitter_strength"), std::string::npos);
+  EXPECT_NE(r.out.find("ColorJitter(0.8s, 0.8s, 0.8s, 0.2s)"), std::string::npos) << r.out;
 }
 
 TEST(Args, PrecisionFlagsAndTheReferencesFp16Flag) {

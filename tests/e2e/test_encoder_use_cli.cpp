@@ -234,7 +234,8 @@ TEST(EndToEndEncoderUse, SupervisedBaselineWritesARunFolderThatExportReads) {
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0]["mode"], "supervised");
   EXPECT_EQ(results[0]["train_images"], 1000);
-  EXPECT_GT(results[0]["best_top1"].get<double>(), 0.1);  // above chance after 2 epochs on 1,000 images
+  // No accuracy claim: 20 steps on 1,000 images (measured: 16.9 % top-1) are a check of the run folder, not
+  // of learning, which test_learning_cli.cpp checks against a run that learns nothing.
   r = run_cli("export --checkpoint_dir=" + run.string() + " --output=" + (save / "sup.safetensors").string());
   ASSERT_EQ(r.code, 0) << r.output;
   r = run_cli("--train_mode=supervised --dataset_name=cifar10 --fc_epochs=0");

@@ -5,10 +5,8 @@
 // checkpoint ends with the weights of the uninterrupted run. The loop alone, without sinks, writes nothing.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -21,31 +19,14 @@
 #include "flatclr/io/checkpoint.h"
 #include "flatclr/train/observer.h"
 #include "flatclr/train/pretrain.h"
+#include "synthetic_folder.h"
 
 using namespace flatclr;
 namespace fs = std::filesystem;
 
 namespace {
 
-// <root>/synthetic/{train,test}/{a,b}/*.png: class a dark, class b bright, with noise.
-fs::path write_synthetic_folder() {
-  const fs::path root = fs::temp_directory_path() / ("flatclr_loop_" + std::to_string(::getpid()));
-  fs::remove_all(root);
-  const std::string script =
-      "import os, sys, numpy as np\n"
-      "from PIL import Image\n"
-      "rng = np.random.default_rng(0)\n"
-      "for split, n in (('train', 24), ('test', 8)):\n"
-      "    for c, base in (('a', 60), ('b', 180)):\n"
-      "        d = os.path.join(sys.argv[1], 'synthetic', split, c)\n"
-      "        os.makedirs(d)\n"
-      "        for i in range(n):\n"
-      "            px = np.clip(base + rng.normal(0, 40, (16, 16, 3)), 0, 255).astype(np.uint8)\n"
-      "            Image.fromarray(px).save(os.path.join(d, '%02d.png' % i))\n";
-  const std::string cmd = flatclr::testing::python() + " -c \"" + script + "\" '" + root.string() + "'";
-  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot write the synthetic folder: " + cmd);
-  return root;
-}
+fs::path write_synthetic_folder() { return flatclr::testing::write_synthetic_folder("flatclr_loop"); }
 
 struct Recorder : train::PretrainObserver {
   std::vector<std::string> calls;

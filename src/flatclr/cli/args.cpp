@@ -76,12 +76,10 @@ unsigned flag_use(const std::string& flag) {
   static const std::map<std::string, unsigned> kUse = [] {
     std::map<std::string, unsigned> m;
     for (const char* f : {"faster_version",
+                          "color_jitter_strength",
                           "clr",
                           "temperature",
                           "n_views",
-                          "proj_head_mode",
-                          "num_proj_layers",
-                          "proj_out_dim",
                           "batch_size",
                           "epochs",
                           "lr",
@@ -109,8 +107,13 @@ unsigned flag_use(const std::string& flag) {
                           "sync_bn",
                           "dist_timeout"})
       m[f] = kUsedByPretrain;
-    for (const char* f : {"model", "width_multiplier", "save_dir"})
-      m[f] = kUsedByPretrain | kUsedBySupervised;
+    m["save_dir"] = kUsedByPretrain | kUsedBySupervised;
+    // The flags that describe the encoder: an evaluation checks them against the checkpoint's encoder, as
+    // the paper's code, which builds the evaluated network from them (eval/expected_encoder.h).
+    for (const char* f : {"model", "width_multiplier"})
+      m[f] = kUsedByPretrain | kUsedByEval | kUsedBySupervised;
+    for (const char* f : {"proj_head_mode", "num_proj_layers", "proj_out_dim"})
+      m[f] = kUsedByPretrain | kUsedByEval;
     for (const char* f : {"checkpoint_dir", "transfer_mode", "transfer_from_epoch", "eval_all_checkpoints",
                           "eval_random_init", "fc_augment", "knn_k", "knn_temperature",
                           "transfer_dataset_name", "semi_ratio", "semi_list"})
@@ -313,6 +316,14 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
       "cifar10 | cifar100 | any other name: the image folder <data>/<name>/{train,val|test}/<class>/*");
   bools.add(app, "faster_version", &c.faster_version,
             "batched augmentation on the training device (False: the per-image SimCLR pipeline)");
+  // Unset unless given: the dataset's strength, or a resumed run's own (train::PretrainConfig).
+  double color_jitter_strength = 0;
+  CLI::Option* color_jitter_option =
+      app.add_option("--color_jitter_strength", color_jitter_strength,
+                     "colour distortion strength s: ColorJitter(0.8s, 0.8s, 0.8s, 0.2s) in both augmentation "
+                     "paths, in [0, 2.5]; 0 = no colour jitter (default: the dataset's, 0.5 for CIFAR-sized "
+                     "images and 1 for ImageNet-sized; a resumed run keeps its own)")
+          ->default_str("dataset");
   app.add_option(
       "--workers", c.data.workers,
       "decoding + augmentation threads of the per-image pipeline (0 = in the training thread; -1 = "
@@ -446,6 +457,7 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
     app.parse(argc, argv);
     bools.apply();
     choices.apply();
+    if (color_jitter_option->count() > 0) c.color_jitter_strength = color_jitter_strength;
     if (from_pretrained) {
       fail_usage(
           "--from_pretrained=True: the reference warm-starts from a checkpoint path written into its "
@@ -482,6 +494,13 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
       e.data = c.data;
       if (!app.count("--dataset_name")) e.data.dataset_name.clear();
       e.run = c.run;
+      if (app.count("--model")) e.model.arch = c.model.arch;
+      if (app.count("--width_multiplier")) e.model.width_multiplier = c.model.width_multiplier;
+      if (app.count("--proj_head_mode")) e.model.head_mode = c.model.head.mode;
+      if (app.count("--num_proj_layers")) e.model.head_num_layers = c.model.head.num_layers;
+      if (app.count("--proj_out_dim")) e.model.head_out_dim = c.model.head.out_dim;
+      // A value no encoder can have (--width_multiplier=0) is wrong whatever the checkpoint holds.
+      if (!e.model.empty()) c.model.validate();
       if (train_mode == TrainMode::kEval && !app.count("--transfer_mode")) {
         e.transfer_mode = eval::TransferMode::kLinearEval;
       }

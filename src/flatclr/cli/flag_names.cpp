@@ -21,6 +21,7 @@ const std::vector<std::pair<std::string_view, std::string_view>>& field_flags() 
       {"run.progress", "--progress"},
       // pretraining (train::PretrainConfig)
       {"faster_version", "--faster_version"},
+      {"color_jitter_strength", "--color_jitter_strength"},
       {"clr", "--clr"},
       {"temperature", "--temperature"},
       {"n_views", "--n_views"},

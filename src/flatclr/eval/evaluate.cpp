@@ -100,6 +100,7 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
 
   // The dataset: the transfer target, else the flag, else the one the encoder was pretrained on.
   auto first = load_encoder(chosen.front());
+  check_expected_encoder(c.model, first.model->options, chosen.front());
   const std::string source_dataset = first.pretrain_dataset.empty() ? "cifar10" : first.pretrain_dataset;
   std::string dataset = !c.data.dataset_name.empty() ? c.data.dataset_name : source_dataset;
   if (c.protocol == Protocol::kTransfer && !c.transfer_dataset.empty()) dataset = c.transfer_dataset;
@@ -142,6 +143,7 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
   std::vector<EvalRecord> records;
   for (size_t i = 0; i < chosen.size(); ++i) {
     LoadedEncoder enc = i == 0 ? first : load_encoder(chosen[i]);
+    check_expected_encoder(c.model, enc.model->options, chosen[i]);
     if (c.random_init) {
       auto options = enc.model->options;
       enc = random_encoder(options, seed);

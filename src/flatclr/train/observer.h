@@ -76,6 +76,8 @@ struct RunStart {
   std::string memory_format_note;  // why the requested layout was not used, else ""
   bool sync_free_step = false;     // the step keeps its finite guard on the device (train/train_step.h)
   bool cuda_graph = false;         // ... and is replayed from a CUDA graph
+  // The colour jitter strength in effect: given, the resumed checkpoint's, or the dataset's.
+  double color_jitter_strength = 0.5;
   const TrainSet* train_set = nullptr;
 };
 

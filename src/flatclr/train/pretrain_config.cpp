@@ -5,6 +5,7 @@
 
 #include "flatclr/core/error.h"
 #include "flatclr/core/threads.h"
+#include "flatclr/data/augment_batch.h"
 
 namespace flatclr::train {
 namespace {
@@ -32,6 +33,15 @@ void PretrainConfig::validate() const {
                core::name_of(precision), ": give one of them");
   }
   run.validate();
+  if (color_jitter_strength) {
+    const double s = *color_jitter_strength;
+    if (!(s >= 0 && s <= data::kMaxColorJitterStrength)) {
+      fail_usage(Field{"color_jitter_strength"}, "=", s, ": expected a number in [0, ",
+                 data::kMaxColorJitterStrength,
+                 "] (ColorJitter(0.8s, 0.8s, 0.8s, 0.2s): 0 turns the jitter off, and the hue shift 0.2s "
+                 "cannot pass 0.5)");
+    }
+  }
   positive("dist_timeout", dist_timeout);
   if (n_views != 2)
     fail_usage(Field{"n_views"}, "=", n_views, ": only 2 views are supported (as in the reference)");
@@ -77,6 +87,10 @@ std::string PretrainConfig::to_json() const {
   j["data"] = data.root;
   j["dataset_name"] = data.dataset_name;
   j["faster_version"] = faster_version;
+  // null when not given: the dataset's default, or the resumed checkpoint's (config.json's
+  // color_jitter_strength_in_effect says which value the run used).
+  j["color_jitter_strength"] = color_jitter_strength ? nlohmann::ordered_json(*color_jitter_strength)
+                                                     : nlohmann::ordered_json(nullptr);
   j["workers"] = data.workers;
   j["data_fraction"] = data.fraction;
   j["download"] = data.download;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,10 @@ constexpr const auto& choices_of(OnNonfinite) { return kOnNonfinite; }
 struct PretrainConfig {
   data::DataConfig data;        // shared with evaluation
   bool faster_version = false;  // batched device augmentation; false = per-image SimCLR pipeline
+  // SimCLR's colour distortion strength s, ColorJitter(0.8s, 0.8s, 0.8s, 0.2s), in both augmentation paths;
+  // in [0, 2.5]. Unset: a resumed run keeps its checkpoint's, a new run takes the dataset's (0.5 for
+  // CIFAR-sized images, 1 for ImageNet-sized ones: data::default_color_jitter_strength).
+  std::optional<double> color_jitter_strength;
 
   // method
   losses::Method clr = losses::Method::kFlatCLR;

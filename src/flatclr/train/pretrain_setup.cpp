@@ -21,9 +21,9 @@
 #include "flatclr/io/checkpoint.h"
 #include "flatclr/models/channels_last.h"
 #include "flatclr/optim/make_optimizer.h"
-#include "flatclr/optim/optimizer_state.h"
 #include "flatclr/train/config_agreement.h"
 #include "flatclr/train/precision_probe.h"
+#include "flatclr/train/restore_state.h"
 #include "flatclr/train/resume_point.h"
 #include "flatclr/train/run_dir.h"
 
@@ -60,20 +60,37 @@ void load_train_data(const PretrainConfig& c, PretrainSetup& s) {
   }
 }
 
-// The batched augmentation on the device (faster_version) or the per-image pipeline on worker threads.
+// The colour jitter strength the run trains with: the one given; else, when resuming, the one its checkpoint
+// recorded (a checkpoint from before the setting existed trained with the dataset's); else the dataset's.
+double decide_color_jitter_strength(const PretrainConfig& c, const std::optional<io::Checkpoint>& ckpt,
+                                    bool small_images) {
+  if (c.color_jitter_strength) return *c.color_jitter_strength;
+  if (ckpt) {
+    const auto j = nlohmann::json::parse(ckpt->config_json, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object()) {
+      const auto it = j.find("color_jitter_strength_in_effect");
+      if (it != j.end() && it->is_number()) return it->get<double>();
+    }
+  }
+  return data::default_color_jitter_strength(small_images);
+}
+
+// The batched augmentation on the device (faster_version) or the per-image pipeline on worker threads, with
+// colour jitter of strength s.start.color_jitter_strength.
 std::unique_ptr<data::ViewSource> make_view_source(const PretrainConfig& c, const PretrainSetup& s) {
   const uint64_t seed = static_cast<uint64_t>(c.run.seed);
   const bool small = s.source.small;
+  const double jitter = s.start.color_jitter_strength;
   if (c.faster_version) {
     const auto aug = data::AugmentConfig::for_dataset(
         small && !data::is_cifar_name(c.data.dataset_name) ? "cifar10" : c.data.dataset_name,
-        s.train_set.images.size(2));
+        s.train_set.images.size(2), jitter);
     return std::make_unique<data::BatchedViewSource>(s.train_set.images, aug, seed, s.device);
   }
   data::LoaderOptions lo;
   lo.workers = static_cast<int>(c.data.workers);
   lo.pin_memory = s.device.is_cuda();
-  lo.augment = data::per_image_config(small, s.source.view_size);
+  lo.augment = data::per_image_config(small, s.source.view_size, jitter);
   lo.seed = seed;
   return std::make_unique<data::LoaderViewSource>(s.source.source, lo, s.device);
 }
@@ -93,12 +110,7 @@ optim::LrSchedule make_schedule(const PretrainConfig& c, int64_t steps_per_epoch
 void resume(const PretrainConfig& c, const std::string& run_dir, const std::string& path,
             const io::Checkpoint& ckpt, PretrainSetup& s) {
   RunStart& r = s.start;
-  const std::string arch = core::name_of(c.model.arch);
-  if (ckpt.model != arch) fail(path, " holds a ", ckpt.model, " model but ", Field{"model.arch"}, "=", arch);
-  io::load_module_state_dict(*s.model, ckpt.model_state_dict, /*strict=*/true, path);
-  optim::load_optimizer_state(*s.optimizer, ckpt.optimizer);
-  // An fp16 run resumes its loss scale (a run resumed in another precision starts a fresh scaler).
-  if (s.scaler && !ckpt.grad_scaler.isNone()) s.scaler->load_state_dict(ckpt.grad_scaler);
+  restore_training_state(ckpt, path, s.model, *s.optimizer, s.scaler.get());
   r.start_epoch = ckpt.epoch;
   r.global_step = ckpt.global_step;
   // An epoch's checkpoint holds whole epochs; a step checkpoint (save_every_n_steps) part of the next one.
@@ -245,6 +257,12 @@ std::unique_ptr<PretrainSetup> setup_pretraining(const PretrainConfig& c) {
     fail(Field{"batch_size"}, "=", c.batch_size, " is larger than the training set (", n, " images after ",
          Field{"data.fraction"}, "=", c.data.fraction, ")");
   }
+  // A resumed run's checkpoint is read once, here: its configuration keeps the run's precision and colour
+  // jitter.
+  const ResumePoint from = find_resume_point(c, *s);
+  const std::string& resume_path = from.path;
+  const std::optional<io::Checkpoint>& ckpt = from.checkpoint;
+  r.color_jitter_strength = decide_color_jitter_strength(c, ckpt, s->source.small);
   s->views = make_view_source(c, *s);
 
   // The ImageNet stem (7x7/2 conv + max-pool) for ImageNet-sized data (imagenet, or a folder of images
@@ -263,10 +281,6 @@ std::unique_ptr<PretrainSetup> setup_pretraining(const PretrainConfig& c) {
   s->sync_free_step = s->device.is_cuda() && c.optimizer == optim::OptimizerKind::kLars;
   s->cuda_graph = s->sync_free_step && c.cuda_graphs && s->dp->world_size() == 1;
 
-  // A resumed run's checkpoint is read once, here: its configuration keeps the run's precision.
-  const ResumePoint from = find_resume_point(c, *s);
-  const std::string& resume_path = from.path;
-  const std::optional<io::Checkpoint>& ckpt = from.checkpoint;
   const int64_t view_size = c.faster_version ? s->train_set.images.size(2) : s->source.view_size;
   decide_precision(c, ckpt ? stored_precision(ckpt->config_json) : std::nullopt, view_size, *s);
   if (s->precision == core::Precision::kFp16) {
