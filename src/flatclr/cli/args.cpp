@@ -94,6 +94,7 @@ unsigned flag_use(const std::string& flag) {
                           "memory_format",
                           "cuda_graphs",
                           "save_every_n_epochs",
+                          "save_every_n_steps",
                           "log_dir",
                           "train_from",
                           "log_every_n_steps",
@@ -296,7 +297,8 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
       "Flags follow the paper's main.py; e.g.\n"
       "  flatclr --dataset_name=cifar10 --clr=flatclr --faster_version=True\n"
       "Subcommands: flatclr diagnose RUN_DIR | plot RUN_DIR | export ... | embed ... (each with --help)\n"
-      "This flatclr: " + flatclr::core::build_description() + "\n",
+      "This flatclr: " +
+          flatclr::core::build_description() + "\n",
       "flatclr"};
   app.option_defaults()->always_capture_default();
   // As argparse: a flag given twice takes its last value.
@@ -383,7 +385,11 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
                  "checkpoint period in epochs (and at the end)");
   app.add_option("--save_dir", c.save_dir,
                  "root of new run folders: <save_dir>/<dataset>/<bs>_<Method>/<date>/");
-  app.add_option("--log_dir", c.log_dir, "existing run folder to resume into (with --train_from)");
+  app.add_option("--save_every_n_steps", c.save_every_n_steps,
+                 "also a checkpoint every N steps, inside epochs (0 = off; only the newest is kept)");
+  app.add_option("--log_dir", c.log_dir,
+                 "run folder to continue: resumes --train_from, or without it the newest complete checkpoint "
+                 "in the folder (a new run starts there when it has none)");
   app.add_option("--train_from", c.train_from,
                  "checkpoint in --log_dir to resume from, e.g. checkpoint_0004.pth.tar");
   app.add_option("--log_every_n_steps", c.log_every_n_steps, "progress/log period in steps");

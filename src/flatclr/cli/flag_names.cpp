@@ -44,6 +44,7 @@ const std::vector<std::pair<std::string_view, std::string_view>>& field_flags() 
       {"memory_format", "--memory_format"},
       {"cuda_graphs", "--cuda_graphs"},
       {"save_every_n_epochs", "--save_every_n_epochs"},
+      {"save_every_n_steps", "--save_every_n_steps"},
       {"save_dir", "--save_dir"},
       {"log_dir", "--log_dir"},
       {"train_from", "--train_from"},
