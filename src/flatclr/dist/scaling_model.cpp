@@ -53,7 +53,8 @@ Link fit_link(int nodes, double small_all_gather_s, double all_reduce_bytes, dou
   Link link;
   link.latency_s = small_all_gather_s / (n - 1);
   const double left = all_reduce_s - 2 * (n - 1) * link.latency_s;
-  link.bytes_per_s = left > 0 ? 2 * (n - 1) / n * all_reduce_bytes / left : 0;
+  link.bytes_per_s =
+      left > 0 ? 2 * (n - 1) / n * all_reduce_bytes / left : std::numeric_limits<double>::infinity();
   return link;
 }
 

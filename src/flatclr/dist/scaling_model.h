@@ -52,8 +52,8 @@ double ring_all_gather_seconds(double bytes, int nodes, const Link& link);
 StepPrediction predict_step(const StepTraffic& traffic, double compute_s, int nodes, const Link& link);
 
 // The link that makes the model reproduce two measurements on `nodes` ranks: the time of a small
-// all-gather (latency = time / (N-1)) and of an all-reduce of all_reduce_bytes. Bandwidth 0 when the
-// all-reduce took no longer than its latency terms (nothing left to fit).
+// all-gather (latency = time / (N-1)) and of an all-reduce of all_reduce_bytes. Infinite bandwidth when
+// the all-reduce took no longer than its latency terms (its bytes cost nothing measurable).
 Link fit_link(int nodes, double small_all_gather_s, double all_reduce_bytes, double all_reduce_s);
 
 }  // namespace flatclr::dist
