@@ -2,9 +2,9 @@
 # Measured against predicted scaling across hosts on one machine: H Linux network namespaces (the hosts),
 # each with one veth end named fce0 at 10.233.0.<h+1>/24, the other ends joined by a bridge in a namespace
 # of its own; build/bench_dist_scaling then runs rank r inside host r (Gloo over fce0, rank 0's address as
-# MASTER_ADDR) and prints each world's measurement beside the model's prediction. --rate/--delay shape every
-# host's link with tc netem (e.g. --rate 1gbit --delay 100us) to put the run into a bandwidth- or
-# latency-bound regime. Needs root and iproute2. Everything is removed on exit (trap), also after a failure
+# MASTER_ADDR) and prints each world's measurement beside the model's prediction. --rate shapes every host's
+# outgoing link with tc's token bucket (e.g. --rate 400mbit) to put the run into a bandwidth-bound regime;
+# --delay adds a one-way delay with tc netem (needs the sch_netem module). Needs root and iproute2. Everything is removed on exit (trap), also after a failure
 # or Ctrl-C; every command is bounded in time.
 #   bench/dist_scaling_netns.sh [--hosts 2] [--rate R] [--delay D] [--bench build/bench_dist_scaling]
 #                               [--timeout 900] -- [bench_dist_scaling flags, e.g. --batch 32 --width 0.125]
@@ -53,8 +53,12 @@ for h in $(seq 0 $((hosts - 1))); do
   t ip link set "fs${id}b$h" netns "$br_ns"
   t ip -n "$br_ns" link set "fs${id}b$h" master br0
   t ip -n "$br_ns" link set "fs${id}b$h" up
-  if [[ -n $rate || -n $delay ]]; then
-    t ip netns exec "$ns" tc qdisc add dev fce0 root netem ${delay:+delay $delay} ${rate:+rate $rate} limit 100000
+  # Token bucket for the rate (sch_tbf), netem for a delay (sch_netem, which not every kernel has).
+  if [[ -n $delay ]]; then
+    t ip netns exec "$ns" tc qdisc add dev fce0 root handle 1: netem delay "$delay" limit 100000
+    [[ -z $rate ]] || t ip netns exec "$ns" tc qdisc add dev fce0 parent 1: handle 2: tbf rate "$rate" burst 64kb latency 200ms
+  elif [[ -n $rate ]]; then
+    t ip netns exec "$ns" tc qdisc add dev fce0 root tbf rate "$rate" burst 64kb latency 200ms
   fi
 done
 # Every host reaches rank 0's host before the benchmark starts: a TCP connection to a closed port there is
