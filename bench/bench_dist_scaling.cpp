@@ -1,6 +1,7 @@
 // Scaling benchmark of data-parallel pretraining (dist/): the same global batch on 1 and on 2 processes
-// (Gloo on 127.0.0.1 unless --master_addr, 1 thread each), one step = augment this rank's slice -> ResNet forward -> gather
-// the views with gradient -> FlatNCE on all 2B views -> backward (SyncBN) -> bucketed gradient all-reduce
+// (Gloo on 127.0.0.1 unless --master_addr, 1 thread each), one step = augment this rank's slice -> ResNet
+// forward -> gather the views with gradient -> FlatNCE on all 2B views -> backward (SyncBN) -> bucketed
+// gradient all-reduce
 // -> LARS step, exactly the calls of train/pretrain.cpp. Reports the median step time, the global images/s,
 // the speedup and parallel efficiency against 1 process measured in the same run, and the communication
 // time per step: inside the gradient all-reduce, and inside the forward/backward collectives (view gather
