@@ -2,7 +2,7 @@
 and aspect ratio larger than 64 px (so flatclr treats the folder as ImageNet-sized: Resize(256) +
 CenterCrop(224), streamed), each class a colour and a stripe orientation plus noise, so that a classifier has
 something to learn. Deterministic in SEED. Used by the streaming tests (tests/e2e/test_streaming_cli.cpp) and
-the memory benchmark (bench/bench_streaming_memory.sh).
+the memory benchmark (bench/bench_streaming_memory.py).
 usage: make_synthetic_imagenet.py DEST CLASSES TRAIN_PER_CLASS VAL_PER_CLASS [MIN_SIDE MAX_SIDE SEED]"""
 import os
 import sys

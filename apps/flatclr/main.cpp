@@ -49,7 +49,7 @@ void run_embed(const flatclr::eval::EmbedConfig& config) {
 }
 
 // The process's peak resident memory (VmHWM), the last line of every command that reads a dataset: what a
-// machine for this run needs (bench/bench_streaming_memory.sh collects it).
+// machine for this run needs (bench/bench_streaming_memory.py collects it).
 void print_peak_memory() {
   const auto m = flatclr::core::memory_usage();
   if (m.peak_bytes < 0) return;

@@ -199,7 +199,7 @@ TEST_F(Streaming, OnlineKnnMonitorOfAStreamedFolder) {
   EXPECT_NE(refused.output.find("--knn_bank_size"), std::string::npos) << refused.output;
 }
 
-// The CI-sized memory check of bench/bench_streaming_memory.sh: each streamed command's peak resident memory
+// The CI-sized memory check of bench/bench_streaming_memory.py: each streamed command's peak resident memory
 // at 4N images within 10% of its peak at N (the feature file and kNN bank are a few KB here).
 TEST_F(Streaming, PeakMemoryDoesNotGrowWithTheNumberOfImages) {
   make_folder("mem_n", 4, 12, 6);    // N = 72 images
