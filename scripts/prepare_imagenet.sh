@@ -110,7 +110,8 @@ prepare_train() {
       tar -xvf "$train/$m" -C "$tmp" >"$list" 2>"$stage/tar.err" ||
         die "$train/$m: cannot be extracted ($(head -c 300 "$stage/tar.err")): a damaged archive?"
     else
-      # The per-class tar streamed out of the training archive: no copy of it on disk.
+      # The per-class tar streamed out of the training archive: no copy of it on disk. GNU tar seeks past the
+      # members before it (a regular file is seekable), so each class reads only its own bytes.
       (tar -xOf "$train" --occurrence=1 "$m" | tar -xvf - -C "$tmp") >"$list" 2>"$stage/tar.err" ||
         die "$m in $train: cannot be extracted ($(head -c 300 "$stage/tar.err")): a damaged archive?"
     fi
