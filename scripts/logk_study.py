@@ -71,11 +71,12 @@ def checkpoints(run):
 def read_jsonl(path):
     out = []
     if os.path.exists(path):
-        for line in open(path):
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                pass  # a line cut by a crash
+        with open(path) as f:
+            for line in f:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass  # a line cut by a crash
     return out
 
 
@@ -83,64 +84,92 @@ def log(msg):
     print(time.strftime("%H:%M:%S"), msg, flush=True)
 
 
-def do_run(args, method, batch, seed, deadline):
-    """Brings one run forward; returns False when the deadline stopped it."""
-    name = "%s_b%d_s%d" % (method, batch, seed)
-    save_dir = os.path.join(args.out, "runs", name)
-    epochs = int(PROTOCOL["epochs"])
+def advance(binary, runs_dir, name, pretrain_flags, evals, epochs, deadline, build=None):
+    """Brings one run forward: pretraining (resumed from its newest checkpoint when interrupted), then each
+    evaluation in evals, a list of (mode, function(run folder) -> flags), whose result for the last epoch is not yet
+    in eval_results.jsonl. build (a dict: the binary's commit and build options) is written to
+    <runs_dir>/<name>/build.json when the run starts; a run that started with another build is not resumed with
+    this one. Returns False when the deadline stopped it."""
+    save_dir = os.path.join(runs_dir, name)
+    log_path = os.path.join(runs_dir, name + ".log")
+    record = os.path.join(save_dir, "build.json")
     run = run_folder(save_dir)
     done = run and checkpoints(run) and checkpoints(run)[-1][0] == epochs
     if not done:
         if time.time() > deadline:
             return False
-        cmd = [args.binary] + pretrain_args(args, method, batch, seed, save_dir)
+        cmd = [binary] + pretrain_flags
         if run and checkpoints(run):
+            if build and os.path.exists(record) and json.load(open(record)) != build:
+                log("%s: started by another build (%s): not resumed with this one" % (name, record))
+                return True
             cmd += ["--log_dir=" + run, "--train_from=" + checkpoints(run)[-1][1]]
             log("%s: resuming from %s" % (name, checkpoints(run)[-1][1]))
         else:
             if run:
                 shutil.rmtree(os.path.dirname(os.path.dirname(run)))
             log("%s: pretraining" % name)
-        with open(os.path.join(args.out, "runs", name + ".log"), "a") as f:
+        if build:
+            os.makedirs(save_dir, exist_ok=True)
+            with open(record, "w") as f:
+                json.dump(build, f, indent=1)
+        with open(log_path, "a") as f:
             rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT)
         if rc != 0:
-            log("%s: flatclr exited %d (see %s.log)" % (name, rc, name))
+            log("%s: flatclr exited %d (see %s)" % (name, rc, log_path))
             return True
         run = run_folder(save_dir)
     results = read_jsonl(os.path.join(run, "eval_results.jsonl"))
-    for mode in ("knn", "linear_eval"):
+    for mode, flags_of in evals:
         if any(r.get("mode") == mode and r.get("pretrain_epoch") == epochs for r in results):
             continue
         if time.time() > deadline:
             return False
         log("%s: %s" % (name, mode))
-        with open(os.path.join(args.out, "runs", name + ".log"), "a") as f:
-            subprocess.call([args.binary] + eval_args(args, run, mode, seed), stdout=f, stderr=subprocess.STDOUT)
+        with open(log_path, "a") as f:
+            subprocess.call([binary] + flags_of(run), stdout=f, stderr=subprocess.STDOUT)
     return True
 
 
-def summarise(args, method, batch, seed):
-    run = run_folder(os.path.join(args.out, "runs", "%s_b%d_s%d" % (method, batch, seed)))
+def do_run(args, method, batch, seed, deadline):
+    """Brings one run of this study forward; returns False when the deadline stopped it."""
+    name = "%s_b%d_s%d" % (method, batch, seed)
+    runs_dir = os.path.join(args.out, "runs")
+    flags = pretrain_args(args, method, batch, seed, os.path.join(runs_dir, name))
+    evals = [(mode, lambda run, mode=mode: eval_args(args, run, mode, seed)) for mode in ("knn", "linear_eval")]
+    return advance(args.binary, runs_dir, name, flags, evals, int(PROTOCOL["epochs"]), deadline)
+
+
+def summarise_run(run, epochs, images, batch):
+    """The numbers of one finished run (None while its pretraining or an evaluation is missing): kNN and linear
+    top-1 (%), p+ and the saturated share (p+ > 0.99, %) over the last epoch and per logging interval, the MI
+    estimate, wall time. images: the training images per epoch."""
     if not run:
         return None
-    epochs = int(PROTOCOL["epochs"])
     results = read_jsonl(os.path.join(run, "eval_results.jsonl"))
     knn = [r["best_top1"] for r in results if r.get("mode") == "knn" and r.get("pretrain_epoch") == epochs]
     lin = [r["best_top1"] for r in results if r.get("mode") == "linear_eval" and r.get("pretrain_epoch") == epochs]
     metrics = read_jsonl(os.path.join(run, "metrics.jsonl"))
     steps = [s for s in read_jsonl(os.path.join(run, "steps.jsonl")) if "event" not in s and "p_pos_mean" in s]
-    if not knn or not lin or not metrics or not steps:
+    if not metrics or not steps or not any(s["epoch"] == epochs for s in steps):
         return None
-    last = [s for s in steps if s["epoch"] == epochs] or steps[-5:]
+    last = [s for s in steps if s["epoch"] == epochs]
     mean = lambda xs: sum(xs) / len(xs)
     return {
-        "knn": 100 * knn[-1], "linear": 100 * lin[-1],
+        "knn": 100 * knn[-1] if knn else None, "linear": 100 * lin[-1] if lin else None,
         "p_pos": mean([s["p_pos_mean"] for s in last]), "p_pos_max": max(s["p_pos_mean"] for s in steps),
         "saturated": 100 * mean([s["saturated"] for s in last]),
         "mi": mean([s["mi_estimate"] for s in last]), "log_k": last[-1]["log_k"],
         "wall_s": sum(m.get("epoch_time_s", 0) for m in metrics),
-        "curve": [(s["global_step"] * batch / 5000.0, s["p_pos_mean"]) for s in steps],  # (epoch, p+)
+        # (epoch, p+, saturated share) per logging interval
+        "curve": [(s["global_step"] * batch / float(images), s["p_pos_mean"], s["saturated"]) for s in steps],
     }
+
+
+def summarise(args, method, batch, seed):
+    run = run_folder(os.path.join(args.out, "runs", "%s_b%d_s%d" % (method, batch, seed)))
+    s = summarise_run(run, int(PROTOCOL["epochs"]), 5000, batch)
+    return s if s and s["knn"] is not None and s["linear"] is not None else None
 
 
 def spread(xs):
@@ -235,7 +264,7 @@ def draw(args, cells):
                 got = cells.get((method, batch), [])
                 if got:
                     f.write("# %s batch %d\n" % (method, batch))
-                    for e, p in got[0]["curve"]:
+                    for e, p, _ in got[0]["curve"]:
                         f.write("%.4f\t%.6g\n" % (e, p))
                     f.write("\n\n")
     if not gnuplot:

@@ -311,6 +311,42 @@ TEST(Args, HelpListsEveryFlagWithItsDefault) {
   EXPECT_NE(r.out.find("0.6"), std::string::npos);    // --lr default
 }
 
+TEST(Args, ColorJitterStrengthIsUnsetUnlessGivenAndStaysInItsRange) {
+  auto r = run({"--dataset_name=cifar10"});
+  ASSERT_FALSE(r.parsed.exit_now) << r.err;
+  EXPECT_FALSE(r.parsed.config.color_jitter_strength.has_value());  // the dataset's (or a resumed run's)
+  EXPECT_NE(r.parsed.config.to_json().find("\"color_jitter_strength\": null"), std::string::npos);
+  for (double s : {0.0, 0.25, 1.0, 2.5}) {
+    r = run({"--dataset_name=cifar10", "--color_jitter_strength=" + std::to_string(s)});
+    ASSERT_FALSE(r.parsed.exit_now) << r.err;
+    ASSERT_TRUE(r.parsed.config.color_jitter_strength.has_value()) << s;
+    EXPECT_DOUBLE_EQ(*r.parsed.config.color_jitter_strength, s);
+  }
+  r = run({"--color_jitter_strength", "0.25", "--faster_version=False"});
+  ASSERT_FALSE(r.parsed.exit_now) << r.err;
+  EXPECT_NE(r.parsed.config.to_json().find("\"color_jitter_strength\": 0.25"), std::string::npos);
+  struct Case {
+    std::string value, must_mention;
+  };
+  for (const auto& c :
+       std::vector<Case>{{"-0.1", "--color_jitter_strength=-0.1: expected a number in [0, 2.5]"},
+                         {"2.6", "--color_jitter_strength=2.6: expected a number in [0, 2.5]"},
+                         {"nan", "--color_jitter_strength"},
+                         {"strong", "--color_jitter_strength"}}) {
+    r = run({"--color_jitter_strength=" + c.value});
+    EXPECT_TRUE(r.parsed.exit_now) << c.value;
+    EXPECT_EQ(r.parsed.exit_code, 2) << c.value;
+    EXPECT_NE(r.err.find(c.must_mention), std::string::npos) << c.value << " -> " << r.err;
+  }
+  // Evaluation has no augmentation of its own to set: the flag is refused there.
+  r = run({"--train_mode=eval", "--checkpoint_dir=r", "--color_jitter_strength=0"});
+  EXPECT_EQ(r.parsed.exit_code, 2);
+  EXPECT_NE(r.err.find("--color_jitter_strength: a pretraining flag"), std::string::npos) << r.err;
+  r = run({"--help"});
+  EXPECT_NE(r.out.find("--color_jitter_strength"), std::string::npos);
+  EXPECT_NE(r.out.find("ColorJitter(0.8s, 0.8s, 0.8s, 0.2s)"), std::string::npos) << r.out;
+}
+
 TEST(Args, PrecisionFlagsAndTheReferencesFp16Flag) {
   auto r = run({"--dataset_name=cifar10"});
   ASSERT_FALSE(r.parsed.exit_now) << r.err;

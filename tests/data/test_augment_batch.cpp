@@ -363,6 +363,19 @@ TEST(AugmentParamsStats, ScaleOneJitterImagenetRangesAndNoBlurForCifar100) {
   EXPECT_FALSE(c100.blur.any().item<bool>());
 }
 
+TEST(AugmentParamsStats, ColorJitterStrengthSetsTheFactorRanges) {
+  const auto weak =
+      sample_augment_params(AugmentConfig::for_dataset("cifar10", 32, 0.25), 32, 32, 1, 0, 0, iota(4000));
+  expect_uniform(weak.factors.select(1, 0), 0.8, 1.2, "s = 0.25 brightness");
+  expect_uniform(weak.factors.select(1, 2), 0.8, 1.2, "s = 0.25 saturation");
+  expect_uniform(weak.factors.select(1, 3), -0.05, 0.05, "s = 0.25 hue");
+  // 0.8s past 1 clamps the factors' lower end at 0, as torchvision's ColorJitter.
+  const auto strong =
+      sample_augment_params(AugmentConfig::for_dataset("cifar10", 32, 2.0), 32, 32, 1, 0, 0, iota(4000));
+  expect_uniform(strong.factors.select(1, 1), 0.0, 2.6, "s = 2 contrast");
+  expect_uniform(strong.factors.select(1, 3), -0.4, 0.4, "s = 2 hue");
+}
+
 TEST(AugmentParamsStats, FallbackIsTheCentralCropWithClampedRatio) {
   // An image far wider than 4:3 with a scale range that never fits: every try fails, so the central crop with
   // ratio 4/3 is used: h = H, w = round(H * 4/3).
@@ -427,6 +440,46 @@ TEST(AugmentConfigTest, ForDatasetFollowsTheReferenceTable) {
   EXPECT_EQ(AugmentConfig::for_dataset("tiny", 64).blur_kernel, 7);
   for (const auto& c : {c10, c100, imagenet}) EXPECT_NO_THROW(c.validate());
   EXPECT_THROW(AugmentConfig::for_dataset("cifar10", 0), flatclr::UserError);
+}
+
+TEST(AugmentConfigTest, ColorJitterStrengthScalesTheFourFactorsAndNothingElse) {
+  EXPECT_DOUBLE_EQ(default_color_jitter_strength(/*small_images=*/true), 0.5);
+  EXPECT_DOUBLE_EQ(default_color_jitter_strength(/*small_images=*/false), 1.0);
+  for (const char* name : {"cifar10", "cifar100", "imagenet"}) {
+    const auto dataset = AugmentConfig::for_dataset(name, 64);
+    EXPECT_EQ(AugmentConfig::for_dataset(name, 64, std::nullopt).brightness, dataset.brightness) << name;
+    for (double s : {0.0, 0.25, 0.5, 1.0, 1.5, 2.5}) {
+      const auto c = AugmentConfig::for_dataset(name, 64, s);
+      EXPECT_DOUBLE_EQ(c.brightness, 0.8 * s) << name << " s=" << s;
+      EXPECT_DOUBLE_EQ(c.contrast, 0.8 * s) << name << " s=" << s;
+      EXPECT_DOUBLE_EQ(c.saturation, 0.8 * s) << name << " s=" << s;
+      EXPECT_DOUBLE_EQ(c.hue, 0.2 * s) << name << " s=" << s;
+      EXPECT_NO_THROW(c.validate()) << name << " s=" << s;
+      // Everything but the four factors is the dataset's.
+      EXPECT_EQ(c.jitter_p, dataset.jitter_p);
+      EXPECT_EQ(c.gray_p, dataset.gray_p);
+      EXPECT_EQ(c.blur, dataset.blur);
+      EXPECT_EQ(c.blur_kernel, dataset.blur_kernel);
+      EXPECT_EQ(c.scale_min, dataset.scale_min);
+      EXPECT_EQ(c.size, 64);
+    }
+  }
+  // The paper's strengths give the dataset's own factors.
+  EXPECT_EQ(AugmentConfig::for_dataset("cifar10", 32, 0.5).hue,
+            AugmentConfig::for_dataset("cifar10", 32).hue);
+  EXPECT_EQ(AugmentConfig::for_dataset("imagenet", 224, 1.0).brightness,
+            AugmentConfig::for_dataset("imagenet", 224).brightness);
+  for (double bad : {-0.1, 2.51, std::nan("")}) {
+    try {
+      AugmentConfig::for_dataset("cifar10", 32, bad);
+      ADD_FAILURE() << "no error for s=" << bad;
+    } catch (const flatclr::UserError& e) {
+      EXPECT_NE(std::string(e.what()).find("colour jitter strength must be in [0, 2.5]"), std::string::npos)
+          << e.what();
+    }
+    AugmentConfig c;
+    EXPECT_THROW(c.set_color_jitter_strength(bad), flatclr::UserError) << bad;
+  }
 }
 
 TEST(AugmentConfigTest, ValidateNamesTheBadField) {
@@ -502,6 +555,27 @@ TEST(MakeTwoViews, NonSquareInputsAndOtherSizes) {
   EXPECT_EQ(w.sizes(), (std::vector<int64_t>{8, 3, 40, 40}));
   EXPECT_GE(w.min().item<float>(), 0.0f);
   EXPECT_LE(w.max().item<float>(), 1.0f);
+}
+
+// Strength 0 leaves every ColorJitter op out; the random draws are made all the same (data::draw_view), so
+// the views are those of jitter_p = 0 with the same seed, pixel for pixel.
+TEST(MakeTwoViews, ColorJitterStrengthZeroGivesTheViewsOfNoJitter) {
+  torch::manual_seed(6);
+  const auto u8 = torch::randint(0, 256, {16, 3, 32, 32}, torch::kLong).to(torch::kByte);
+  const auto idx = iota(16, 100);
+  for (const char* name : {"cifar10", "imagenet"}) {
+    const auto off = AugmentConfig::for_dataset(name, 32, 0.0);
+    auto no_jitter = AugmentConfig::for_dataset(name, 32);
+    no_jitter.jitter_p = 0.0;
+    const auto v = make_two_views(u8, idx, off, 17, 2);
+    EXPECT_TRUE(torch::equal(v, make_two_views(u8, idx, no_jitter, 17, 2))) << name;
+    // Not an empty check: the same images are jittered at the dataset's strength, and differently at 0.25.
+    const auto dataset = make_two_views(u8, idx, AugmentConfig::for_dataset(name, 32), 17, 2);
+    const auto weak = make_two_views(u8, idx, AugmentConfig::for_dataset(name, 32, 0.25), 17, 2);
+    EXPECT_FALSE(torch::equal(v, dataset)) << name;
+    EXPECT_FALSE(torch::equal(weak, dataset)) << name;
+    EXPECT_FALSE(torch::equal(weak, v)) << name;
+  }
 }
 
 TEST(MakeTwoViews, CpuAndCudaAgree_CUDA) {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../test_paths.h"
+#include "flatclr/core/error.h"
 #include "flatclr/data/augment_image.h"
 
 namespace {
@@ -179,6 +180,52 @@ TEST(AugmentImage, PerImageConfigFollowsReferenceTable) {
   EXPECT_DOUBLE_EQ(in.scale_min, 0.08);
   EXPECT_DOUBLE_EQ(in.ratio_max, 4.0 / 3.0);
   EXPECT_EQ(per_image_config(false, 96).blur_kernel, 9);  // stl10's kernel in the reference table
+}
+
+TEST(AugmentImage, PerImageConfigTakesAColorJitterStrength) {
+  const auto weak = per_image_config(true, 32, 0.25);
+  EXPECT_DOUBLE_EQ(weak.brightness, 0.2);
+  EXPECT_DOUBLE_EQ(weak.contrast, 0.2);
+  EXPECT_DOUBLE_EQ(weak.saturation, 0.2);
+  EXPECT_DOUBLE_EQ(weak.hue, 0.05);
+  EXPECT_FALSE(weak.blur);  // the rest is the small images' own
+  EXPECT_DOUBLE_EQ(weak.jitter_p, 0.8);
+  const auto strong = per_image_config(false, 224, 2.0);
+  EXPECT_DOUBLE_EQ(strong.brightness, 1.6);
+  EXPECT_DOUBLE_EQ(strong.hue, 0.4);
+  EXPECT_TRUE(strong.blur);
+  EXPECT_EQ(strong.blur_kernel, 23);
+  EXPECT_DOUBLE_EQ(per_image_config(true, 32, std::nullopt).hue, 0.1);
+  EXPECT_DOUBLE_EQ(per_image_config(false, 224, 1.0).hue, per_image_config(false, 224).hue);
+  EXPECT_THROW(per_image_config(true, 32, 2.6), flatclr::UserError);
+  EXPECT_THROW(per_image_config(true, 32, -1.0), flatclr::UserError);
+}
+
+// Strength 0 leaves every ColorJitter op out while the draws stay the same: the views equal those of
+// jitter_p = 0 with the same key, for small images and for ImageNet-sized ones (with blur).
+TEST(AugmentImage, ColorJitterStrengthZeroGivesTheViewsOfNoJitter) {
+  const auto img = ref_image("a");
+  for (bool small : {true, false}) {
+    const auto off = per_image_config(small, 16, 0.0);
+    auto no_jitter = per_image_config(small, 16);
+    no_jitter.jitter_p = 0.0;
+    const auto dataset = per_image_config(small, 16);
+    std::vector<float> a(3 * 16 * 16), b(3 * 16 * 16), c(3 * 16 * 16);
+    int jittered = 0, changed = 0;
+    for (int64_t i = 0; i < 40; ++i) {
+      const auto d = draw_view(off, img.h, img.w, 9, 1, static_cast<int>(i % 2), i);
+      jittered += d.jitter;
+      augment_view(img.view(), d, off, a.data());
+      augment_view(img.view(), draw_view(no_jitter, img.h, img.w, 9, 1, static_cast<int>(i % 2), i),
+                   no_jitter, b.data());
+      EXPECT_EQ(a, b) << "image " << i << (small ? " small" : " large");
+      augment_view(img.view(), draw_view(dataset, img.h, img.w, 9, 1, static_cast<int>(i % 2), i), dataset,
+                   c.data());
+      changed += a != c;
+    }
+    EXPECT_GT(jittered, 20) << "draws that would have jittered at a strength above 0";
+    EXPECT_GT(changed, 20) << "the dataset's strength changes those views";
+  }
 }
 
 // The draws of the per-image path (data::draw_view) follow torchvision's distributions: Bernoulli rates,

@@ -76,6 +76,7 @@ unsigned flag_use(const std::string& flag) {
   static const std::map<std::string, unsigned> kUse = [] {
     std::map<std::string, unsigned> m;
     for (const char* f : {"faster_version",
+                          "color_jitter_strength",
                           "clr",
                           "temperature",
                           "n_views",
@@ -93,6 +94,7 @@ unsigned flag_use(const std::string& flag) {
                           "memory_format",
                           "cuda_graphs",
                           "save_every_n_epochs",
+                          "save_every_n_steps",
                           "log_dir",
                           "train_from",
                           "log_every_n_steps",
@@ -319,6 +321,14 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
       "cifar10 | cifar100 | any other name: the image folder <data>/<name>/{train,val|test}/<class>/*");
   bools.add(app, "faster_version", &c.faster_version,
             "batched augmentation on the training device (False: the per-image SimCLR pipeline)");
+  // Unset unless given: the dataset's strength, or a resumed run's own (train::PretrainConfig).
+  double color_jitter_strength = 0;
+  CLI::Option* color_jitter_option =
+      app.add_option("--color_jitter_strength", color_jitter_strength,
+                     "colour distortion strength s: ColorJitter(0.8s, 0.8s, 0.8s, 0.2s) in both augmentation "
+                     "paths, in [0, 2.5]; 0 = no colour jitter (default: the dataset's, 0.5 for CIFAR-sized "
+                     "images and 1 for ImageNet-sized; a resumed run keeps its own)")
+          ->default_str("dataset");
   app.add_option(
       "--workers", c.data.workers,
       "decoding + augmentation threads of the per-image pipeline (0 = in the training thread; -1 = "
@@ -384,7 +394,11 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
                  "checkpoint period in epochs (and at the end)");
   app.add_option("--save_dir", c.save_dir,
                  "root of new run folders: <save_dir>/<dataset>/<bs>_<Method>/<date>/");
-  app.add_option("--log_dir", c.log_dir, "existing run folder to resume into (with --train_from)");
+  app.add_option("--save_every_n_steps", c.save_every_n_steps,
+                 "also a checkpoint every N steps, inside epochs (0 = off; only the newest is kept)");
+  app.add_option("--log_dir", c.log_dir,
+                 "run folder to continue: resumes --train_from, or without it the newest complete checkpoint "
+                 "in the folder (a new run starts there when it has none)");
   app.add_option("--train_from", c.train_from,
                  "checkpoint in --log_dir to resume from, e.g. checkpoint_0004.pth.tar");
   app.add_option("--log_every_n_steps", c.log_every_n_steps, "progress/log period in steps");
@@ -457,6 +471,7 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
     app.parse(argc, argv);
     bools.apply();
     choices.apply();
+    if (color_jitter_option->count() > 0) c.color_jitter_strength = color_jitter_strength;
     if (from_pretrained) {
       fail_usage(
           "--from_pretrained=True: the reference warm-starts from a checkpoint path written into its "

@@ -22,6 +22,7 @@ const std::vector<std::pair<std::string_view, std::string_view>>& field_flags() 
       {"run.progress", "--progress"},
       // pretraining (train::PretrainConfig)
       {"faster_version", "--faster_version"},
+      {"color_jitter_strength", "--color_jitter_strength"},
       {"clr", "--clr"},
       {"temperature", "--temperature"},
       {"n_views", "--n_views"},
@@ -44,6 +45,7 @@ const std::vector<std::pair<std::string_view, std::string_view>>& field_flags() 
       {"memory_format", "--memory_format"},
       {"cuda_graphs", "--cuda_graphs"},
       {"save_every_n_epochs", "--save_every_n_epochs"},
+      {"save_every_n_steps", "--save_every_n_steps"},
       {"save_dir", "--save_dir"},
       {"log_dir", "--log_dir"},
       {"train_from", "--train_from"},

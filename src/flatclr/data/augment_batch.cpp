@@ -150,19 +150,29 @@ std::array<int64_t, 4> sample_crop(core::Rng& rng, int64_t height, int64_t width
 
 }  // namespace
 
-AugmentConfig AugmentConfig::for_dataset(const std::string& name, int64_t image_size) {
+double default_color_jitter_strength(bool small_images) { return small_images ? 0.5 : 1.0; }
+
+AugmentConfig AugmentConfig::for_dataset(const std::string& name, int64_t image_size,
+                                         std::optional<double> color_jitter_strength) {
   if (image_size <= 0) fail("augmentation: image size must be positive, got ", image_size);
   AugmentConfig c;
   c.size = image_size;
   const bool cifar = name == "cifar10" || name == "cifar100";
-  const double s = cifar ? 0.5 : 1.0;
-  c.brightness = c.contrast = c.saturation = 0.8 * s;
-  c.hue = 0.2 * s;
+  c.set_color_jitter_strength(color_jitter_strength.value_or(default_color_jitter_strength(cifar)));
   c.blur = name != "cifar100";
   // int(0.1 * size) in double arithmetic, as Python computes it; made odd as the reference's blur does.
   const auto k = static_cast<int64_t>(0.1 * static_cast<double>(image_size));
   c.blur_kernel = (k / 2) * 2 + 1;
   return c;
+}
+
+void AugmentConfig::set_color_jitter_strength(double s) {
+  if (!(s >= 0.0 && s <= kMaxColorJitterStrength)) {
+    fail("augmentation: colour jitter strength must be in [0, ", kMaxColorJitterStrength,
+         "] (ColorJitter(0.8s, 0.8s, 0.8s, 0.2s); the hue shift 0.2s cannot pass 0.5), got ", s);
+  }
+  brightness = contrast = saturation = 0.8 * s;
+  hue = 0.2 * s;
 }
 
 void AugmentConfig::validate() const {

@@ -29,10 +29,18 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace flatclr::data {
+
+// SimCLR's colour distortion strength s sets ColorJitter(0.8s, 0.8s, 0.8s, 0.2s). The paper uses s = 0.5 for
+// CIFAR-sized images and s = 1 for ImageNet-sized ones; s = 0 turns the jitter off (the views then differ by
+// crop, flip, grayscale and blur alone). torchvision caps the hue shift at 0.5, so s is at most 2.5.
+inline constexpr double kMaxColorJitterStrength = 2.5;
+// The paper's s: 0.5 for small (CIFAR-sized) images, 1 for ImageNet-sized ones.
+double default_color_jitter_strength(bool small_images);
 
 struct AugmentConfig {
   int64_t size = 32;  // output side (square)
@@ -48,9 +56,12 @@ struct AugmentConfig {
   double sigma_min = 0.1, sigma_max = 2.0;
 
   // The paper's faster-version settings: ColorJitter(0.8s, 0.8s, 0.8s, 0.2s) with s = 0.5 for
-  // cifar10/cifar100 and s = 1 otherwise; blur for every name but cifar100, kernel int(0.1 * image_size), +1
-  // when even.
-  static AugmentConfig for_dataset(const std::string& name, int64_t image_size);
+  // cifar10/cifar100 and s = 1 otherwise (or the given color_jitter_strength); blur for every name but
+  // cifar100, kernel int(0.1 * image_size), +1 when even.
+  static AugmentConfig for_dataset(const std::string& name, int64_t image_size,
+                                   std::optional<double> color_jitter_strength = std::nullopt);
+  // brightness = contrast = saturation = 0.8 s, hue = 0.2 s; UserError for s outside [0, 2.5].
+  void set_color_jitter_strength(double s);
   // Throws UserError naming the offending field and value.
   void validate() const;
 };

@@ -77,8 +77,9 @@ inline float gray_of(float r, float g, float b) { return 0.2989f * r + 0.587f * 
 
 }  // namespace
 
-AugmentConfig per_image_config(bool small_images, int64_t size) {
-  AugmentConfig c = AugmentConfig::for_dataset(small_images ? "cifar10" : "imagenet", size);
+AugmentConfig per_image_config(bool small_images, int64_t size, std::optional<double> color_jitter_strength) {
+  AugmentConfig c =
+      AugmentConfig::for_dataset(small_images ? "cifar10" : "imagenet", size, color_jitter_strength);
   c.blur = !small_images;  // the paper's per-image path: no blur for CIFAR (its batched path blurs cifar10)
   return c;
 }

@@ -26,6 +26,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "flatclr/data/augment_batch.h"
@@ -35,8 +36,10 @@ namespace flatclr::data {
 // The per-image pipeline's settings for a dataset (the paper's values): cifar10/cifar100 and other small
 // image-folder datasets used at their own size: ColorJitter(0.4, 0.4, 0.4, 0.1) (s = 0.5), no blur;
 // imagenet and other ImageNet-sized folders (output 224): ColorJitter(0.8, 0.8, 0.8, 0.2) (s = 1) and blur
-// with kernel int(0.1 * size) made odd (23 at 224), sigma in [0.1, 2], p = 0.5.
-AugmentConfig per_image_config(bool small_images, int64_t size);
+// with kernel int(0.1 * size) made odd (23 at 224), sigma in [0.1, 2], p = 0.5. A given color_jitter_strength
+// s replaces the jitter with ColorJitter(0.8s, 0.8s, 0.8s, 0.2s) (AugmentConfig::set_color_jitter_strength).
+AugmentConfig per_image_config(bool small_images, int64_t size,
+                               std::optional<double> color_jitter_strength = std::nullopt);
 
 // An 8-bit RGB image, HWC, rows contiguous (stride = width * 3).
 struct ImageView {

@@ -336,6 +336,9 @@ class Unpickler {
         corrupt("the class/function ", item.global->name, " is used as ", role);
       case Item::Kind::kStorage:
         corrupt("a storage is used as ", role, " (tensors are rebuilt with torch._utils._rebuild_tensor_v2)");
+      case Item::Kind::kNumpyDtype:
+        corrupt("a numpy dtype is used as ", role,
+                " (it is only the first argument of numpy.core.multiarray.scalar)");
       case Item::Kind::kTuple:
         break;
     }

@@ -22,9 +22,13 @@ void warn_config_differences(const std::string& stored_json, const PretrainConfi
     if (key == "log_dir" || key == "train_from" || key == "progress" || key == "threads" ||
         key == "workers" || key == "world_size" || key == "dist_timeout")
       continue;
-    if (stored.contains(key) && stored[key] != value) {
+    // A setting left unset (null) keeps the checkpoint's. A given colour jitter strength is set against the
+    // one the checkpoint trained with (its own setting may be null: the dataset's default).
+    if (value.is_null()) continue;
+    const std::string stored_key = key == "color_jitter_strength" ? key + "_in_effect" : key;
+    if (stored.contains(stored_key) && stored[stored_key] != value) {
       std::cout << "warning: resuming with " << Field{key} << "=" << value.dump()
-                << " but the checkpoint was trained with " << stored[key].dump()
+                << " but the checkpoint was trained with " << stored[stored_key].dump()
                 << "; the result will differ from an uninterrupted run\n";
     }
   }
@@ -38,7 +42,11 @@ void ConsoleLog::on_start(const PretrainConfig& c, const RunStart& s) {
   if (!s.resumed_from.empty()) {
     warn_config_differences(s.stored_config_json, c);
     std::cout << "resuming from " << s.resumed_from << " at epoch " << s.start_epoch << ", step "
-              << s.global_step << "\n";
+              << s.global_step
+              << (c.dist_env.restart_count > 0
+                      ? " (torchrun's restart " + std::to_string(c.dist_env.restart_count) + " of the job)"
+                      : "")
+              << "\n";
   }
   const auto& method = losses::method_info(c.clr);
   std::cout << "flatclr pretraining: " << method.name << " (" << method.loss_name << " loss) on "

@@ -5,6 +5,7 @@
 
 #include "flatclr/core/error.h"
 #include "flatclr/core/threads.h"
+#include "flatclr/data/augment_batch.h"
 
 namespace flatclr::train {
 namespace {
@@ -32,6 +33,15 @@ void PretrainConfig::validate() const {
                core::name_of(precision), ": give one of them");
   }
   run.validate();
+  if (color_jitter_strength) {
+    const double s = *color_jitter_strength;
+    if (!(s >= 0 && s <= data::kMaxColorJitterStrength)) {
+      fail_usage(Field{"color_jitter_strength"}, "=", s, ": expected a number in [0, ",
+                 data::kMaxColorJitterStrength,
+                 "] (ColorJitter(0.8s, 0.8s, 0.8s, 0.2s): 0 turns the jitter off, and the hue shift 0.2s "
+                 "cannot pass 0.5)");
+    }
+  }
   positive("dist_timeout", dist_timeout);
   if (n_views != 2)
     fail_usage(Field{"n_views"}, "=", n_views, ": only 2 views are supported (as in the reference)");
@@ -39,6 +49,7 @@ void PretrainConfig::validate() const {
   at_least("epochs", epochs, 1);
   at_least("warmup_epochs", warmup_epochs, 0);
   at_least("save_every_n_epochs", save_every_n_epochs, 1);
+  at_least("save_every_n_steps", save_every_n_steps, 0);
   at_least("log_every_n_steps", log_every_n_steps, 1);
   at_least("knn_every", knn_every, 0);
   at_least("knn_bank_size", knn_bank_size, 1);
@@ -77,6 +88,10 @@ std::string PretrainConfig::to_json() const {
   j["data"] = data.root;
   j["dataset_name"] = data.dataset_name;
   j["faster_version"] = faster_version;
+  // null when not given: the dataset's default, or the resumed checkpoint's (config.json's
+  // color_jitter_strength_in_effect says which value the run used).
+  j["color_jitter_strength"] = color_jitter_strength ? nlohmann::ordered_json(*color_jitter_strength)
+                                                     : nlohmann::ordered_json(nullptr);
   j["workers"] = data.workers;
   j["data_fraction"] = data.fraction;
   j["download"] = data.download;
@@ -109,6 +124,7 @@ std::string PretrainConfig::to_json() const {
   j["seed"] = run.seed;
   j["threads"] = run.threads;
   j["save_every_n_epochs"] = save_every_n_epochs;
+  j["save_every_n_steps"] = save_every_n_steps;
   j["save_dir"] = save_dir;
   j["log_dir"] = log_dir;
   j["train_from"] = train_from;
@@ -125,6 +141,36 @@ std::string PretrainConfig::to_json() const {
   j["dist_timeout"] = dist_timeout;
   j["world_size"] = dist_env.world_size;
   return j.dump(2);
+}
+
+const std::vector<std::string>& PretrainConfig::trajectory_keys() {
+  static const std::vector<std::string> keys{"dataset_name",
+                                             "faster_version",
+                                             "data_fraction",
+                                             "clr",
+                                             "temperature",
+                                             "n_views",
+                                             "model",
+                                             "width_multiplier",
+                                             "proj_head_mode",
+                                             "num_proj_layers",
+                                             "proj_out_dim",
+                                             "batch_size",
+                                             "epochs",
+                                             "lr",
+                                             "learning_rate_scaling",
+                                             "optimizer",
+                                             "weight_decay",
+                                             "momentum",
+                                             "scheduler",
+                                             "warmup_epochs",
+                                             "fp16_precision",
+                                             "precision",
+                                             "seed",
+                                             "on_nonfinite",
+                                             "dist_backend",
+                                             "sync_bn"};
+  return keys;
 }
 
 }  // namespace flatclr::train

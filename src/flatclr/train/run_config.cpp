@@ -22,6 +22,7 @@ std::string run_config_json(const PretrainConfig& c, const RunStart& s) {
   config["memory_format_in_effect"] = core::name_of(s.memory_format);
   if (!s.memory_format_note.empty()) config["memory_format_note"] = s.memory_format_note;
   config["cuda_graph_in_effect"] = s.cuda_graph;
+  config["color_jitter_strength_in_effect"] = s.color_jitter_strength;
   return config.dump(2) + "\n";
 }
 

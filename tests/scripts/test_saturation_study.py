@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Checks of scripts/saturation_study.py's arithmetic and choices on run folders made up in a temporary folder:
+the paired comparison, the choice of the study's regimes from the pilot (the calm one preferably differing in the
+colour jitter alone), the conclusion's wording in the complete, incomplete and no-difference cases, the colour
+jitter strength in run names, flags and every pilot row, and an unfinished run of another build set aside. Python 3 standard library; run: python3 tests/scripts/test_saturation_study.py
+"""
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+import saturation_study as ss  # noqa: E402
+
+
+class Args:
+    def __init__(self, out):
+        self.out = out
+
+
+def make_run(out, stage, name, s, saturated, knn=None, linear=None):
+    """A finished run: steps whose saturated share rises linearly to `saturated` over training, the last checkpoint,
+    and the evaluations given."""
+    run = os.path.join(out, stage, "runs", name, "cifar10", "16_SimCLR", "t0")
+    os.makedirs(run)
+    epochs, per_epoch = s["epochs"], ss.images(s) // s["batch_size"]
+    open(os.path.join(run, "checkpoint_%04d.pth.tar" % epochs), "w").close()
+    with open(os.path.join(run, "steps.jsonl"), "w") as f:
+        for e in range(1, epochs + 1):
+            for k in (1, 2, 3):
+                f.write(json.dumps({"epoch": e, "global_step": (e - 1) * per_epoch + k * per_epoch // 3,
+                                    "p_pos_mean": 0.5 + 0.49 * saturated * e / epochs,
+                                    "saturated": saturated * e / epochs, "mi_estimate": 1.0, "log_k": 3.4}) + "\n")
+    with open(os.path.join(run, "metrics.jsonl"), "w") as f:
+        for e in range(1, epochs + 1):
+            f.write(json.dumps({"epoch": e, "epoch_time_s": 1.0}) + "\n")
+    with open(os.path.join(run, "eval_results.jsonl"), "w") as f:
+        for mode, v in (("knn", knn), ("linear_eval", linear)):
+            if v is not None:
+                f.write(json.dumps({"mode": mode, "pretrain_epoch": epochs, "best_top1": v / 100}) + "\n")
+
+
+class PairedTest(unittest.TestCase):
+    def test_consistent_gain_is_beyond_the_spread(self):
+        sim = {1: {"knn": 30.0}, 2: {"knn": 31.0}, 3: {"knn": 32.0}}
+        flat = {1: {"knn": 31.0}, 2: {"knn": 32.1}, 3: {"knn": 32.9}}
+        diffs, m, sd, t, verdict = ss.paired(sim, flat, "knn")
+        self.assertEqual([round(d, 6) for d in diffs], [1.0, 1.1, 0.9])
+        self.assertAlmostEqual(m, 1.0)
+        self.assertAlmostEqual(sd, 0.1)
+        self.assertAlmostEqual(t, 1.0 / (0.1 / 3 ** 0.5))
+        self.assertIn("FlatCLR ahead by 1.00 points", verdict)
+
+    def test_noisy_difference_is_within_the_spread(self):
+        sim = {1: {"knn": 30.0}, 2: {"knn": 30.0}, 3: {"knn": 30.0}}
+        flat = {1: {"knn": 31.0}, 2: {"knn": 29.5}, 3: {"knn": 30.8}}
+        self.assertIn("no difference beyond the seeds' spread", ss.paired(sim, flat, "knn")[4])
+
+    def test_one_pair_is_too_few(self):
+        _, m, _, _, verdict = ss.paired({1: {"knn": 30.0}, 2: {"knn": 31.0}}, {2: {"knn": 33.0}}, "knn")
+        self.assertIsNone(m)
+        self.assertIn("1 pair: too few", verdict)
+
+
+class StudyTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.args = Args(self.tmp.name)
+        ss.REGIMES[:] = []
+
+    def tearDown(self):
+        self.tmp.cleanup()
+        ss.REGIMES[:] = []
+
+    def pilot(self, hot):
+        """Every pilot setting finished; those for which hot(setting) is true saturated 90% of their rows."""
+        for s in ss.PILOT:
+            make_run(self.tmp.name, "pilot", "simclr_" + ss.setting_name(s), s, 0.9 if hot(s) else 0.01, knn=30)
+
+    def test_no_choice_while_the_pilot_is_incomplete(self):
+        s = ss.PILOT[0]
+        make_run(self.tmp.name, "pilot", "simclr_" + ss.setting_name(s), s, 0.9, knn=30)
+        self.assertIsNone(ss.choose_regimes(self.args))
+
+    def test_no_study_without_a_saturating_setting(self):
+        self.pilot(lambda s: False)
+        self.assertEqual(ss.choose_regimes(self.args), [])
+
+    def test_regimes_are_the_cheapest_saturating_ones_and_a_calm_one(self):
+        self.pilot(lambda s: s["temperature"] <= 0.05)
+        regimes = ss.choose_regimes(self.args)
+        self.assertEqual([r["name"] for r in regimes], ["saturating-1", "saturating-2", "not-saturating"])
+        hot = sorted([s for s in ss.PILOT if s["temperature"] <= 0.05], key=lambda s: ss.cost((s, None)))
+        self.assertEqual(regimes[0]["setting"], hot[0])
+        first, second = regimes[0]["setting"], regimes[1]["setting"]
+        # another lever than the batch, whenever the pilot has one
+        self.assertTrue(first["temperature"] != second["temperature"] or
+                        first["data_fraction"] != second["data_fraction"] or ss.jitter(first) != ss.jitter(second))
+        self.assertGreater(regimes[2]["setting"]["temperature"], 0.05)
+
+    def test_the_calm_regime_is_the_first_saturating_one_with_its_colour_jitter_changed(self):
+        self.pilot(lambda s: ss.jitter(s) < ss.DEFAULT_JITTER)
+        regimes = ss.choose_regimes(self.args)
+        first, calm = regimes[0]["setting"], regimes[2]["setting"]
+        self.assertLess(ss.jitter(first), ss.DEFAULT_JITTER)
+        self.assertNotIn("color_jitter", calm)  # CIFAR-10's own jitter
+        self.assertEqual({k: v for k, v in first.items() if k != "color_jitter"}, calm)
+        self.assertIn("saturating-1 with another colour jitter", regimes[2]["why"])
+        # without such a twin, saturating-1 at another temperature
+        self.assertTrue(ss.differs_only_in({"temperature": 0.1, "batch_size": 8, "data_fraction": 0.02, "epochs": 15},
+                                           {"temperature": 0.2, "batch_size": 8, "data_fraction": 0.02, "epochs": 15},
+                                           "temperature"))
+        self.assertFalse(ss.differs_only_in(
+            {"temperature": 0.1, "batch_size": 8, "data_fraction": 0.02, "epochs": 15, "color_jitter": 0.0},
+            {"temperature": 0.2, "batch_size": 8, "data_fraction": 0.02, "epochs": 15}, "temperature"))
+
+
+    def test_conclusion_names_the_regime_where_flatclr_wins_and_says_when_incomplete(self):
+        self.pilot(lambda s: s["temperature"] <= 0.05)
+        ss.REGIMES[:] = ss.choose_regimes(self.args)
+        for name, s, clr, seed in ss.study_runs():
+            if name.startswith("not-saturating") and seed == 3:
+                continue  # the study is not complete
+            hot = not name.startswith("not-saturating")
+            gain = 1.5 + 0.1 * seed if hot and clr == "flatclr" else 0.0
+            make_run(self.tmp.name, "study", name, s, 0.9 if hot and clr == "simclr" else 0.01,
+                     knn=30 + seed + gain, linear=28 + seed)
+        _, cells = ss.study_section(self.args)
+        _, verdicts = ss.comparison_section(cells)
+        text = ss.conclusion(cells, verdicts)
+        self.assertIn("not yet complete", text)
+        self.assertIn("FlatCLR's advantage appears in: saturating-1 (kNN), saturating-2 (kNN).", text)
+        self.assertNotIn("not-saturating (kNN)", text)
+        self.assertNotIn("behind", text)
+
+
+class ColourJitterTest(unittest.TestCase):
+    def test_names_and_flags_carry_the_strength_only_where_the_setting_gives_one(self):
+        plain = {"temperature": 0.05, "batch_size": 16, "data_fraction": 0.02, "epochs": 15}
+        weak = dict(plain, color_jitter=0.25)
+        self.assertEqual(ss.setting_name(plain), "t0.05_b16_f0.02_e15")  # the runs made before the flag
+        self.assertEqual(ss.setting_name(weak), "t0.05_b16_f0.02_e15_cj0.25")
+        self.assertEqual(ss.setting_name(dict(plain, color_jitter=0.0)), "t0.05_b16_f0.02_e15_cj0")
+        self.assertEqual(ss.jitter(plain), 0.5)
+        args = Args("/nowhere")
+        ss.flags_for(args, plain)
+        self.assertNotIn("color_jitter_strength", args.extra)
+        ss.flags_for(args, weak)
+        self.assertEqual(args.extra["color_jitter_strength"], "0.25")
+        self.assertEqual(len({ss.setting_name(s) for s in ss.PILOT}), len(ss.PILOT))
+
+    def test_every_pilot_row_states_its_jitter_strength(self):
+        with tempfile.TemporaryDirectory() as out:
+            weak = [[s for s in ss.PILOT if s.get("color_jitter") == j][0] for j in (0.0, 0.25)]
+            for s in ss.PILOT[:2] + weak:
+                make_run(out, "pilot", "simclr_" + ss.setting_name(s), s, 0.2, knn=30)
+            text, done = ss.pilot_section(Args(out))
+            rows = [line for line in text.splitlines() if line.startswith("| 0.")]
+            self.assertEqual(len(rows), 4)
+            self.assertEqual([row.split(" | ")[4] for row in rows], ["0.5 (CIFAR-10's)", "0.5 (CIFAR-10's)", "0", "0.25"])
+
+
+class OtherBuildTest(unittest.TestCase):
+    def test_an_unfinished_run_of_another_build_is_set_aside_and_a_finished_one_kept(self):
+        s = {"temperature": 0.05, "batch_size": 16, "data_fraction": 0.002, "epochs": 4}
+        old, new = {"commit": "a" * 40}, {"commit": "b" * 40}
+        with tempfile.TemporaryDirectory() as out:
+            runs = os.path.join(out, "pilot", "runs")
+            for name, last in (("finished", 4), ("unfinished", 2)):
+                run = os.path.join(runs, name, "cifar10", "16_SimCLR", "t0")
+                os.makedirs(run)
+                open(os.path.join(run, "checkpoint_%04d.pth.tar" % last), "w").close()
+                with open(os.path.join(runs, name, "build.json"), "w") as f:
+                    json.dump(old, f)
+                with open(os.path.join(runs, name + ".log"), "w") as f:
+                    f.write("old\n")
+            for name in ("finished", "unfinished"):
+                ss.set_aside_other_build(runs, name, s["epochs"], new)
+            self.assertTrue(os.path.exists(os.path.join(runs, "finished", "build.json")))
+            self.assertFalse(os.path.exists(os.path.join(runs, "unfinished")))
+            aside = os.path.join(runs, "unfinished.unfinished-" + "a" * 12)
+            self.assertTrue(os.path.exists(os.path.join(aside, "build.json")))
+            with open(aside + ".log") as f:
+                self.assertEqual(f.read(), "old\n")
+            # the same build: nothing moves
+            os.makedirs(os.path.join(runs, "unfinished"))
+            with open(os.path.join(runs, "unfinished", "build.json"), "w") as f:
+                json.dump(new, f)
+            ss.set_aside_other_build(runs, "unfinished", s["epochs"], new)
+            self.assertTrue(os.path.exists(os.path.join(runs, "unfinished", "build.json")))
+
+
+if __name__ == "__main__":
+    unittest.main()
