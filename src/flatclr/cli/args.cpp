@@ -99,6 +99,7 @@ unsigned flag_use(const std::string& flag) {
                           "train_from",
                           "log_every_n_steps",
                           "knn_every",
+                          "knn_bank_size",
                           "diag_rank_every",
                           "on_nonfinite",
                           "tensorboard",
@@ -115,11 +116,12 @@ unsigned flag_use(const std::string& flag) {
     for (const char* f : {"proj_head_mode", "num_proj_layers", "proj_out_dim"})
       m[f] = kUsedByPretrain | kUsedByEval;
     for (const char* f : {"checkpoint_dir", "transfer_mode", "transfer_from_epoch", "eval_all_checkpoints",
-                          "eval_random_init", "fc_augment", "knn_k", "knn_temperature",
+                          "eval_random_init", "fc_augment", "feature_dtype", "knn_k", "knn_temperature",
                           "transfer_dataset_name", "semi_ratio", "semi_list"})
       m[f] = kUsedByEval;
-    for (const char* f : {"fc_epochs", "fc_batch_size", "fc_lr", "fc_optimizer", "fc_scheduler",
-                          "fc_weight_decay", "fc_momentum", "eval_test_fraction", "eval_batch_size"})
+    for (const char* f :
+         {"fc_epochs", "fc_batch_size", "fc_lr", "fc_optimizer", "fc_scheduler", "fc_weight_decay",
+          "fc_momentum", "eval_test_fraction", "eval_batch_size", "streaming"})
       m[f] = kUsedByEval | kUsedBySupervised;
     return m;
   }();
@@ -258,6 +260,9 @@ ParsedArgs parse_embed_args(int argc, const char* const* argv, std::ostream& out
   bools.add(app, "download", &m.data.download, "download missing CIFAR archives (MD5-checked)");
   choices.add(app, "--bad_images", &m.data.bad_images, "image files that cannot be decoded: skip | stop");
   app.add_option("--workers", m.data.workers, "decoding threads for image folders");
+  choices.add(
+      app, "--streaming", &m.data.streaming,
+      "read the split from disk batch by batch: auto (ImageNet-sized folders) | on | off (in memory)");
   choices.add(app, "--split", &m.split, "train | test");
   app.add_option("--output", m.output, "prefix of the files written, e.g. out/cifar10_test")->required();
   bools.add(app, "projection", &m.projection, "also write the projections z (<output>_projections.npy)");
@@ -331,6 +336,10 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
   choices.add(app, "--bad_images", &c.data.bad_images,
               "image files that cannot be decoded: skip (reported, counted) | stop (error)");
   app.add_option("--data_fraction", c.data.fraction, "class-stratified fraction of the training set, (0, 1]");
+  choices.add(
+      app, "--streaming", &c.data.streaming,
+      "evaluation and supervised runs: read image folders from disk batch by batch: auto (ImageNet-sized "
+      "folders; CIFAR and small folders in memory) | on (every folder) | off (every split in memory)");
   bools.add(app, "download", &c.data.download, "download missing CIFAR archives (MD5-checked)");
   // method
   choices.add(app, "--clr", &c.clr, "simclr (InfoNCE loss) | flatclr (FlatNCE loss)");
@@ -396,6 +405,8 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
   app.add_option(
       "--knn_every", c.knn_every,
       "online kNN accuracy (k=200, T=0.1, on the test split) every N epochs during pretraining; 0 = off");
+  app.add_option("--knn_bank_size", c.knn_bank_size,
+                 "online kNN of a folder streamed from disk: training images in the bank (class-stratified)");
   choices.add(app, "--progress", &c.run.progress,
               "auto (bar on a terminal, lines otherwise) | bar | lines | none");
   // monitoring
@@ -433,6 +444,9 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
   bools.add(
       app, "fc_augment", &e.fc_augment,
       "linear_eval: train through the frozen backbone with random crop + flip (default: fixed features)");
+  choices.add(
+      app, "--feature_dtype", &e.feature_dtype,
+      "linear_eval of a streamed split: the feature file's precision, float16 (half the disk) | float32");
   app.add_option("--knn_k", e.knn_k, "kNN: neighbours");
   app.add_option("--knn_temperature", e.knn_temperature, "kNN: temperature of the exp(cos/T) weights");
   app.add_option(

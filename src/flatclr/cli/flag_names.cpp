@@ -13,6 +13,7 @@ const std::vector<std::pair<std::string_view, std::string_view>>& field_flags() 
       {"data.bad_images", "--bad_images"},
       {"data.workers", "--workers"},
       {"data.fraction", "--data_fraction"},
+      {"data.streaming", "--streaming"},
       // shared run settings (core::RunSettings)
       {"run.device", "--device"},
       {"run.disable_cuda", "--disable_cuda"},
@@ -50,6 +51,7 @@ const std::vector<std::pair<std::string_view, std::string_view>>& field_flags() 
       {"train_from", "--train_from"},
       {"log_every_n_steps", "--log_every_n_steps"},
       {"knn_every", "--knn_every"},
+      {"knn_bank_size", "--knn_bank_size"},
       {"diag_rank_every", "--diag_rank_every"},
       {"on_nonfinite", "--on_nonfinite"},
       {"tensorboard", "--tensorboard"},
@@ -74,6 +76,7 @@ const std::vector<std::pair<std::string_view, std::string_view>>& field_flags() 
       {"probe.optimizer", "--fc_optimizer"},
       {"probe.scheduler", "--fc_scheduler"},
       {"fc_augment", "--fc_augment"},
+      {"feature_dtype", "--feature_dtype"},
       {"knn_k", "--knn_k"},
       {"knn_temperature", "--knn_temperature"},
       {"eval_batch_size", "--eval_batch_size"},

@@ -11,6 +11,7 @@
 #include "flatclr/core/run_settings.h"
 #include "flatclr/data/data_config.h"
 #include "flatclr/eval/expected_encoder.h"
+#include "flatclr/eval/feature_file.h"
 #include "flatclr/eval/linear_probe.h"
 
 namespace flatclr::eval {
@@ -60,6 +61,8 @@ struct EvalConfig {
   // linear probe / finetune (reference defaults); probe.seed is set from run.seed
   LinearProbeConfig probe;
   bool fc_augment = false;  // linear_eval: train through the frozen backbone with random crop + flip
+  // linear_eval on fixed features of a streamed split: how the feature file stores them (eval/feature_file.h)
+  FeatureDtype feature_dtype = FeatureDtype::kFloat16;
 
   // kNN
   int64_t knn_k = 200;

@@ -52,6 +52,7 @@ void PretrainConfig::validate() const {
   at_least("save_every_n_steps", save_every_n_steps, 0);
   at_least("log_every_n_steps", log_every_n_steps, 1);
   at_least("knn_every", knn_every, 0);
+  at_least("knn_bank_size", knn_bank_size, 1);
   at_least("diag_rank_every", diag_rank_every, 0);
   positive("lr", lr);
   positive("temperature", temperature);
@@ -129,6 +130,7 @@ std::string PretrainConfig::to_json() const {
   j["train_from"] = train_from;
   j["log_every_n_steps"] = log_every_n_steps;
   j["knn_every"] = knn_every;
+  j["knn_bank_size"] = knn_bank_size;
   j["progress"] = name_of(run.progress);
   j["diag_rank_every"] = diag_rank_every;
   j["on_nonfinite"] = name_of(on_nonfinite);

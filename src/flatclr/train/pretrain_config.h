@@ -84,6 +84,9 @@ struct PretrainConfig {
   std::string train_from;  // checkpoint file name inside log_dir (or a path)
   int64_t log_every_n_steps = 10;
   int64_t knn_every = 0;  // online kNN monitor (k=200, T=0.1 on h) every N epochs; 0 = off
+  // The monitor's bank for a folder streamed from disk: this many training images (class-stratified, fixed
+  // by the seed), Resize(256) + CenterCrop(224); in-memory datasets use every training image of the run.
+  int64_t knn_bank_size = 10000;
 
   // monitoring (train/step_monitor.h, report/)
   int64_t diag_rank_every = 10;  // effective rank + z std every N logging intervals; 0 = off
