@@ -12,9 +12,8 @@
 // fails.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -190,15 +189,15 @@ std::string rank_on(const NetnsHosts& hosts, int h, int port, const std::string&
 }
 
 // Without the namespaced hosts (not root, no `ip netns`) these tests skip on a developer's machine; under
-// scripts/test.sh (CI runs as root) FLATCLR_TESTS_REQUIRE_ALL is set and a host that cannot be made fails them,
-// so that a skip cannot hide a multi-host path that was never run.
-#define NEED_HOSTS(hosts)                                                            \
-  if (!flatclr::dist::distributed_available()) GTEST_SKIP() << "built without c10d"; \
-  if (!have_data()) GTEST_SKIP() << "no CIFAR-10 binaries under " << data_dir();     \
-  NetnsHosts hosts(static_cast<int>(::getpid() % 200) + 10);                         \
-  if (!hosts.ok() && std::getenv("FLATCLR_TESTS_REQUIRE_ALL"))                        \
+// scripts/test.sh (CI runs as root) FLATCLR_TESTS_REQUIRE_ALL is set and a host that cannot be made fails
+// them, so that a skip cannot hide a multi-host path that was never run.
+#define NEED_HOSTS(hosts)                                                                             \
+  if (!flatclr::dist::distributed_available()) GTEST_SKIP() << "built without c10d";                  \
+  if (!have_data()) GTEST_SKIP() << "no CIFAR-10 binaries under " << data_dir();                      \
+  NetnsHosts hosts(static_cast<int>(::getpid() % 200) + 10);                                          \
+  if (!hosts.ok() && std::getenv("FLATCLR_TESTS_REQUIRE_ALL"))                                        \
     FAIL() << "no namespaced hosts (FLATCLR_TESTS_REQUIRE_ALL: scripts/test.sh, as CI, needs them): " \
-           << hosts.why_not();                                                       \
+           << hosts.why_not();                                                                        \
   if (!hosts.ok()) GTEST_SKIP() << "no namespaced hosts: " << hosts.why_not()
 
 }  // namespace
