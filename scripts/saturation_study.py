@@ -605,20 +605,29 @@ def write_cells(cells, verdicts):
     """The study's cells as data (docs/results/saturation-study.json), for `flatclr diagnose` to compare a run with:
     per regime its setting, per method the means over the seeds, and the paired FlatCLR - SimCLR differences."""
     out = []
+    sd = lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0
     for r in REGIMES:
-        entry = {"regime": r["name"], "setting": r["setting"], "methods": {}, "flatclr_minus_simclr": {}}
+        entry = {"study": "saturation", "page": "docs/results/saturation-study.md", "regime": r["name"],
+                 "setting": dict(r["setting"], images=images(r["setting"])), "methods": {},
+                 "flatclr_minus_simclr": {}}
         for clr in ls.METHODS:
             got = list(cells.get((r["name"], clr), {}).values())
             if got:
                 entry["methods"][clr] = {"seeds": len(got), **{k: statistics.mean(g[k] for g in got) for k in (
-                    "knn", "linear", "p_pos", "p_pos_max", "saturated", "saturated_all")}}
+                    "knn", "linear", "p_pos", "saturated", "saturated_all")},
+                    "p_pos_max": max(g["p_pos_max"] for g in got),
+                    "knn_sd": sd([g["knn"] for g in got]), "linear_sd": sd([g["linear"] for g in got])}
         for (rr, key, m, t, n) in verdicts:
             if rr is r and m is not None:
-                entry["flatclr_minus_simclr"][key] = {"mean": m, "t": t, "pairs": n, "beyond_spread": abs(t) > T95[n - 1]}
+                entry["flatclr_minus_simclr"][key] = {"mean": m, "t": t if math.isfinite(t) else math.copysign(1e9, t),
+                                                      "pairs": n, "paired": True,
+                                                      "beyond_spread": abs(t) > T95[n - 1]}
         out.append(entry)
-    with open(os.path.join(ROOT, "docs", "results", "saturation-study.json"), "w") as f:
+    path = os.path.join(ROOT, "docs", "results", "saturation-study.json")
+    with open(path + ".tmp", "w") as f:
         json.dump(out, f, indent=1)
         f.write("\n")
+    os.replace(path + ".tmp", path)
 
 
 GPU_RESULTS = os.path.join(ROOT, "docs", "results", "saturation-gpu.json")
