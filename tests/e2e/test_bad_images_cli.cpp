@@ -163,21 +163,21 @@ fs::path BadImages::run_, BadImages::cifar_run_;
 }  // namespace
 
 TEST_F(BadImages, EvaluationsSkipNameAndCountThem) {
-  // kNN and the linear probe: exactly the good images have feature rows.
-  for (const std::string mode : {"--transfer_mode=knn --knn_k=5",
-                                 "--transfer_mode=linear_eval --fc_epochs=1 --fc_batch_size=8 --fc_lr=0.1"}) {
-    const auto line = eval_ok(run_, "--train_mode=eval --eval_batch_size=8 " + mode);
+  // Every mode records the good images it used: kNN's bank, the linear probe's feature rows, the images
+  // finetuning (and semi, which finetunes) trained and tested on.
+  for (const std::string mode :
+       {"--train_mode=eval --transfer_mode=knn --knn_k=5",
+        "--train_mode=eval --transfer_mode=linear_eval --fc_epochs=1 --fc_batch_size=8 --fc_lr=0.1",
+        "--train_mode=eval --transfer_mode=finetune --fc_epochs=1 --fc_batch_size=8 --fc_lr=0.05",
+        // Every training image in the labelled share, so that all the bad ones are met.
+        "--train_mode=semi --semi_ratio=1 --fc_epochs=1 --fc_batch_size=8 --fc_lr=0.05"}) {
+    const auto line = eval_ok(run_, mode + " --eval_batch_size=8");
     EXPECT_EQ(line.value("train_images", -1), kTrainGood) << mode;
     EXPECT_EQ(line.value("test_images", -1), kValGood) << mode;
   }
-  eval_ok(run_,
-          "--train_mode=eval --transfer_mode=finetune --fc_epochs=1 --fc_batch_size=8 --fc_lr=0.05"
-          " --eval_batch_size=8");
-  eval_ok(cifar_run_, "--train_mode=transfer --transfer_dataset_name=bad --transfer_mode=knn --knn_k=5");
-  // Every training image in the labelled share, so that all the bad ones are met.
-  eval_ok(
-      run_,
-      "--train_mode=semi --semi_ratio=1 --fc_epochs=1 --fc_batch_size=8 --fc_lr=0.05 --eval_batch_size=8");
+  const auto t =
+      eval_ok(cifar_run_, "--train_mode=transfer --transfer_dataset_name=bad --transfer_mode=knn --knn_k=5");
+  EXPECT_EQ(t.value("train_images", -1), kTrainGood);
 }
 
 TEST_F(BadImages, SupervisedAndEmbedSkipNameAndCountThem) {
@@ -195,6 +195,8 @@ TEST_F(BadImages, SupervisedAndEmbedSkipNameAndCountThem) {
   ASSERT_EQ(results.size(), 1u);
   const auto line = read_jsonl(results[0]).at(0);
   EXPECT_EQ(line.value("bad_images", -1), both()) << line.dump();
+  EXPECT_EQ(line.value("train_images", -1), kTrainGood) << line.dump();
+  EXPECT_EQ(line.value("test_images", -1), kValGood) << line.dump();
   EXPECT_EQ(line["streamed"], true);
 
   // embed: one row per good image of the split.
