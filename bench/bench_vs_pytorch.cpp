@@ -127,9 +127,10 @@ double step_flops(int64_t batch, const c10::Device& device) {
   return count.total();
 }
 
-// Whether float32 on `device` runs on TF32 tensor cores in the step: on CUDA, cuDNN's convolutions do unless told
-// otherwise (LibTorch's default, as PyTorch's torch.backends.cudnn.allow_tf32), while cuBLAS's matrix products
-// do not. The peak of a float32 row must then be TF32's, or a row reads above 100% of it (on an H200: 248%).
+// Whether float32 on `device` runs on TF32 tensor cores in the step: on CUDA, cuDNN's convolutions do unless
+// told otherwise (LibTorch's default, as PyTorch's torch.backends.cudnn.allow_tf32), while cuBLAS's matrix
+// products do not. The peak of a float32 row must then be TF32's, or a row reads above 100% of it (on an
+// H200: 248%).
 bool fp32_step_uses_tf32(c10::ScalarType dtype, const c10::Device& device) {
   return device.is_cuda() && dtype == torch::kFloat && at::globalContext().allowTF32CuDNN();
 }
@@ -370,8 +371,9 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-// An error inside a measurement (on CUDA, a step whose graph capture fails: the benchmark, unlike the trainer,
-// does not fall back to eager steps, so that a table never mixes the two) ends the run with one line and exit 1.
+// An error inside a measurement (on CUDA, a step whose graph capture fails: the benchmark, unlike the
+// trainer, does not fall back to eager steps, so that a table never mixes the two) ends the run with one line
+// and exit 1.
 int main(int argc, char** argv) {
   try {
     return run(argc, argv);

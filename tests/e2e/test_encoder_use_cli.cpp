@@ -134,9 +134,19 @@ TEST(EndToEndEncoderUse, TransferToAFolderOfAnotherSizeAndStreamedEmbedding) {
       common_eval(run) + " --data=" + folder_root.string());
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("on up3 (encoder pretrained on cifar10)"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("60 train / 30 test images, 32 px"), std::string::npos) << r.output;
+  // Streamed: the header counts the files listed (the bad one among them, found only when decoded); the
+  // results count the images scored and the bad file.
+  EXPECT_NE(r.output.find("60 train / 31 test images, 32 px, streamed from disk"), std::string::npos)
+      << r.output;
+  EXPECT_NE(
+      r.output.find("skipping a bad image: " + (folder_root / "up3" / "test" / "ship" / "0099.png").string()),
+      std::string::npos)
+      << r.output;
   auto results = read_jsonl(run / "eval_results.jsonl");
   ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0]["test_images"], 30);
+  EXPECT_EQ(results[0]["bad_images"], 1);
+  EXPECT_EQ(results[0]["streamed"], true);
   EXPECT_EQ(results[0]["train_mode"], "transfer");
   EXPECT_EQ(results[0]["dataset"], "up3");
   EXPECT_EQ(results[0]["pretrain_dataset"], "cifar10");

@@ -191,5 +191,41 @@ class OtherBuildTest(unittest.TestCase):
             self.assertTrue(os.path.exists(os.path.join(runs, "unfinished", "build.json")))
 
 
+class GpuSectionTest(unittest.TestCase):
+    """The GPU check's section is computed from its JSON: the differences, and whether SimCLR saturated."""
+
+    def write(self, d, sat_max):
+        run = lambda knn, lin, sat: {
+            "epochs_done": 2, "images_per_s_median": 100.0, "loss_last": 1.0, "p_pos_last": 0.5,
+            "p_pos_max_interval": 0.6, "saturated_last": sat, "saturated_max_interval": sat, "knn_top1": knn,
+            "linear_top1": lin, "per_epoch": [{"epoch": 1, "p_pos": 0.3}, {"epoch": 2, "p_pos": 0.5}]}
+        g = {"gpu": "G", "date": "D", "flatclr": "abc", "torch": "T",
+             "protocol": {"images": 50000, "batch": 32, "lr": 0.075, "temperature": 0.1, "warmup_epochs": 1,
+                          "precision": "bf16", "memory_format": "channels_last", "seed": 1, "knn_k": 200,
+                          "linear": "L"},
+             "attempts": [{"attempt": "first", "epochs_planned": 2, "note": "n",
+                           "runs": {"simclr": run(60.0, 64.0, sat_max), "flatclr": run(61.5, 63.0, 0.0)}}]}
+        path = os.path.join(d, "gpu.json")
+        with open(path, "w") as f:
+            json.dump(g, f)
+        return path
+
+    def test_differences_and_regime_come_from_the_file(self):
+        with tempfile.TemporaryDirectory() as d:
+            old = ss.GPU_RESULTS
+            try:
+                ss.GPU_RESULTS = self.write(d, 0.003)
+                text = ss.gpu_section()
+                self.assertIn("+1.50 points of kNN and -1.00 of linear", text)
+                self.assertIn("SimCLR did not saturate", text)
+                self.assertIn("| first | SimCLR | 2 of 2 |", text)
+                ss.GPU_RESULTS = self.write(d, 0.9)
+                self.assertIn("SimCLR saturated", ss.gpu_section())
+                ss.GPU_RESULTS = os.path.join(d, "none.json")
+                self.assertIn("No GPU run yet", ss.gpu_section())
+            finally:
+                ss.GPU_RESULTS = old
+
+
 if __name__ == "__main__":
     unittest.main()

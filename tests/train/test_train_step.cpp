@@ -57,9 +57,9 @@ std::vector<at::Tensor> state_of(models::ResNet& m) {
   return s;
 }
 
-// Each tensor of `got` within `share` of how far one step moved the reference (from `before` to `after`), tensor
-// by tensor, plus 1e-7 for a tensor the step hardly moved: a test that two implementations of the same step agree
-// to within rounding, which a missed, doubled or stale-batch update (a whole step apart) fails.
+// Each tensor of `got` within `share` of how far one step moved the reference (from `before` to `after`),
+// tensor by tensor, plus 1e-7 for a tensor the step hardly moved: a test that two implementations of the same
+// step agree to within rounding, which a missed, doubled or stale-batch update (a whole step apart) fails.
 void expect_within_share_of_step(const std::vector<at::Tensor>& got, const std::vector<at::Tensor>& before,
                                  const std::vector<at::Tensor>& after, double share) {
   ASSERT_EQ(got.size(), after.size());
@@ -74,7 +74,9 @@ double max_param_diff(models::ResNet& a, models::ResNet& b) {
   double d = 0;
   auto pa = a->parameters(), pb = b->parameters();
   // A NaN on either side is an infinite difference (std::max would drop it).
-  const auto fold = [&d](double x) { d = std::isnan(x) ? std::numeric_limits<double>::infinity() : std::max(d, x); };
+  const auto fold = [&d](double x) {
+    d = std::isnan(x) ? std::numeric_limits<double>::infinity() : std::max(d, x);
+  };
   for (size_t i = 0; i < pa.size(); ++i) fold((pa[i] - pb[i]).abs().max().item<double>());
   auto ba = a->buffers(), bb = b->buffers();
   for (size_t i = 0; i < ba.size(); ++i)
@@ -451,9 +453,10 @@ TEST(TrainStep, CudaGraphStepsMatchTheEagerSteps_CUDA) {
   for (size_t i = 0; i < p.size(); ++i) EXPECT_TRUE(torch::equal(p[i], before[i])) << i;
   for (const auto& buf : a->buffers()) EXPECT_TRUE(torch::isfinite(buf).all().item<bool>());
   // Another batch shape: eager, and still the right update. Measured on an H200: after this step the two
-  // sides' states were 1.45e-4 apart (a BatchNorm statistic; cuDNN's float32 convolutions run in TF32 by default
-  // and accumulate in an order that is not fixed), past an absolute 1e-4. So each tensor is held to a share of
-  // how far this one step moved it: a missed, doubled or stale-batch update is a whole step apart, far outside.
+  // sides' states were 1.45e-4 apart (a BatchNorm statistic; cuDNN's float32 convolutions run in TF32 by
+  // default and accumulate in an order that is not fixed), past an absolute 1e-4. So each tensor is held to a
+  // share of how far this one step moved it: a missed, doubled or stale-batch update is a whole step apart,
+  // far outside.
   const auto small = torch::rand({8, 3, 16, 16}).to(torch::kCUDA);
   EXPECT_TRUE(train::read_outcome(graphed.run(small, 0.05).flags).applied);
   eager.run(bad.to(torch::kCUDA), 0.1);
@@ -562,8 +565,9 @@ TEST(TrainStep, DefaultGpuStepFromACudaGraphMatchesTheEagerStep_CUDA) {
       EXPECT_TRUE(oa.applied || oa.scaler_skipped) << name << " step " << s;
       const double loss_a = flags_a[0].item<double>(), loss_b = flags_b[0].item<double>();
       EXPECT_NEAR(loss_a, loss_b, 1e-3 * std::abs(loss_b)) << name << " step " << s;
-      // A step the scaler skipped has non-finite gradients on both sides (that is why it was skipped; measured
-      // on an H200: fp16's first step overflows at the initial scale), whose difference means nothing.
+      // A step the scaler skipped has non-finite gradients on both sides (that is why it was skipped;
+      // measured on an H200: fp16's first step overflows at the initial scale), whose difference means
+      // nothing.
       const auto grads_b = gradients(b);
       double grad_diff = 0;
       if (oa.scaler_skipped && ob.scaler_skipped) {
