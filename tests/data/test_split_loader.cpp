@@ -1,9 +1,11 @@
 // Labelled splits streamed from an image folder give the bytes the in-memory load gives (ImageNet-sized
 // preparation, small folders as decoded, the transfer resize, subsets), batch after batch in any order and
-// for any worker count; bad files are left out of their batch (or stop the pass, naming the file).
+// for any worker count; bad files are left out of their batch (or stop the pass, naming the file); the
+// DCT-scaled decode (OpenOptions::jpeg_draft) reaches both paths.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "../test_paths.h"
@@ -146,4 +148,43 @@ TEST(SplitLoader, AutoStreamsImageNetSizedFoldersAndStopNamesTheBadFile) {
   } catch (const flatclr::UserError& e) {
     EXPECT_NE(std::string(e.what()).find("1.jpg"), std::string::npos) << e.what();
   }
+}
+
+// --jpeg_draft reaches both paths of an ImageNet-sized folder: the streamed split and the in-memory load give
+// the same DCT-scaled crops, which are not the full decode's but within its tolerance (image_decode.h).
+TEST(SplitLoader, JpegDraftGivesTheSameCropsStreamedAndInMemory) {
+  if (!have_jpeg()) GTEST_SKIP() << "built without libjpeg";
+  TempDir t;
+  for (const char* dir : {"train/a", "train/b", "val/a", "val/b"})
+    fs::create_directories(t.path / "big" / dir);
+  // A 1200x900 photo-like JPEG (an upscaled random image plus mild noise): decoded at 1/2 with the option.
+  const std::string make =
+      flatclr::testing::python() +
+      " -c \"import sys, numpy as np; from PIL import Image\n"
+      "rng = np.random.default_rng(1)\n"
+      "small = Image.fromarray(rng.integers(0, 256, (37, 50, 3), dtype=np.uint8))\n"
+      "img = np.asarray(small.resize((1200, 900), Image.BICUBIC)).astype(float) + rng.normal(0, 6, (900, "
+      "1200, 3))\n"
+      "Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(sys.argv[1], quality=90)\" " +
+      (t.path / "big/train/a/0.jpg").string();
+  ASSERT_EQ(std::system(make.c_str()), 0) << make;
+  for (const char* dir : {"train/b", "val/a", "val/b"})
+    fs::copy_file(t.path / "big/train/a/0.jpg", t.path / "big" / dir / "0.jpg");
+  auto crops = [&](Streaming streaming, bool draft) {
+    OpenOptions o;
+    o.download = false;
+    o.streaming = streaming;
+    o.jpeg_draft = draft;
+    const auto split = std::make_shared<const LabelledSplit>(
+        open_labelled_split(t.path.string(), "big", true, o, std::make_shared<BadImages>(true)));
+    if (split->streamed()) return pass(split, {0, 1}, 2, 1).first;
+    return split->images();
+  };
+  const auto full = crops(Streaming::kOn, false);
+  const auto draft = crops(Streaming::kOn, true);
+  ASSERT_EQ(draft.sizes(), full.sizes());
+  EXPECT_TRUE(torch::equal(draft, crops(Streaming::kOff, true)));
+  EXPECT_TRUE(torch::equal(full, crops(Streaming::kOff, false)));
+  EXPECT_FALSE(torch::equal(draft, full));
+  EXPECT_LT((draft.to(torch::kFloat) - full.to(torch::kFloat)).abs().mean().item<double>(), 1.5);
 }

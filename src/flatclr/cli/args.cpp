@@ -121,7 +121,7 @@ unsigned flag_use(const std::string& flag) {
       m[f] = kUsedByEval;
     for (const char* f :
          {"fc_epochs", "fc_batch_size", "fc_lr", "fc_optimizer", "fc_scheduler", "fc_weight_decay",
-          "fc_momentum", "eval_test_fraction", "eval_batch_size", "streaming"})
+          "fc_momentum", "eval_test_fraction", "eval_batch_size", "streaming", "jpeg_draft"})
       m[f] = kUsedByEval | kUsedBySupervised;
     return m;
   }();
@@ -263,6 +263,9 @@ ParsedArgs parse_embed_args(int argc, const char* const* argv, std::ostream& out
   choices.add(
       app, "--streaming", &m.data.streaming,
       "read the split from disk batch by batch: auto (ImageNet-sized folders) | on | off (in memory)");
+  bools.add(app, "jpeg_draft", &m.data.jpeg_draft,
+            "ImageNet-sized folders: decode large JPEGs at 1/2, 1/4 or 1/8 size in the DCT domain before "
+            "Resize(256) (faster; not PIL's exact pixels)");
   choices.add(app, "--split", &m.split, "train | test");
   app.add_option("--output", m.output, "prefix of the files written, e.g. out/cifar10_test")->required();
   bools.add(app, "projection", &m.projection, "also write the projections z (<output>_projections.npy)");
@@ -340,6 +343,9 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
       app, "--streaming", &c.data.streaming,
       "evaluation and supervised runs: read image folders from disk batch by batch: auto (ImageNet-sized "
       "folders; CIFAR and small folders in memory) | on (every folder) | off (every split in memory)");
+  bools.add(app, "jpeg_draft", &c.data.jpeg_draft,
+            "evaluation and supervised runs: decode large JPEGs of ImageNet-sized folders at 1/2, 1/4 or 1/8 "
+            "size in the DCT domain before Resize(256) (faster; not PIL's exact pixels)");
   bools.add(app, "download", &c.data.download, "download missing CIFAR archives (MD5-checked)");
   // method
   choices.add(app, "--clr", &c.clr, "simclr (InfoNCE loss) | flatclr (FlatNCE loss)");

@@ -14,6 +14,7 @@ const std::vector<std::pair<std::string_view, std::string_view>>& field_flags() 
       {"data.workers", "--workers"},
       {"data.fraction", "--data_fraction"},
       {"data.streaming", "--streaming"},
+      {"data.jpeg_draft", "--jpeg_draft"},
       // shared run settings (core::RunSettings)
       {"run.device", "--device"},
       {"run.disable_cuda", "--disable_cuda"},

@@ -87,7 +87,7 @@ bool LabelledSplit::read(int64_t i, uint8_t* out) const {
   const std::string& path = index_.paths[static_cast<size_t>(i)];
   DecodedImage d;
   try {
-    d = decode_image_file(path);
+    d = decode_image_file(path, prep_.jpeg_draft ? prep_.resize : 0);
   } catch (const UserError& e) {
     bad_->report(path, e.what());  // throws under the stop policy
     return false;

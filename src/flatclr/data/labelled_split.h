@@ -27,6 +27,7 @@ namespace flatclr::data {
 struct ImagePrep {
   int64_t resize = 0, crop = 0;   // Resize(resize) + CenterCrop(crop); 0: the image as decoded
   int64_t height = 0, width = 0;  // the prepared image's size: crop x crop, or the size every image has
+  bool jpeg_draft = false;        // with resize > 0: JPEGs decoded smaller in the DCT domain (image_decode.h)
 };
 
 class LabelledSplit {

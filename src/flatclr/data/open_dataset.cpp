@@ -86,6 +86,7 @@ LabelledSplit open_labelled_split(const std::string& data_root, const std::strin
   if (!small) {
     prep.resize = kLargeResizeSize;
     prep.crop = prep.height = prep.width = kLargeCropSize;
+    prep.jpeg_draft = o.jpeg_draft;
   }
   const bool stream = o.streaming == Streaming::kOn || (o.streaming == Streaming::kAuto && !small);
   if (stream) {
@@ -96,6 +97,7 @@ LabelledSplit open_labelled_split(const std::string& data_root, const std::strin
   fo.threads = std::max(1, o.threads);
   fo.resize = prep.resize;
   fo.crop = prep.crop;
+  fo.jpeg_draft = prep.jpeg_draft;
   return LabelledSplit::in_memory(load_image_folder(index, name, fo, *bad));
 }
 

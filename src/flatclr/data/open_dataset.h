@@ -40,6 +40,9 @@ struct OpenOptions {
   bool stop_on_bad = false;  // BadImagesPolicy::kStop
   int threads = 1;           // decoding threads for in-memory loads
   Streaming streaming = Streaming::kAuto;
+  // ImageNet-sized evaluation splits: JPEGs decoded smaller in the DCT domain before Resize(256)
+  // (image_decode.h); off: PIL's pixels.
+  bool jpeg_draft = false;
 };
 
 // The training split for pretraining.

@@ -237,6 +237,8 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
       co.loader = lo;
       result = train_classifier(enc.model, cd, co, device, on_epoch);
       rec.fc_epochs = probe.epochs;
+      train_rows = result.train_images;
+      test_rows = result.test_images;
     }
     rec.best_top1 = result.best_top1;
     rec.best_top5 = result.best_top5;

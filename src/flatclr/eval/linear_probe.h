@@ -70,7 +70,10 @@ struct ProbeResult {
   double best_top1 = 0, best_top5 = 0;
   int64_t best_epoch = 0;
   double last_top1 = 0, last_top5 = 0;  // the last epoch's test accuracy
-  std::vector<double> lr_trace;         // the lr of every optimizer step, in order
+  // train_classifier: the images its last epoch trained and tested on (a streamed split's bad files left
+  // out); -1 where not counted (the split sizes are then the counts).
+  int64_t train_images = -1, test_images = -1;
+  std::vector<double> lr_trace;  // the lr of every optimizer step, in order
   // The trained layer after the last epoch, on the CPU, float32: logits = x' W^T + b where x' is x
   // standardised with (feature_mean, feature_std) when standardize was on (else those are undefined).
   at::Tensor weight;        // [C, D]

@@ -125,6 +125,8 @@ ProbeResult train_classifier(models::ResNet& model, const ClassifierData& data, 
     r.test_top1 = test.top1_rate();
     r.test_top5 = test.top5_rate();
     result.add_epoch(r);
+    result.train_images = seen;
+    result.test_images = test.total;
     if (on_epoch) on_epoch(r);
   }
   for (auto& p : model->parameters()) p.set_requires_grad(true);

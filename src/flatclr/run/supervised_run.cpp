@@ -143,8 +143,8 @@ SupervisedResult run_supervised(const SupervisedConfig& c) {
   j["train_mode"] = "supervised";
   j["mode"] = "supervised";
   j["dataset"] = rec.dataset;
-  j["train_images"] = train_images;
-  j["test_images"] = test_images;
+  j["train_images"] = result.train_images;  // the images trained on (bad files left out)
+  j["test_images"] = result.test_images;
   j["streamed"] = streamed;
   j["bad_images"] = bad->count();
   eval::add_scores(rec, j);
