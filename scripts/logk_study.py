@@ -15,6 +15,7 @@ while the study runs does not change the runs under it).
 """
 import argparse
 import glob
+import hashlib
 import json
 import math
 import os
@@ -131,13 +132,52 @@ def advance(binary, runs_dir, name, pretrain_flags, evals, epochs, deadline, bui
     return True
 
 
+def build_info(binary):
+    """What made the runs: the binary's checkout commit (and whether it had uncommitted changes), the binary's
+    sha256 and the build options that decide what it computes (its build folder's CMakeCache.txt)."""
+    binary = os.path.abspath(binary)
+    build_dir = os.path.dirname(binary)
+    source = ROOT
+    cache = os.path.join(build_dir, "CMakeCache.txt")
+    options = {}
+    if os.path.exists(cache):
+        with open(cache) as f:
+            for line in f:
+                name, _, value = line.strip().partition("=")
+                if name.split(":")[0] in ("CMAKE_BUILD_TYPE", "CMAKE_CXX_COMPILER", "CMAKE_CXX_FLAGS",
+                                          "CMAKE_CXX_FLAGS_RELEASE", "FLATCLR_CUDA", "Torch_DIR"):
+                    options[name.split(":")[0]] = value
+                if name.startswith("CMAKE_HOME_DIRECTORY"):
+                    source = value
+    git = lambda *a: subprocess.run(["git", "-C", source] + list(a), stdout=subprocess.PIPE, text=True).stdout.strip()
+    with open(binary, "rb") as f:
+        sha = hashlib.sha256(f.read()).hexdigest()
+    return {"commit": git("rev-parse", "HEAD") or "unknown",
+            "dirty": git("status", "--porcelain", "--untracked-files=no") != "", "sha256": sha, "cmake": options}
+
+
+def builds_text(out):
+    """The builds that made the finished runs, from each run's build.json."""
+    found = {}
+    for path in sorted(glob.glob(os.path.join(out, "runs", "*", "build.json"))):
+        with open(path) as f:
+            b = json.load(f)
+        key = "flatclr %s%s, %s build" % (b["commit"][:12], " with uncommitted changes" if b["dirty"] else "",
+                                          b["cmake"].get("CMAKE_BUILD_TYPE", "?"))
+        found[key] = found.get(key, 0) + 1
+    if not found:
+        return "; the runs do not record their build (made before the study recorded it)"
+    return "; runs made by " + "; ".join("%s (%d runs)" % kv for kv in sorted(found.items()))
+
+
 def do_run(args, method, batch, seed, deadline):
     """Brings one run of this study forward; returns False when the deadline stopped it."""
     name = "%s_b%d_s%d" % (method, batch, seed)
     runs_dir = os.path.join(args.out, "runs")
     flags = pretrain_args(args, method, batch, seed, os.path.join(runs_dir, name))
     evals = [(mode, lambda run, mode=mode: eval_args(args, run, mode, seed)) for mode in ("knn", "linear_eval")]
-    return advance(args.binary, runs_dir, name, flags, evals, int(PROTOCOL["epochs"]), deadline)
+    return advance(args.binary, runs_dir, name, flags, evals, int(PROTOCOL["epochs"]), deadline,
+                   build=args.build)
 
 
 def summarise_run(run, epochs, images, batch):
@@ -206,9 +246,12 @@ def report(args):
     page = page.replace("@PRETRAIN@", cmd_pre).replace("@EVAL@", cmd_eval)
     page = page.replace("@STUDY@", "scripts/logk_study.py --data %s --seeds %s --batches %s" % (
         args.data_rel, ",".join(map(str, args.seeds)), ",".join(map(str, args.batches))))
-    page = page.replace("@UPDATED@", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    page = page.replace("@UPDATED@", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())).replace("@SOURCE@", builds_text(args.out))
     stats = stats_from_runs(cells)
     page = page.replace("@REGIME@", regime(stats))
+    page = page.replace("@MECHANISM@", mechanism(args.binary))
+    smallest = [g for g in cells.get(("simclr", min(args.batches)), [])]
+    page = page.replace("@CONCLUSION@", conclusion(stats, smallest[0]["curve"] if smallest else None))
     write_cells_json(cells_json(stats))
     done = sum(len(v) for v in cells.values())
     total = len(args.seeds) * len(args.batches) * len(METHODS)
@@ -285,12 +328,13 @@ def stats_from_runs(cells):
             "linear_sd": round(sd([g["linear"] for g in got]), 4),
             "p_pos": round(statistics.mean(g["p_pos"] for g in got), 4),
             "p_pos_max": round(max(g["p_pos_max"] for g in got), 4),
-            "saturated": round(statistics.mean(g["saturated"] for g in got), 4)}
+            "saturated": round(statistics.mean(g["saturated"] for g in got), 4),
+            "mi": round(statistics.mean(g["mi"] for g in got), 4), "log_k": round(got[0]["log_k"], 4)}
     return stats
 
 
 TABLE_ROW = re.compile(r"^\| (SimCLR|FlatCLR) \| (\d+) \| (\d+) \| ([\d.]+)(?: ± ([\d.]+))? \| ([\d.]+)(?: ± ([\d.]+))? \| "
-                       r"([\d.]+) \(max ([\d.]+)\) \| ([\d.]+) \|")
+                       r"([\d.]+) \(max ([\d.]+)\) \| ([\d.]+) \| ([\d.]+) of ([\d.]+) \|")
 
 
 def stats_from_page(page_text):
@@ -304,7 +348,7 @@ def stats_from_page(page_text):
         f = lambda i: float(m.group(i)) if m.group(i) is not None else 0.0
         stats[(m.group(1).lower(), int(m.group(2)))] = {
             "seeds": int(m.group(3)), "knn": f(4), "knn_sd": f(5), "linear": f(6), "linear_sd": f(7),
-            "p_pos": f(8), "p_pos_max": f(9), "saturated": f(10)}
+            "p_pos": f(8), "p_pos_max": f(9), "saturated": f(10), "mi": f(11), "log_k": f(12)}
     return stats
 
 
@@ -327,6 +371,153 @@ def regime(stats):
                                                          "within the seeds' spread"))
         lines.append("- %s: %s" % (c["regime"], "; ".join(parts) if parts else "one method only so far"))
     return "\n".join(lines)
+
+
+MECHANISM_ROW = re.compile(r"^\s*([0-9.e+-]+)\s+([0-9.]+) \|\s+([0-9.e+-]+)\s+([0-9.e+-]+) \|\s+([0-9.e+-]+)\s+"
+                           r"([0-9.e+-]+) \|\s+([0-9.e+-]+)\s*$")
+
+
+def sci(x):
+    """1e-06 -> "1e-6", 3e-07 -> "3e-7", 0.5 -> "0.5"."""
+    if x >= 0.1:
+        return "%g" % x
+    mant, exp = ("%.0e" % x).split("e")
+    return "%se%d" % (mant, int(exp))
+
+
+def mechanism_section(text):
+    """The mechanism table and the sentence it supports, from bench_logk_mechanism's output: per 1 − p+, tau, each
+    loss's gradient norm in float64 and the relative error of its float32 gradient."""
+    rows = [tuple(float(x) for x in m.groups()) for m in map(MECHANISM_ROW.match, text.splitlines()) if m]
+    if not rows:
+        raise SystemExit("bench_logk_mechanism printed no table:\n" + text)
+    out = ["| 1 − p+ | tau | InfoNCE norm | its float32 error | FlatNCE norm | its float32 error |",
+           "|---|---|---|---|---|---|"]
+    for q, tau, gi, ei, gf, ef, _ in rows:
+        out.append("| %s | %.3g | %.3g | %.1e | %.3g | %.1e |" % (sci(q), tau, gi, ei, gf, ef))
+    ratio_err = max(abs(r / q - 1) for q, _, _, _, _, _, r in rows)
+    lost = [q for q, _, _, ei, _, _, _ in rows if ei > 0.5]
+    flat_err = max(ef for _, _, _, _, _, ef, _ in rows)
+    out += ["", "InfoNCE's gradient is (1 − p+) times FlatNCE's: their norms' ratio equals 1 − p+ %s in every row. "
+            "%s FlatNCE's float32 error stays at or below %.1e." % (
+                "to the 5 digits printed" if ratio_err < 5e-5 else "within a relative %.1e" % ratio_err,
+                "From 1 − p+ = %s on, InfoNCE's float32 gradient is mostly rounding error (relative error above 0.5);"
+                % sci(max(lost)) if lost else "InfoNCE's float32 error stays below 0.5 in every row;", flat_err)]
+    return "\n".join(out)
+
+
+def mechanism(binary):
+    bench = os.path.join(os.path.dirname(os.path.abspath(binary)), "bench_logk_mechanism")
+    if not os.path.exists(bench):
+        raise SystemExit("error: %s is missing: build it (cmake --build build --target bench_logk_mechanism)" % bench)
+    return mechanism_section(subprocess.run([bench], stdout=subprocess.PIPE, text=True, check=True).stdout)
+
+
+def conclusion(stats, curve=None):
+    """The conclusion, every number computed from the cells (stats as stats_from_runs makes them) and, when given,
+    the p+ curve of SimCLR's smallest batch (first seed: (epoch, p+, saturated share) per logging interval)."""
+    cells = [c for c in cells_json(stats) if c["flatclr_minus_simclr"].get("knn")]
+    if not cells:
+        return "(no cell has both methods finished yet)"
+    batches = [c["setting"]["batch_size"] for c in cells]
+    seeds = sorted({m["seeds"] for c in cells for m in c["methods"].values()})
+    sim = {b: stats[("simclr", b)] for b in batches}
+    flat = {b: stats[("flatclr", b)] for b in batches}
+    lines = ["Computed by `scripts/logk_study.py` from the table above (%s seeds per cell, batch %d to %d). FlatCLR − "
+             "SimCLR is set against the seeds' spread with Student's two-sample t (two-sided 95%%; the table does not "
+             "pair the seeds)." % (" to ".join(map(str, seeds)), batches[0], batches[-1]), ""]
+    wins, losses = [], []
+    for key, label in (("knn", "kNN"), ("linear", "Linear probe")):
+        diffs = [(c["setting"]["batch_size"], c["flatclr_minus_simclr"][key]) for c in cells
+                 if key in c["flatclr_minus_simclr"]]
+        ahead = [b for b, d in diffs if d["beyond_spread"] and d["mean"] > 0]
+        behind = [b for b, d in diffs if d["beyond_spread"] and d["mean"] < 0]
+        wins += ["%s at batch %d" % (label, b) for b in ahead]
+        losses += ["%s at batch %d" % (label, b) for b in behind]
+        if not ahead and not behind:
+            head = "no difference beyond the seeds' spread at any batch size"
+        else:
+            head = "; ".join(x for x in ("FlatCLR ahead beyond the seeds' spread at batch " +
+                                         ", ".join(map(str, ahead)) if ahead else "",
+                                         "FlatCLR behind beyond the seeds' spread at batch " +
+                                         ", ".join(map(str, behind)) if behind else "") if x)
+        largest = max(diffs, key=lambda bd: abs(bd[1]["mean"]))
+        lines.append("- **%s: %s.** FlatCLR minus SimCLR, in points: %s. The largest difference is %.2f points "
+                     "(batch %d)." % (label, head, ", ".join("%+.2f (batch %d, t = %.2f)" % (d["mean"], b, d["t"])
+                                                             for b, d in diffs),
+                                      abs(largest[1]["mean"]), largest[0]))
+    lines.append("- **Where FlatCLR wins beyond the seeds' spread: %s.**%s" % (
+        ", ".join(wins) if wins else "nowhere, at this scale",
+        " Where it loses: %s." % ", ".join(losses) if losses else ""))
+    pmax_b = max(batches, key=lambda b: sim[b]["p_pos_max"])
+    sat_b = max(batches, key=lambda b: sim[b]["saturated"])
+    saturated = sim[sat_b]["saturated"] >= 50
+    lines.append("- **Why: %s.**" % (
+        "SimCLR's rows saturated (at least half of them over the last epoch at batch %d)" % sat_b if saturated else
+        "no SimCLR run entered the saturated regime that FlatNCE is built for"))
+    lines.append("  - SimCLR's highest p+ in any logging interval was %.3f (batch %d). %s" % (
+        sim[pmax_b]["p_pos_max"], pmax_b,
+        "The largest share of SimCLR rows saturated (p+ > 0.99) over a last epoch was %.1f%% (batch %d)." % (
+            sim[sat_b]["saturated"], sat_b) if sim[sat_b]["saturated"] > 0 else
+        "No SimCLR row saturated (p+ > 0.99) over any last epoch (the share rounds to 0.0% in every cell)."))
+    if all("mi" in sim[b] for b in batches):
+        lo, hi = batches[0], batches[-1]
+        lines.append("  - SimCLR's InfoNCE mutual-information estimate over the last epoch reached %.0f%% of its log K "
+                     "ceiling at batch %d (%.2f of %.2f nats) and %.0f%% at batch %d (%.2f of %.2f)." % (
+                         100 * sim[lo]["mi"] / sim[lo]["log_k"], lo, sim[lo]["mi"], sim[lo]["log_k"],
+                         100 * sim[hi]["mi"] / sim[hi]["log_k"], hi, sim[hi]["mi"], sim[hi]["log_k"]))
+    top = max(sim[b]["p_pos"] for b in batches)
+    lines.append("  - InfoNCE keeps 1 − p+ of a row's gradient. SimCLR's mean p+ over a last epoch was at most %.3f, "
+                 "so the mean row kept at least %.0f%% of it (a mean: single rows may have kept less). The mechanism "
+                 "table above shows the loss of gradient becoming material only as p+ nears 0.99." % (
+                     top, 100 * (1 - top)))
+    higher = [b for b in batches if flat[b]["p_pos"] > sim[b]["p_pos"]]
+    b0 = batches[0]
+    lines.append("  - FlatCLR's mean p+ over the last epoch was higher than SimCLR's at %d of %d batch sizes (batch "
+                 "%d: %.3f against %.3f, with %.1f%% of FlatCLR's rows saturated)." % (
+                     len(higher), len(batches), b0, flat[b0]["p_pos"], sim[b0]["p_pos"], flat[b0]["saturated"]))
+    if curve:
+        last_epoch = int(round(curve[-1][0]))
+        at = lambda e: min(curve, key=lambda c: abs(c[0] - e))[1]
+        mid = (last_epoch + 1) // 2
+        lines.append("  - SimCLR's p+ at batch %d (first seed) was %.2f after epoch 1, %.2f after epoch %d and %.2f "
+                     "after epoch %d%s." % (b0, at(1), at(mid), mid, at(last_epoch), last_epoch,
+                                           ": still rising when the cosine schedule brought the learning rate to zero"
+                                           if at(last_epoch) > at(mid) else ""))
+    return "\n".join(lines)
+
+
+def refresh_from_page(args):
+    """When the runs are gone but the page they made is committed: the cells (docs/results/logk-study.json) and the
+    page's computed sections (mechanism, conclusion, the cells for diagnose) from the page's own table, its table,
+    plots and commands kept as they are. What only the runs hold (the p+ curves) is left out until a rerun."""
+    path = os.path.join(ROOT, "docs", "results", "logk-study.md")
+    old = open(path).read()
+    stats = stats_from_page(old)
+    if not stats:
+        raise SystemExit("error: %s has no results table to read" % path)
+    lines = old.splitlines()
+    rows = [l for l in lines if TABLE_ROW.match(l)]
+    plots = [l for l in lines if l.startswith("![")]
+    commands = old.split("## Commands\n```sh\n", 1)[1].split("```", 1)[0].splitlines()
+    first = re.search(r"last update: ([^;]+); ([^)]+)\)", old)
+    if not first:
+        raise SystemExit("error: %s has no 'last update' line to keep" % path)
+    page = open(os.path.join(ROOT, "docs", "results", "logk-study.md.in")).read()
+    page = page.replace("@TABLE@", "\n".join(rows)).replace("@PLOTS@", "\n\n".join(plots))
+    page = page.replace("@STUDY@", commands[0]).replace("@PRETRAIN@", commands[2]).replace("@EVAL@", commands[3])
+    page = page.replace("@UPDATED@", first.group(1)).replace("@PROGRESS@", first.group(2))
+    page = page.replace("@SOURCE@", ". The runs are gone: on %s the computed sections (mechanism, conclusion, the cells "
+                        "for diagnose) were rebuilt from this page's table (`--cells-from-page`), which leaves out what "
+                        "only the runs hold, SimCLR's p+ over training" % time.strftime("%Y-%m-%d", time.gmtime()))
+    page = page.replace("@REGIME@", regime(stats)).replace("@MECHANISM@", mechanism(args.binary))
+    page = page.replace("@CONCLUSION@", conclusion(stats))
+    with open(path + ".tmp", "w") as f:
+        f.write(page)
+    os.replace(path + ".tmp", path)
+    write_cells_json(cells_json(stats))
+    log("rewrote %s's computed sections and %s from its table" % (os.path.relpath(path, ROOT),
+                                                                   os.path.relpath(CELLS_JSON, ROOT)))
 
 
 def draw(args, cells):
@@ -389,12 +580,11 @@ def main():
     p.add_argument("--binary", default=FLATCLR)
     p.add_argument("--report-only", action="store_true")
     p.add_argument("--cells-from-page", action="store_true",
-                   help="write docs/results/logk-study.json from the committed page's table (when the runs are gone)")
+                   help="when the runs are gone: rewrite docs/results/logk-study.json and the page's computed "
+                        "sections from the committed page's table")
     args = p.parse_args()
     if args.cells_from_page:
-        page = open(os.path.join(ROOT, "docs", "results", "logk-study.md")).read()
-        write_cells_json(cells_json(stats_from_page(page)))
-        log("wrote %s from the page's table" % os.path.relpath(CELLS_JSON, ROOT))
+        refresh_from_page(args)
         return
     args.seeds = [int(s) for s in args.seeds.split(",")]
     args.batches = [int(b) for b in args.batches.split(",")]
@@ -402,6 +592,7 @@ def main():
     os.makedirs(os.path.join(args.out, "runs"), exist_ok=True)
     deadline = time.time() + args.hours * 3600
     if not args.report_only:
+        args.build = build_info(args.binary)
         for seed in args.seeds:
             for batch in args.batches:
                 for method in METHODS:

@@ -32,8 +32,10 @@ class UnpairedTest(unittest.TestCase):
 
 class CommittedCellsTest(unittest.TestCase):
     def setUp(self):
-        self.page = open(os.path.join(ROOT, "docs", "results", "logk-study.md")).read()
-        self.cells = json.load(open(os.path.join(ROOT, "docs", "results", "logk-study.json")))
+        with open(os.path.join(ROOT, "docs", "results", "logk-study.md")) as f:
+            self.page = f.read()
+        with open(os.path.join(ROOT, "docs", "results", "logk-study.json")) as f:
+            self.cells = json.load(f)
 
     def test_the_cells_are_the_pages_table(self):
         stats = ls.stats_from_page(self.page)
@@ -59,6 +61,73 @@ class CommittedCellsTest(unittest.TestCase):
             line = "- %s: kNN %+.2f (t = %.2f, %s the seeds' spread)" % (
                 c["regime"], d["mean"], d["t"], "beyond" if d["beyond_spread"] else "within")
             self.assertIn(line, self.page)
+
+
+    def test_the_pages_conclusion_is_computed_from_its_table(self):
+        text = ls.conclusion(ls.stats_from_page(self.page))
+        self.assertIn(text, self.page)
+        # The slips a hand-written conclusion had: SimCLR's highest p+ is the table's, not "never passed 0.50".
+        self.assertIn("SimCLR's highest p+ in any logging interval was 0.501 (batch 8)", text)
+
+
+SAMPLE_BENCH = """log-K mechanism: batch 16 (2N = 32 views, 30 negatives per row), positives at cosine 0.50
+1 - p+            tau |  InfoNCE |g| fp32 rel err |  FlatNCE |g| fp32 rel err |    |g| ratio
+5.0e-01        0.1470 |   1.0756e+00     2.72e-07 |   2.1511e+00     9.13e-08 |   5.0000e-01
+1.0e-02        0.0625 |   5.0573e-02     3.76e-05 |   5.0573e+00     9.99e-08 |   1.0000e-02
+3.0e-06        0.0310 |   3.0582e-05     3.22e-01 |   1.0194e+01     1.06e-07 |   3.0000e-06
+1.0e-06        0.0290 |   1.0889e-05     8.73e-01 |   1.0889e+01     9.79e-08 |   1.0000e-06
+1.0e-07        0.0256 |   1.2345e-06     9.68e-01 |   1.2345e+01     1.02e-07 |   1.0000e-07
+InfoNCE's float32 gradient is mostly rounding error from 1 - p+ = 1.0e-06 on; FlatNCE's stays accurate
+"""
+
+
+class MechanismTest(unittest.TestCase):
+    def test_table_and_sentence_from_the_benchmark(self):
+        text = ls.mechanism_section(SAMPLE_BENCH)
+        self.assertIn("| 1e-2 | 0.0625 | 0.0506 | 3.8e-05 | 5.06 | 1.0e-07 |", text)
+        self.assertIn("| 3e-6 | 0.031 | 3.06e-05 | 3.2e-01 | 10.2 | 1.1e-07 |", text)
+        self.assertIn("ratio equals 1 − p+ to the 5 digits printed", text)
+        self.assertIn("From 1 − p+ = 1e-6 on, InfoNCE's float32 gradient is mostly rounding error", text)
+        self.assertIn("FlatNCE's float32 error stays at or below 1.1e-07", text)
+
+    def test_a_ratio_off_its_1_minus_p_is_stated(self):
+        text = ls.mechanism_section(SAMPLE_BENCH.replace("5.0000e-01", "5.1000e-01"))
+        self.assertIn("within a relative 2.0e-02", text)
+
+    def test_no_table_is_an_error(self):
+        with self.assertRaises(SystemExit):
+            ls.mechanism_section("nothing here")
+
+
+def cell(knn, knn_sd, lin, lin_sd, p_pos, p_max, sat, seeds=3):
+    return {"seeds": seeds, "knn": knn, "knn_sd": knn_sd, "linear": lin, "linear_sd": lin_sd, "p_pos": p_pos,
+            "p_pos_max": p_max, "saturated": sat, "mi": 1.0, "log_k": 2.71}
+
+
+class ConclusionTest(unittest.TestCase):
+    def test_a_win_beyond_the_spread_is_named(self):
+        stats = {("simclr", 8): cell(30.0, 0.3, 28.0, 0.3, 0.95, 0.999, 60.0),
+                 ("flatclr", 8): cell(33.0, 0.3, 28.2, 0.3, 0.97, 0.999, 70.0),
+                 ("simclr", 16): cell(35.0, 0.5, 33.0, 0.5, 0.5, 0.6, 0.0),
+                 ("flatclr", 16): cell(35.2, 0.5, 33.1, 0.5, 0.6, 0.7, 1.0)}
+        text = ls.conclusion(stats, curve=[(0.5, 0.2, 0.0), (1.0, 0.3, 0.0), (2.0, 0.5, 0.0), (3.0, 0.6, 0.0)])
+        self.assertIn("**kNN: FlatCLR ahead beyond the seeds' spread at batch 8.**", text)
+        self.assertIn("+3.00 (batch 8, t = 12.25)", text)  # 3 / (0.3 * sqrt(2/3))
+        self.assertIn("**Linear probe: no difference beyond the seeds' spread at any batch size.**", text)
+        self.assertIn("**Where FlatCLR wins beyond the seeds' spread: kNN at batch 8.**", text)
+        self.assertIn("**Why: SimCLR's rows saturated (at least half of them over the last epoch at batch 8).**", text)
+        self.assertIn("was 0.999 (batch 8). The largest share of SimCLR rows saturated (p+ > 0.99) over a last epoch "
+                      "was 60.0% (batch 8).", text)
+        self.assertIn("p+ at batch 8 (first seed) was 0.30 after epoch 1, 0.50 after epoch 2 and 0.60 after epoch 3: "
+                      "still rising", text)
+
+    def test_a_loss_beyond_the_spread_is_named(self):
+        stats = {("simclr", 8): cell(33.0, 0.3, 28.0, 0.3, 0.4, 0.5, 0.0),
+                 ("flatclr", 8): cell(30.0, 0.3, 28.2, 0.3, 0.5, 0.6, 0.0)}
+        text = ls.conclusion(stats)
+        self.assertIn("FlatCLR behind beyond the seeds' spread at batch 8", text)
+        self.assertIn("nowhere, at this scale.** Where it loses: kNN at batch 8.", text)
+        self.assertIn("no SimCLR run entered the saturated regime", text)
 
 
 if __name__ == "__main__":
