@@ -5,6 +5,8 @@ table, the commands) and two PNG plots (accuracy against batch size; p+ over tra
 
   scripts/logk_study.py [--data build/datasets] [--out results/logk-study] [--hours H] [--seeds 1,2]
                         [--batches 8,16,32,64,128] [--binary build/flatclr] [--report-only]
+  scripts/logk_study.py --freeze DIR        (a copy of the binaries with their build record, for --binary)
+  scripts/logk_study.py --cells-from-page   (the runs being gone: the computed sections from the page's table)
 
 Every run lives in <out>/runs/<method>_b<batch>_s<seed>/ (flatclr's own run folder inside). A finished run (its last
 checkpoint and both evaluations in eval_results.jsonl) is skipped; an interrupted one resumes from its newest
@@ -134,8 +136,13 @@ def advance(binary, runs_dir, name, pretrain_flags, evals, epochs, deadline, bui
 
 def build_info(binary):
     """What made the runs: the binary's checkout commit (and whether it had uncommitted changes), the binary's
-    sha256 and the build options that decide what it computes (its build folder's CMakeCache.txt)."""
+    sha256 and the build options that decide what it computes (its build folder's CMakeCache.txt). A frozen copy
+    (freeze()) carries this record next to it, taken when it was copied."""
     binary = os.path.abspath(binary)
+    frozen = os.path.join(os.path.dirname(binary), "build.json")
+    if os.path.exists(frozen):
+        with open(frozen) as f:
+            return json.load(f)
     build_dir = os.path.dirname(binary)
     source = ROOT
     cache = os.path.join(build_dir, "CMakeCache.txt")
@@ -154,6 +161,25 @@ def build_info(binary):
         sha = hashlib.sha256(f.read()).hexdigest()
     return {"commit": git("rev-parse", "HEAD") or "unknown",
             "dirty": git("status", "--porcelain", "--untracked-files=no") != "", "sha256": sha, "cmake": options}
+
+
+def freeze(dest):
+    """Copies build/flatclr and build/bench_logk_mechanism to dest with their build record, so that the study can
+    run from the copy (--binary dest/flatclr) while the checkout is rebuilt or moves on."""
+    os.makedirs(dest, exist_ok=True)
+    for name in ("flatclr", "bench_logk_mechanism"):
+        src = os.path.join(ROOT, "build", name)
+        if not os.path.exists(src):
+            raise SystemExit("error: %s is missing: build it first" % src)
+        shutil.copy2(src, os.path.join(dest, name + ".tmp"))
+        os.replace(os.path.join(dest, name + ".tmp"), os.path.join(dest, name))
+    record = build_info(os.path.join(ROOT, "build", "flatclr"))
+    with open(os.path.join(dest, "build.json.tmp"), "w") as f:
+        json.dump(record, f, indent=1)
+    os.replace(os.path.join(dest, "build.json.tmp"), os.path.join(dest, "build.json"))
+    log("froze build/flatclr (commit %s%s) in %s: run with --binary %s" % (
+        record["commit"][:12], ", uncommitted changes" if record["dirty"] else "", dest,
+        os.path.join(dest, "flatclr")))
 
 
 def builds_text(out):
@@ -579,10 +605,15 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--binary", default=FLATCLR)
     p.add_argument("--report-only", action="store_true")
+    p.add_argument("--freeze", metavar="DIR", help="copy build/flatclr and its benchmark to DIR with their build "
+                   "record, then stop (run the study with --binary DIR/flatclr)")
     p.add_argument("--cells-from-page", action="store_true",
                    help="when the runs are gone: rewrite docs/results/logk-study.json and the page's computed "
                         "sections from the committed page's table")
     args = p.parse_args()
+    if args.freeze:
+        freeze(args.freeze)
+        return
     if args.cells_from_page:
         refresh_from_page(args)
         return
