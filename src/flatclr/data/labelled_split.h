@@ -75,4 +75,9 @@ class LabelledSplit {
   std::shared_ptr<BadImages> bad_;
 };
 
+// What a command's first line says of a streamed split: its count is of the files indexed, since a file that
+// cannot be decoded is only found out when it is read (then skipped, named and counted, or the run stops).
+inline constexpr const char* kStreamedNote =
+    ", streamed from disk: files that cannot be decoded are skipped and counted as they are read";
+
 }  // namespace flatclr::data

@@ -11,6 +11,7 @@
 #include "flatclr/core/error.h"
 #include "flatclr/core/progress.h"
 #include "flatclr/core/threads.h"
+#include "flatclr/data/labelled_split.h"
 #include "flatclr/data/open_dataset.h"
 #include "flatclr/data/split_loader.h"
 #include "flatclr/eval/encoder_loader.h"
@@ -52,7 +53,7 @@ EmbedResult embed(const EmbedConfig& c) {
   r.class_names = split->class_names();
   r.feature_dim = enc.model->feature_dim();
   std::cout << "flatclr embed: " << r.checkpoint << " on " << r.dataset << " " << core::name_of(c.split)
-            << " (" << split->size() << " images" << (split->streamed() ? ", streamed from disk" : "")
+            << " (" << split->size() << " images" << (split->streamed() ? data::kStreamedNote : "")
             << "), device " << device.str() << ", " << threads << " threads" << std::endl;
   data::SplitLoaderOptions lo;
   lo.workers = open.threads;

@@ -14,6 +14,7 @@
 #include "flatclr/core/error.h"
 #include "flatclr/core/threads.h"
 #include "flatclr/data/cifar.h"
+#include "flatclr/data/labelled_split.h"
 #include "flatclr/data/open_dataset.h"
 #include "flatclr/data/subset.h"
 #include "flatclr/eval/encoder_loader.h"
@@ -148,7 +149,7 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
                                       : "the images of " + c.semi_list);
   }
   std::cout << " (" << train_split->size() << " train / " << test_split->size() << " test images, "
-            << input_size << " px" << (streamed ? ", streamed from disk" : "") << "), " << chosen.size()
+            << input_size << " px" << (streamed ? data::kStreamedNote : "") << "), " << chosen.size()
             << " checkpoint(s)" << (c.random_init ? " [random-init baseline]" : "") << ", device "
             << device.str() << ", " << threads << " threads" << std::endl;
 

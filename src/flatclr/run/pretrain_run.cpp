@@ -33,7 +33,7 @@ void KnnMonitor::on_start(const train::PretrainConfig& config, const train::RunS
     loader_.workers = std::max(1, open.threads);
     loader_.pin_memory = device_.is_cuda();
     std::cout << "online kNN: a bank of " << bank_split_->size() << " training images against "
-              << test_split_->size() << " held-out images, streamed from disk" << std::endl;
+              << test_split_->size() << " held-out images" << data::kStreamedNote << std::endl;
     return;
   }
   test_ = data::load_labelled_split(config.data.root, config.data.dataset_name, /*train=*/false, open,

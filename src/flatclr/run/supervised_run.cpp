@@ -12,6 +12,7 @@
 #include "flatclr/core/device.h"
 #include "flatclr/core/error.h"
 #include "flatclr/core/threads.h"
+#include "flatclr/data/labelled_split.h"
 #include "flatclr/data/open_dataset.h"
 #include "flatclr/data/subset.h"
 #include "flatclr/eval/train_classifier.h"
@@ -91,7 +92,7 @@ SupervisedResult run_supervised(const SupervisedConfig& c) {
   core::write_file_atomic((fs::path(out.run_dir) / "config.json").string(), c.to_json() + "\n");
   std::cout << "flatclr supervised: " << core::name_of(c.model.arch) << " x" << c.model.width_multiplier
             << " from random init on " << c.data.dataset_name << " (" << train_images << " train / "
-            << test_images << " test images" << (streamed ? ", streamed from disk" : "") << "), "
+            << test_images << " test images" << (streamed ? data::kStreamedNote : "") << "), "
             << c.probe.epochs << " epochs, device " << device.str() << ", " << threads
             << " threads\nrun folder: " << out.run_dir << std::endl;
 
