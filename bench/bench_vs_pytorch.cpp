@@ -127,12 +127,29 @@ double step_flops(int64_t batch, const c10::Device& device) {
   return count.total();
 }
 
+// Whether float32 on `device` runs on TF32 tensor cores in the step: on CUDA, cuDNN's convolutions do unless
+// told otherwise (LibTorch's default, as PyTorch's torch.backends.cudnn.allow_tf32), while cuBLAS's matrix
+// products do not. The peak of a float32 row must then be TF32's, or a row reads above 100% of it (on an
+// H200: 248%).
+bool fp32_step_uses_tf32(c10::ScalarType dtype, const c10::Device& device) {
+  return device.is_cuda() && dtype == torch::kFloat && at::globalContext().allowTF32CuDNN();
+}
+
 // The best rate (operations/s) of a square matrix product in `dtype` on `device`: the peak this LibTorch gets
-// out of these cores in that precision.
+// out of these cores in that precision (float32 on a GPU: in TF32, as the step's convolutions run).
 double matmul_peak(c10::ScalarType dtype, const c10::Device& device) {
   const int64_t n = device.is_cuda() ? 8192 : 2048;
   const auto o = torch::TensorOptions().device(device).dtype(dtype);
   const auto a = torch::rand({n, n}, o), b = torch::rand({n, n}, o);
+  const bool tf32_before = at::globalContext().allowTF32CuBLAS();
+  const bool tf32 = fp32_step_uses_tf32(dtype, device);
+  if (tf32) at::globalContext().setAllowTF32CuBLAS(true);
+  struct Restore {
+    bool tf32, before;
+    ~Restore() {
+      if (tf32) at::globalContext().setAllowTF32CuBLAS(before);
+    }
+  } restore{tf32, tf32_before};
   torch::mm(a, b);  // first call: kernel selection
   double best = 1e30;
   for (int i = 0; i < 5; ++i) {
@@ -251,9 +268,12 @@ int run(int argc, char** argv) {
     const auto p = core::parse_choice<core::Precision>(pname);
     if (!p || *p == core::Precision::kAuto || (*p == core::Precision::kFp16 && !device.is_cuda())) continue;
     peak[pname] = matmul_peak(core::compute_dtype(*p), device);
-    std::printf("matrix-product peak %s: %.1f GFLOP/s (%s %lldx%lld torch::mm, best of 5)\n", pname.c_str(),
+    std::printf("matrix-product peak %s: %.1f GFLOP/s (%s %lldx%lld torch::mm, best of 5%s)\n", pname.c_str(),
                 peak[pname] / 1e9, pname.c_str(), device.is_cuda() ? 8192LL : 2048LL,
-                device.is_cuda() ? 8192LL : 2048LL);
+                device.is_cuda() ? 8192LL : 2048LL,
+                fp32_step_uses_tf32(core::compute_dtype(*p), device)
+                    ? "; in TF32, as cuDNN runs the step's float32 convolutions"
+                    : "");
   }
   std::printf(
       "\n| batch | precision | layout (both) | flatclr img/s | PyTorch eager img/s | ratio | flatclr GFLOP/s "
@@ -351,8 +371,9 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-// An error inside a measurement (on CUDA, a step whose graph capture fails: the benchmark, unlike the trainer,
-// does not fall back to eager steps, so that a table never mixes the two) ends the run with one line and exit 1.
+// An error inside a measurement (on CUDA, a step whose graph capture fails: the benchmark, unlike the
+// trainer, does not fall back to eager steps, so that a table never mixes the two) ends the run with one line
+// and exit 1.
 int main(int argc, char** argv) {
   try {
     return run(argc, argv);

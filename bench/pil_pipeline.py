@@ -3,6 +3,10 @@
 torchvision/PIL, one thread, timed over a list of image files.
   pil_pipeline.py make-large SRC_LIST DST_DIR N W H   upscale the first N files of SRC_LIST (bicubic) to W x H JPEGs
   pil_pipeline.py run FILE_LIST SIZE S BLUR REPS      images/s of load (ImageFolder's pil_loader) + two views
+  pil_pipeline.py crops FILE_LIST RAW...              each RAW ([N, 3, 224, 224] uint8, flatclr's evaluation
+                                                      crops of the listed files) against PIL's Resize(256,
+                                                      BICUBIC) + CenterCrop(224) without draft: mean and max
+                                                      absolute difference in 0-255 units, one line per RAW
 Transforms, as the reference's get_simclr_pipeline_transform: RandomResizedCrop(SIZE) -> RandomHorizontalFlip ->
 RandomApply([ColorJitter(0.8S, 0.8S, 0.8S, 0.2S)], p=0.8) -> RandomGrayscale(0.2) -> [GaussianBlur, p=0.5] ->
 ToTensor. The reference blurs with cv2.GaussianBlur(kernel int(0.1 SIZE) made odd, sigma U(0.1, 2)); cv2 is not
@@ -48,6 +52,17 @@ def main():
         os.makedirs(dst, exist_ok=True)
         for i, f in enumerate(files):
             pil_loader(f).resize((w, h), Image.BICUBIC).save(os.path.join(dst, "%05d.jpg" % i), quality=90)
+        return
+    if sys.argv[1] == "crops":
+        import numpy as np
+        files = open(sys.argv[2]).read().split()
+        t = transforms.Compose([transforms.Resize(256, interpolation=transforms.InterpolationMode.BICUBIC),
+                                transforms.CenterCrop(224)])
+        ref = np.stack([np.asarray(t(pil_loader(f))).transpose(2, 0, 1) for f in files]).astype(np.int16)
+        for raw in sys.argv[3:]:
+            ours = np.fromfile(raw, dtype=np.uint8).reshape(ref.shape).astype(np.int16)
+            d = np.abs(ours - ref)
+            print("%s %.4f %d" % (raw, d.mean(), d.max()))
         return
     files = open(sys.argv[2]).read().split()
     size, s, blur, reps = int(sys.argv[3]), float(sys.argv[4]), sys.argv[5] == "1", int(sys.argv[6])

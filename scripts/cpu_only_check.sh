@@ -62,7 +62,10 @@ grep -qx 'libtorch_cpu.so' <<<"$needed" && grep -qx 'libc10.so' <<<"$needed" ||
 ! ldd "$bin" | grep -E 'libtorch_cuda|libc10_cuda|not found' || die "$bin loads LibTorch's CUDA libraries"
 
 # --- the command line ---------------------------------------------------------------------------------------------
-"$bin" --help | grep -q "This flatclr: CPU-only build" || die "--help does not say CPU-only build"
+# Into a file first: `--help | grep -q` fails under pipefail whenever grep stops reading before the help's last
+# write (SIGPIPE), which the help's length and the scheduler decide.
+"$bin" --help >"$tmp/help" 2>&1 || die "--help exited $?: $(tail -3 "$tmp/help")"
+grep -q "This flatclr: CPU-only build" "$tmp/help" || die "--help does not say CPU-only build"
 rc=0
 "$bin" --device=cuda --dataset_name=cifar10 --data="$tmp/nothing" >"$tmp/out" 2>"$tmp/err" || rc=$?
 [ "$rc" -eq 2 ] || die "--device=cuda exited $rc, expected 2: $(cat "$tmp/err")"

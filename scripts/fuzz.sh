@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes flatclr's readers of untrusted bytes with libFuzzer:  scripts/fuzz.sh [SECONDS per target] [TARGET...]
 # Builds the `fuzz` preset (clang; the library with ASan + UBSan and coverage) into build-fuzz/ when needed, then
-# runs each target (default: all four) for SECONDS (default 60), starting from real files (fuzz/seeds/ and the
+# runs each target (default: all five) for SECONDS (default 60), starting from real files (fuzz/seeds/ and the
 # test fixtures) and growing a corpus in build-fuzz/corpus/<target>/. A crash, a sanitizer report or an exception
 # other than the reader's own error stops that target, leaves the input as build-fuzz/crash-<target>-*, and makes
 # the script fail. Prints one line per target: runs, corpus size, coverage.
@@ -10,12 +10,13 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_torch_load fuzz_cifar fuzz_image_decode fuzz_run_history)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_torch_load fuzz_resume fuzz_cifar fuzz_image_decode fuzz_run_history)
 command -v clang++ >/dev/null || { echo "scripts/fuzz.sh: clang is missing (Debian: apt-get install clang)" >&2; exit 1; }
 [ -f build-fuzz/build.ninja ] || cmake --preset fuzz >/dev/null
 cmake --build build-fuzz --target "${targets[@]}"
 declare -A seeds=(
   [fuzz_torch_load]="tests/io/data"
+  [fuzz_resume]="fuzz/seeds/resume"
   [fuzz_cifar]="fuzz/seeds/cifar"
   [fuzz_image_decode]="tests/data/data/images"
   [fuzz_run_history]="fuzz/seeds/run_history"

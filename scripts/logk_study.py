@@ -207,7 +207,9 @@ def report(args):
     page = page.replace("@STUDY@", "scripts/logk_study.py --data %s --seeds %s --batches %s" % (
         args.data_rel, ",".join(map(str, args.seeds)), ",".join(map(str, args.batches))))
     page = page.replace("@UPDATED@", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
-    page = page.replace("@REGIME@", regime(args, cells))
+    stats = stats_from_runs(cells)
+    page = page.replace("@REGIME@", regime(stats))
+    write_cells_json(cells_json(stats))
     done = sum(len(v) for v in cells.values())
     total = len(args.seeds) * len(args.batches) * len(METHODS)
     page = page.replace("@PROGRESS@", "%d of %d runs finished" % (done, total) if done < total else "complete")
@@ -216,31 +218,115 @@ def report(args):
     log("wrote docs/results/logk-study.md (%d rows)" % len(rows))
 
 
-def regime(args, cells):
-    """The numbers `flatclr diagnose` compares runs with (src/flatclr/report/study_regime.h), from the finished
-    runs, and whether the header holds them."""
-    done = [g for v in cells.values() for g in v]
-    if not done:
+# Two-sided 95% critical values of Student's t by degrees of freedom.
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+
+CELLS_JSON = os.path.join(ROOT, "docs", "results", "logk-study.json")
+
+
+def unpaired(sim, flat):
+    """FlatCLR minus SimCLR from each method's seeds as (n, mean, sd) triples: the difference of the means and
+    Student's two-sample t with the pooled standard deviation (the page keeps no per-seed values, so the seeds are
+    not paired). None when either side has fewer than 2 seeds."""
+    (ns, ms, ss_), (nf, mf, sf) = sim, flat
+    if ns < 2 or nf < 2:
+        return None
+    d = mf - ms
+    pooled = math.sqrt(((ns - 1) * ss_ ** 2 + (nf - 1) * sf ** 2) / (ns + nf - 2))
+    se = pooled * math.sqrt(1.0 / ns + 1.0 / nf)
+    t = d / se if se > 0 else (math.copysign(math.inf, d) if d else 0.0)
+    df = ns + nf - 2
+    return {"mean": round(d, 4), "t": round(t, 4) if math.isfinite(t) else t, "pairs": 0, "paired": False,
+            "seeds": [ns, nf], "beyond_spread": abs(t) > T95[min(df, max(T95))]}
+
+
+def cells_json(stats):
+    """The study's cells as data for `flatclr diagnose` (docs/results/logk-study.json, built into the binary):
+    stats maps (method, batch) to a dict of seeds, knn, knn_sd, linear, linear_sd, p_pos, p_pos_max and saturated
+    (%). One cell per batch size, with the setting, each method's numbers and FlatCLR − SimCLR."""
+    out = []
+    for batch in sorted({b for (_, b) in stats}):
+        entry = {"study": "logk", "page": "docs/results/logk-study.md", "regime": "batch %d" % batch,
+                 "setting": {"temperature": float(PROTOCOL["temperature"]), "batch_size": batch,
+                             "epochs": int(PROTOCOL["epochs"]), "images": 5000, "model": PROTOCOL["model"],
+                             "width_multiplier": float(PROTOCOL["width_multiplier"])},
+                 "methods": {}, "flatclr_minus_simclr": {}}
+        for method in METHODS:
+            if (method, batch) in stats:
+                entry["methods"][method] = stats[(method, batch)]
+        sim, flat = entry["methods"].get("simclr"), entry["methods"].get("flatclr")
+        if sim and flat:
+            for key in ("knn", "linear"):
+                d = unpaired((sim["seeds"], sim[key], sim[key + "_sd"]), (flat["seeds"], flat[key], flat[key + "_sd"]))
+                if d:
+                    entry["flatclr_minus_simclr"][key] = d
+        out.append(entry)
+    return out
+
+
+def write_cells_json(cells_list):
+    tmp = CELLS_JSON + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(cells_list, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, CELLS_JSON)
+
+
+def stats_from_runs(cells):
+    stats = {}
+    for (method, batch), got in cells.items():
+        if not got:
+            continue
+        sd = lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0
+        stats[(method, batch)] = {
+            "seeds": len(got), "knn": round(statistics.mean(g["knn"] for g in got), 4),
+            "knn_sd": round(sd([g["knn"] for g in got]), 4),
+            "linear": round(statistics.mean(g["linear"] for g in got), 4),
+            "linear_sd": round(sd([g["linear"] for g in got]), 4),
+            "p_pos": round(statistics.mean(g["p_pos"] for g in got), 4),
+            "p_pos_max": round(max(g["p_pos_max"] for g in got), 4),
+            "saturated": round(statistics.mean(g["saturated"] for g in got), 4)}
+    return stats
+
+
+TABLE_ROW = re.compile(r"^\| (SimCLR|FlatCLR) \| (\d+) \| (\d+) \| ([\d.]+)(?: ± ([\d.]+))? \| ([\d.]+)(?: ± ([\d.]+))? \| "
+                       r"([\d.]+) \(max ([\d.]+)\) \| ([\d.]+) \|")
+
+
+def stats_from_page(page_text):
+    """The same numbers read back from the page's results table (as printed: 2 decimals for top-1, 3 for p+, 1 for
+    the saturated share). For when the raw runs are gone but the page that they made is committed."""
+    stats = {}
+    for line in page_text.splitlines():
+        m = TABLE_ROW.match(line)
+        if not m:
+            continue
+        f = lambda i: float(m.group(i)) if m.group(i) is not None else 0.0
+        stats[(m.group(1).lower(), int(m.group(2)))] = {
+            "seeds": int(m.group(3)), "knn": f(4), "knn_sd": f(5), "linear": f(6), "linear_sd": f(7),
+            "p_pos": f(8), "p_pos_max": f(9), "saturated": f(10)}
+    return stats
+
+
+def regime(stats):
+    """What `flatclr diagnose` compares runs with: every cell of this study (docs/results/logk-study.json, which
+    the build embeds in the binary), summarised."""
+    if not stats:
         return "(no finished run yet)"
-    gaps = []
-    for batch in args.batches:
-        s, f = cells.get(("simclr", batch)), cells.get(("flatclr", batch))
-        if s and f:
-            gaps.append(abs(statistics.mean(g["knn"] for g in f) - statistics.mean(g["knn"] for g in s)))
-    batches = sorted({b for (m, b), v in cells.items() if v})
-    seeds = min(len(v) for v in cells.values() if v)
-    values = [batches[0], batches[-1], int(PROTOCOL["epochs"]), seeds, max(g["p_pos_max"] for g in done),
-              max([g["saturated"] / 100 for (m, b), v in cells.items() if m == "simclr" for g in v] or [0]),
-              max(gaps or [0])]
-    text = "{%d, %d, %d, %d, %.3f, %.3f, %.2f}" % tuple(values)
-    header = open(os.path.join(ROOT, "src", "flatclr", "report", "study_regime.h")).read()
-    m = re.search(r"kStudyRegime\{([^}]*)\}", header)
-    held = "{" + m.group(1) + "}" if m else "(not found)"
-    same = m and [round(float(x), 3) for x in m.group(1).split(",")] == [round(v, 3) for v in values[:6]] + [round(values[6], 2)]
-    return ("From the finished runs: `kStudyRegime%s` (batch range, epochs, seeds per cell, the highest interval p+ of "
-            "any run, the largest saturated share of a SimCLR run's last epoch, the largest |FlatCLR − SimCLR| kNN gap "
-            "of the means at one batch size, in points). `src/flatclr/report/study_regime.h` holds `%s`: %s." % (
-                text, held, "the same" if same else "**update it**"))
+    lines = ["Each batch size is a cell of `docs/results/logk-study.json`, written with this page and built into "
+             "`flatclr diagnose`, which names the cell closest to a run and the difference measured there. "
+             "FlatCLR − SimCLR per cell (difference of the means; two-sample t over the seeds, which the table does "
+             "not pair):", ""]
+    for c in cells_json(stats):
+        parts = []
+        for key in ("knn", "linear"):
+            d = c["flatclr_minus_simclr"].get(key)
+            if d:
+                parts.append("%s %+.2f (t = %.2f, %s)" % ("kNN" if key == "knn" else "linear", d["mean"], d["t"],
+                                                         "beyond the seeds' spread" if d["beyond_spread"] else
+                                                         "within the seeds' spread"))
+        lines.append("- %s: %s" % (c["regime"], "; ".join(parts) if parts else "one method only so far"))
+    return "\n".join(lines)
 
 
 def draw(args, cells):
@@ -302,7 +388,14 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--binary", default=FLATCLR)
     p.add_argument("--report-only", action="store_true")
+    p.add_argument("--cells-from-page", action="store_true",
+                   help="write docs/results/logk-study.json from the committed page's table (when the runs are gone)")
     args = p.parse_args()
+    if args.cells_from_page:
+        page = open(os.path.join(ROOT, "docs", "results", "logk-study.md")).read()
+        write_cells_json(cells_json(stats_from_page(page)))
+        log("wrote %s from the page's table" % os.path.relpath(CELLS_JSON, ROOT))
+        return
     args.seeds = [int(s) for s in args.seeds.split(",")]
     args.batches = [int(b) for b in args.batches.split(",")]
     args.data_rel = os.path.relpath(args.data, ROOT)

@@ -2,7 +2,8 @@
 # Installs what a fresh Debian 12 machine lacks for flatclr, then configures ./build and builds build/flatclr
 # (only the command-line program: scripts/test.sh builds the tests and benchmarks).
 #   scripts/setup.sh          build dependencies + build/flatclr
-#   scripts/setup.sh --test   also what only the tests need (TensorBoard's reader, safetensors, clang)
+#   scripts/setup.sh --test   also what only the tests need (TensorBoard's reader, safetensors, clang), and
+#                             configures with FLATCLR_REQUIRE_ALL: a missing optional dependency is an error
 # Needs root (or sudo) for apt-get; FLATCLR_SKIP_APT=1 skips the package step. Prints the time of each phase
 # (packages, Python environment, Gloo headers, configure, build) as it ends, and all of them at the end.
 #
@@ -127,6 +128,7 @@ if ! [ -f "$gloo_dir/include/gloo/config.h" ]; then
     trap - EXIT
   else
     echo "setup: could not fetch Gloo's headers; building without distributed training on CPU" >&2
+    # The test configuration needs them (the distributed tests would skip): CMake stops below, naming them.
     rm -rf "$tmp"
     trap - EXIT
   fi
@@ -145,7 +147,12 @@ generator=()
 command -v ninja >/dev/null && [ ! -f "$build_dir/Makefile" ] && generator=(-G Ninja)
 # CMake asks this Python for Torch's CMake config and finds the Gloo headers above in the environment; without
 # nvcc it configures the CPU-only build.
-cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DFLATCLR_PYTHON="$FLATCLR_VENV/bin/python"
+# --test: every optional dependency that a test needs becomes a requirement (FLATCLR_REQUIRE_ALL in
+# CMakeLists.txt), so that a missing one fails here instead of turning its tests into skips.
+require_all=OFF
+[ "$want_test" = 1 ] && require_all=ON
+cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DFLATCLR_PYTHON="$FLATCLR_VENV/bin/python" \
+  -DFLATCLR_REQUIRE_ALL=$require_all
 end_phase configure
 cmake --build "$build_dir" -j "$(nproc)" --target flatclr
 end_phase build

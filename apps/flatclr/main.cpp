@@ -9,6 +9,7 @@
 #include "flatclr/cli/args.h"
 #include "flatclr/cli/flag_names.h"
 #include "flatclr/core/error.h"
+#include "flatclr/core/memory_usage.h"
 #include "flatclr/eval/embed.h"
 #include "flatclr/eval/evaluate.h"
 #include "flatclr/eval/export_encoder.h"
@@ -47,7 +48,17 @@ void run_embed(const flatclr::eval::EmbedConfig& config) {
   std::printf("%s\n", plot.notice.c_str());
 }
 
-int run(const ParsedArgs& args) {
+// The process's peak resident memory (VmHWM), the last line of every command that reads a dataset: what a
+// machine for this run needs (bench/bench_streaming_memory.py collects it).
+void print_peak_memory() {
+  const auto m = flatclr::core::memory_usage();
+  if (m.peak_bytes < 0) return;
+  char text[64];
+  std::snprintf(text, sizeof text, "%.1f", static_cast<double>(m.peak_bytes) / 1e6);
+  std::cout << "peak resident memory: " << text << " MB" << std::endl;  // std::cout: rank 0 only
+}
+
+int dispatch(const ParsedArgs& args) {
   switch (args.command) {
     case Command::kDiagnose:
       flatclr::report::print_diagnosis(args.run_dir, std::cout, /*save=*/false);
@@ -76,6 +87,14 @@ int run(const ParsedArgs& args) {
       return 0;
   }
   return 0;
+}
+
+int run(const ParsedArgs& args) {
+  const int code = dispatch(args);
+  if (args.command != Command::kDiagnose && args.command != Command::kPlot &&
+      args.command != Command::kExport)
+    print_peak_memory();
+  return code;
 }
 
 }  // namespace

@@ -140,7 +140,10 @@ TEST(Args, UnknownFlagMalformedAndOutOfRangeValuesExit2NamingTheFlag) {
             "--epochs: a pretraining flag, which --train_mode=eval does not use"},
            {{"--train_mode=transfer", "--checkpoint_dir=r", "--batch_size=64"},
             "--batch_size: a pretraining flag, which --train_mode=transfer does not use"},
-           {{"--train_mode=eval", "--checkpoint_dir=r", "--model=res18"}, "--model: a pretraining flag"},
+           {{"--train_mode=eval", "--checkpoint_dir=r", "--width_multiplier=0"}, "--width_multiplier=0"},
+           {{"--train_mode=eval", "--checkpoint_dir=r", "--model=res20"}, "--model=res20"},
+           {{"--train_mode=transfer", "--checkpoint_dir=r", "--temperature=0.5"},
+            "--temperature: a pretraining flag"},
            {{"--train_mode=semi", "--checkpoint_dir=r", "--clr=simclr"}, "--clr: a pretraining flag"},
            {{"--train_mode=supervised", "--epochs=3"}, "--epochs: not used by --train_mode=supervised"},
            {{"--train_mode=eval", "--cuda_graphs=False"},
@@ -160,6 +163,28 @@ TEST(Args, UnknownFlagMalformedAndOutOfRangeValuesExit2NamingTheFlag) {
     EXPECT_EQ(r.parsed.exit_code, 2) << c.args[0];
     EXPECT_NE(r.err.find(c.must_mention), std::string::npos) << c.args[0] << " -> " << r.err;
   }
+}
+
+TEST(Args, EvaluationTakesTheFlagsThatDescribeTheEncoderToCheckThem) {
+  // The paper's evaluation command repeats --model; only the flags given are checked against the checkpoint.
+  auto r = run({"--train_mode=eval", "--model=res18", "--checkpoint_dir=runs/r18"});
+  ASSERT_FALSE(r.parsed.exit_now) << r.err;
+  EXPECT_EQ(r.parsed.command, flatclr::cli::Command::kEvaluate);
+  EXPECT_EQ(r.parsed.eval.model.arch, flatclr::models::Arch::kRes18);
+  EXPECT_FALSE(r.parsed.eval.model.width_multiplier.has_value());
+  EXPECT_FALSE(r.parsed.eval.model.head_mode.has_value());
+  r = run({"--train_mode=semi", "--checkpoint_dir=r", "--width_multiplier=0.25", "--proj_head_mode=linear",
+           "--num_proj_layers=3", "--proj_out_dim=64"});
+  ASSERT_FALSE(r.parsed.exit_now) << r.err;
+  // --model not given: its default, res50, is not a claim about the checkpoint.
+  EXPECT_FALSE(r.parsed.eval.model.arch.has_value());
+  EXPECT_EQ(r.parsed.eval.model.width_multiplier, 0.25);
+  EXPECT_EQ(r.parsed.eval.model.head_mode, flatclr::models::HeadMode::kLinear);
+  EXPECT_EQ(r.parsed.eval.model.head_num_layers, 3);
+  EXPECT_EQ(r.parsed.eval.model.head_out_dim, 64);
+  r = run({"--train_mode=eval", "--checkpoint_dir=r"});
+  ASSERT_FALSE(r.parsed.exit_now) << r.err;
+  EXPECT_TRUE(r.parsed.eval.model.empty());
 }
 
 TEST(Args, TrainModesAndSubcommandsBecomeTheirCommands) {

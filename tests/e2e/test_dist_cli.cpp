@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -18,23 +19,31 @@ namespace dt = flatclr::dist::testing;
 
 namespace {
 
-// Runs the CLI with `args` as `world` processes (--threads=1); returns each rank's exit code and output.
-std::vector<Result> run_cli_world(int world, const std::string& args, const fs::path& dir,
-                                  const std::string& tag) {
-  std::vector<std::string> argv;
-  std::istringstream in(args + " --threads=1");
-  for (std::string a; in >> a;) argv.push_back(a);
-  const int port = dt::free_port();
+// Runs the CLI as `world` processes (--threads=1), rank r with args_of(r), on `port` (0: a free one);
+// returns each rank's exit code and output.
+std::vector<Result> run_cli_ranks(int world, const std::function<std::string(int)>& args_of,
+                                  const fs::path& dir, const std::string& tag, int port = 0) {
+  if (port == 0) port = dt::free_port();
   std::vector<dt::Spawned> procs;
-  for (int r = 0; r < world; ++r)
+  for (int r = 0; r < world; ++r) {
+    std::vector<std::string> argv;
+    std::istringstream in(args_of(r) + " --threads=1");
+    for (std::string a; in >> a;) argv.push_back(a);
     procs.push_back(dt::spawn_rank(FLATCLR_CLI_PATH, argv, r, world, port,
                                    (dir / (tag + ".rank" + std::to_string(r) + ".log")).string()));
+  }
   std::vector<Result> out;
   for (auto& p : procs) {
     const int code = dt::wait_for(p.pid, 600);
     out.push_back({code, dt::read_text(p.log)});
   }
   return out;
+}
+
+std::vector<Result> run_cli_world(int world, const std::string& args, const fs::path& dir,
+                                  const std::string& tag) {
+  return run_cli_ranks(
+      world, [&](int) { return args; }, dir, tag);
 }
 
 // small_run on 200 images: 3 steps per epoch. This early-training configuration amplifies float32 rounding
@@ -131,4 +140,71 @@ TEST(EndToEndDist, GlobalBatchNotDivisibleByWorldSizeIsAUsageError) {
         std::string::npos)
         << r[rank].output;
   }
+}
+
+// Hosts started with different flags (a batch size or a model that differs): every rank stops at the start
+// with one line, the differing ranks naming the fields and both values; none waits for the others.
+TEST(EndToEndDist, MismatchedFlagsBetweenRanksAreOneClearError) {
+  if (!flatclr::dist::distributed_available()) GTEST_SKIP() << "built without c10d";
+  if (!have_data()) GTEST_SKIP() << "no CIFAR-10 binaries under " << data_dir();
+  auto dir = fresh_dir("dist_mismatch");
+  const auto start = std::chrono::steady_clock::now();
+  auto r = run_cli_ranks(
+      2,
+      [&](int rank) {
+        return tiny_run(dir) + (rank == 1 ? " --batch_size=128 --width_multiplier=0.25" : "");
+      },
+      dir, "mismatch");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(r[1].code, 1) << r[1].output;
+  EXPECT_NE(r[1].output.find(
+                "flatclr: error: rank 1 of 2 was started with another configuration than rank 0: "
+                "--width_multiplier=0.25 on this rank, 0.125 on rank 0; --batch_size=128 on this rank, "
+                "64 on rank 0"),
+            std::string::npos)
+      << r[1].output;
+  EXPECT_EQ(r[0].code, 1) << r[0].output;
+  EXPECT_NE(
+      r[0].output.find("flatclr: error: rank 0 of 2: 1 rank(s) were started with another configuration"),
+      std::string::npos)
+      << r[0].output;
+  EXPECT_LT(seconds, 60);
+}
+
+// Rank 0's port is taken by another program: rank 0 says so at once; rank 1, which reaches that program
+// instead of a store (c10d's client then waits without a bound), is stopped by the start's watchdog
+// 5 s after --dist_timeout. One line each, no stack trace.
+TEST(EndToEndDist, APortAlreadyTakenIsOneClearError) {
+  if (!flatclr::dist::distributed_available()) GTEST_SKIP() << "built without c10d";
+  if (!have_data()) GTEST_SKIP() << "no CIFAR-10 binaries under " << data_dir();
+  auto dir = fresh_dir("dist_port_taken");
+  // A listener that never answers, holding the port for the test's duration.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_ANY);
+  a.sin_port = 0;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  const int port = ntohs(a.sin_port);
+  const auto start = std::chrono::steady_clock::now();
+  auto r = run_cli_ranks(
+      2, [&](int) { return tiny_run(dir) + " --dist_timeout=10"; }, dir, "taken", port);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ::close(fd);
+  for (int rank = 0; rank < 2; ++rank) {
+    EXPECT_EQ(r[rank].code, 1) << r[rank].output;
+    EXPECT_NE(r[rank].output.find(
+                  "flatclr: error: could not start the gloo process group as rank " + std::to_string(rank) +
+                  " of 2 (joining the store, MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port)),
+              std::string::npos)
+        << r[rank].output;
+    EXPECT_EQ(r[rank].output.find("Exception raised from"), std::string::npos) << r[rank].output;
+  }
+  EXPECT_NE(r[0].output.find("served by this rank"), std::string::npos) << r[0].output;
+  EXPECT_LT(seconds, 10 + 5 + 10);
+  std::printf("port taken: both ranks stopped within %.1f s\n%s%s", seconds, r[0].output.c_str(),
+              r[1].output.c_str());
 }

@@ -134,9 +134,19 @@ TEST(EndToEndEncoderUse, TransferToAFolderOfAnotherSizeAndStreamedEmbedding) {
       common_eval(run) + " --data=" + folder_root.string());
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("on up3 (encoder pretrained on cifar10)"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("60 train / 30 test images, 32 px"), std::string::npos) << r.output;
+  // Streamed: the header counts the files listed (the bad one among them, found only when decoded); the
+  // results count the images scored and the bad file.
+  EXPECT_NE(r.output.find("60 train / 31 test images, 32 px, streamed from disk"), std::string::npos)
+      << r.output;
+  EXPECT_NE(
+      r.output.find("skipping a bad image: " + (folder_root / "up3" / "test" / "ship" / "0099.png").string()),
+      std::string::npos)
+      << r.output;
   auto results = read_jsonl(run / "eval_results.jsonl");
   ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0]["test_images"], 30);
+  EXPECT_EQ(results[0]["bad_images"], 1);
+  EXPECT_EQ(results[0]["streamed"], true);
   EXPECT_EQ(results[0]["train_mode"], "transfer");
   EXPECT_EQ(results[0]["dataset"], "up3");
   EXPECT_EQ(results[0]["pretrain_dataset"], "cifar10");
@@ -234,7 +244,8 @@ TEST(EndToEndEncoderUse, SupervisedBaselineWritesARunFolderThatExportReads) {
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0]["mode"], "supervised");
   EXPECT_EQ(results[0]["train_images"], 1000);
-  EXPECT_GT(results[0]["best_top1"].get<double>(), 0.1);  // above chance after 2 epochs on 1,000 images
+  // No accuracy claim: 20 steps on 1,000 images (measured: 16.9 % top-1) are a check of the run folder, not
+  // of learning, which test_learning_cli.cpp checks against a run that learns nothing.
   r = run_cli("export --checkpoint_dir=" + run.string() + " --output=" + (save / "sup.safetensors").string());
   ASSERT_EQ(r.code, 0) << r.output;
   r = run_cli("--train_mode=supervised --dataset_name=cifar10 --fc_epochs=0");

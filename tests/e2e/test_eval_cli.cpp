@@ -29,8 +29,20 @@ TEST(EndToEndEval, PretrainThenLinearKnnFinetuneAndRandomBaseline) {
             std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("fc epoch 5/5"), std::string::npos) << r.output;
-  r = run_cli("--train_mode=eval --transfer_mode=knn" + common);
+  // The pretraining flags that describe the encoder, repeated as the paper's users do: accepted when they
+  // agree with the checkpoint, an error naming both values when they do not (nothing is evaluated then).
+  r = run_cli(
+      "--train_mode=eval --transfer_mode=knn --model=res18 --width_multiplier=0.125 --proj_out_dim=128" +
+      common);
   ASSERT_EQ(r.code, 0) << r.output;
+  auto refused =
+      run_cli("--train_mode=eval --transfer_mode=knn --model=res18 --width_multiplier=0.25" + common);
+  EXPECT_EQ(refused.code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("--width_multiplier=0.25 contradicts " +
+                                (run / "checkpoint_0002.pth.tar").string() +
+                                ", whose encoder has --width_multiplier=0.125"),
+            std::string::npos)
+      << refused.output;
   r = run_cli(
       "--train_mode=transfer --transfer_mode=finetune --fc_epochs=1 --fc_batch_size=128 --fc_lr=0.05"
       " --transfer_from_epoch=1" +
@@ -58,8 +70,14 @@ TEST(EndToEndEval, PretrainThenLinearKnnFinetuneAndRandomBaseline) {
       EXPECT_LE(j[key].get<double>(), 1.0);
     }
     EXPECT_GE(j["best_top5"].get<double>(), j["best_top1"].get<double>());
-    EXPECT_GT(j["best_top1"].get<double>(), 0.1);  // above chance (10 classes) even for 2 tiny epochs
   }
+  // No claim that this run learned: 30 steps on 1,000 images do not (measured at this seed: kNN 20.5 %
+  // against the random init's 23.5 %, linear 15.7 %); the learning checks, against a run that learns nothing,
+  // are in test_learning_cli.cpp. What this test checks of the scores: the same checkpoint evaluated by the
+  // same protocol scores the same, whether chosen as the newest or among all checkpoints.
+  EXPECT_EQ(results[5]["best_top1"], results[1]["best_top1"]);
+  EXPECT_EQ(results[5]["best_top5"], results[1]["best_top5"]);
+  EXPECT_EQ(results[5]["checkpoint"], results[1]["checkpoint"]);
 }
 
 TEST(EndToEndEval, BadEvaluationInputFailsClearly) {
@@ -87,10 +105,18 @@ TEST(EndToEndEval, PaperCheckpointEvaluatesWithTheSameCommand) {
   // keys), written by Python's torch.save: PyTorch 1.13 (scripts/gen/gen_paper_checkpoint.py), and
   // PyTorch 2.11 with the paper's optimizer and scheduler state, numpy float64 learning rates included
   // (scripts/gen/gen_torch2_checkpoints.py).
+  // The paper's evaluation command names the architecture (its code builds the network from --model): the
+  // checkpoints hold a ResNet-18, which --model=res18 agrees with.
   for (const std::string name : {"paper_checkpoint.pth.tar", "paper_checkpoint_torch2.pth.tar"}) {
     auto dir = fresh_dir("paper_ckpt");
     fs::copy_file(flatclr::testing::source_path("tests/io/data/" + name), dir / "checkpoint_0100.pth.tar");
-    auto r = run_cli("--train_mode=eval --transfer_mode=knn --checkpoint_dir=" + dir.string() +
+    auto refused = run_cli("--train_mode=eval --model=res50 --checkpoint_dir=" + dir.string());
+    EXPECT_EQ(refused.code, 2) << refused.output;
+    EXPECT_NE(refused.output.find("--model=res50 contradicts " + (dir / "checkpoint_0100.pth.tar").string() +
+                                  ", whose encoder has --model=res18"),
+              std::string::npos)
+        << refused.output;
+    auto r = run_cli("--train_mode=eval --transfer_mode=knn --model=res18 --checkpoint_dir=" + dir.string() +
                      " --data=" + data_dir() +
                      " --download=False --data_fraction=0.02 --eval_test_fraction=0.05 --progress=none");
     ASSERT_EQ(r.code, 0) << name << "\n" << r.output;

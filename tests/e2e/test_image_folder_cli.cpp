@@ -76,7 +76,10 @@ TEST(EndToEndImageFolder, PerImagePipelinePretrainsAndEvaluatesOnCifarJpegs) {
     EXPECT_EQ(j["dataset"], "cifar10_jpg");
     EXPECT_EQ(j["train_images"], 1000);
     EXPECT_EQ(j["test_images"], 500);
-    EXPECT_GT(j["best_top1"].get<double>(), 0.1);  // above chance (10 classes) after pretraining
+    // No accuracy claim: 10 steps on 500 images do not make an encoder better than its random init (measured:
+    // kNN 25.8 %, linear 20.2 %, where the random init scores about 24 %); the per-image pipeline's learning
+    // check, against a run that learns nothing, is in test_learning_cli.cpp.
+    EXPECT_LE(j["best_top1"].get<double>(), j["best_top5"].get<double>());
   }
 }
 

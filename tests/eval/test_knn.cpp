@@ -195,6 +195,38 @@ TEST(KnnScores, RejectsBadInput) {
   EXPECT_EQ(error_of([&] { knn_scores(train, y, test, 2); }), "no error");
 }
 
+TEST(KnnBank, FilledBatchByBatchAndQueriedInBatchesEqualsTheWholeComputation) {
+  // As a streamed evaluation builds it: rows normalised in place as each batch of features arrives, then
+  // the test features scored batch by batch.
+  torch::manual_seed(23);
+  const auto train = torch::randn({50, 6}) * 3, test = torch::randn({31, 6});
+  const auto y = torch::randint(0, 4, {50}, at::kLong), yt = torch::randint(0, 4, {31}, at::kLong);
+  auto bank = torch::empty({50, 6});
+  for (int64_t b = 0; b < 50; b += 16) {
+    auto slot = bank.slice(0, b, std::min<int64_t>(50, b + 16));
+    slot.copy_(train.slice(0, b, std::min<int64_t>(50, b + 16)));
+    flatclr::eval::KnnBank::normalize_rows_(slot);
+  }
+  const flatclr::eval::KnnBank knn(bank, y, 4, 7, 0.1, /*normalized=*/true);
+  EXPECT_EQ(knn.size(), 50);
+  flatclr::eval::TopKCounts streamed;
+  for (int64_t b = 0; b < 31; b += 8) {
+    const int64_t e = std::min<int64_t>(31, b + 8);
+    streamed.add(knn.evaluate(test.slice(0, b, e), yt.slice(0, b, e), /*chunk=*/3));
+  }
+  const auto whole = knn_evaluate(train, y, test, yt, 4, 7, 0.1);
+  EXPECT_EQ(streamed.top1, whole.top1);
+  EXPECT_EQ(streamed.top5, whole.top5);
+  EXPECT_EQ(streamed.total, 31);
+  const auto ref = brute_force(train, y, test, 4, 7, 0.1);
+  const auto scores = knn.scores(test, 5);
+  double worst = 0;
+  for (int64_t i = 0; i < 31; ++i)
+    for (int64_t c = 0; c < 4; ++c)
+      worst = std::max(worst, std::abs(scores[i][c].item<double>() - ref[i][c]));
+  EXPECT_LT(worst, 2e-5 * 7 * std::exp(10.0)) << "max |difference| from the float64 reference";
+}
+
 TEST(KnnScores, CudaMatchesCpu_CUDA) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   torch::manual_seed(17);

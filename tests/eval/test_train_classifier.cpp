@@ -15,9 +15,12 @@ eval::ClassifierData toy_data() {
   torch::manual_seed(0);
   auto bright = torch::randint(150, 256, {24, 3, 12, 12}, torch::kUInt8);
   auto dark = torch::randint(0, 100, {24, 3, 12, 12}, torch::kUInt8);
-  auto images = torch::cat({bright, dark});
-  auto labels = torch::cat({torch::zeros({24}, torch::kLong), torch::ones({24}, torch::kLong)});
-  return {images, labels, images.clone(), labels.clone(), 2};
+  data::Dataset ds;
+  ds.images = torch::cat({bright, dark});
+  ds.labels = torch::cat({torch::zeros({24}, torch::kLong), torch::ones({24}, torch::kLong)});
+  ds.num_classes = 2;
+  auto split = std::make_shared<const data::LabelledSplit>(data::LabelledSplit::in_memory(ds));
+  return {split, split};
 }
 
 models::ResNet tiny() {

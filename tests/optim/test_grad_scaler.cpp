@@ -128,4 +128,19 @@ TEST(GradScaler, StateDictHasPyTorchsLayoutAndRoundTrips) {
   bad.insert("scale", std::string("big"));
   EXPECT_THROW(b.load_state_dict(bad), flatclr::UserError);
   EXPECT_THROW(b.load_state_dict(c10::IValue(3)), flatclr::UserError);
+  // Factors PyTorch's GradScaler refuses: a backoff of 0 would leave a scale of 0 after one overflow.
+  for (const auto& [key, value] : std::vector<std::pair<std::string, double>>{{"backoff_factor", 0.0},
+                                                                              {"backoff_factor", 1.0},
+                                                                              {"growth_factor", 1.0},
+                                                                              {"growth_factor", 0.5}}) {
+    auto d = a.state_dict().toGenericDict();
+    d.insert_or_assign(key, value);
+    try {
+      b.load_state_dict(d);
+      ADD_FAILURE() << key << " " << value << " was accepted";
+    } catch (const flatclr::UserError& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(b.scale_value(), 32.0);  // a refused state changes nothing
 }

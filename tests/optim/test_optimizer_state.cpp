@@ -205,3 +205,47 @@ TEST(OptimizerState, MismatchesFailClearlyAndChangeNothing) {
                              after.at(e.key()).toGenericDict().at("momentum_buffer").toTensor()));
   }
 }
+
+TEST(OptimizerState, OptionsOutsideTheirRangeAreRefusedNamingKeyAndValue) {
+  // A checkpoint is untrusted: what make_optimizer refuses from the flags (and PyTorch's optimizers from
+  // their arguments) is refused from a file too, instead of resuming with a momentum of 2.
+  torch::manual_seed(25);
+  auto net = make_net();
+  struct Case {
+    std::string optimizer, key;
+    c10::IValue value;
+    std::string must_mention;
+  };
+  const double nan = std::nan("");
+  for (const auto& c :
+       std::vector<Case>{{"lars", "momentum", 1.0, "'momentum' is 1, expected a number in [0, 1)"},
+                         {"lars", "weight_decay", -1e-4, "'weight_decay' is -0.0001"},
+                         {"lars", "eeta", nan, "'eeta' is nan"},
+                         {"lars", "lr", -0.1, "'lr' is -0.1"},
+                         {"sgd", "momentum", nan, "'momentum' is nan"},
+                         {"sgd", "dampening", 1.5, "'dampening' is 1.5, expected a number in [0, 1]"},
+                         {"adam", "eps", -1e-8, "'eps' is -1e-08"},
+                         {"adam", "betas", c10::ivalue::Tuple::create(0.9, 1.0),
+                          "'betas' holds 1, expected numbers in [0, 1)"}}) {
+    auto opt = make_named(c.optimizer, net);
+    train_step(net, *opt, 0);
+    auto dict = optimizer_state_dict(*opt).toGenericDict();
+    dict.at("param_groups").toList().get(0).toGenericDict().insert_or_assign(c.key, c.value);
+    const std::string error = load_error(*opt, dict);
+    EXPECT_NE(error.find(c.must_mention), std::string::npos) << c.optimizer << " " << c.key << ": " << error;
+  }
+}
+
+TEST(OptimizerState, AdamStepMustBeARealWholeNumberThatFits) {
+  // 1e300 would overflow the integer step (undefined behaviour); a complex tensor has no real value.
+  torch::manual_seed(26);
+  auto net = make_net();
+  auto adam = make_named("adam", net);
+  train_step(net, *adam, 0);
+  for (const auto& step : std::vector<c10::IValue>{
+           1e300, torch::scalar_tensor(c10::complex<double>(1, 2), torch::kComplexDouble), -1.0, 2.5}) {
+    auto dict = optimizer_state_dict(*adam).toGenericDict();
+    dict.at("state").toGenericDict().at(0).toGenericDict().insert_or_assign("step", step);
+    EXPECT_NE(load_error(*adam, dict).find("'step'"), std::string::npos) << load_error(*adam, dict);
+  }
+}

@@ -11,7 +11,7 @@
 
 #include "flatclr/report/diagnosis.h"
 #include "flatclr/report/run_history.h"
-#include "flatclr/report/study_regime.h"
+#include "flatclr/report/study_cells.h"
 
 using namespace flatclr::report;
 namespace fs = std::filesystem;
@@ -96,43 +96,128 @@ TEST(Diagnosis, SaturationBelowHalfIsQuiet) {
   EXPECT_FALSE(find(diagnose(h), "saturation"));
 }
 
-// The run's p+ against the small-batch study's measured range (report/study_regime.h).
-TEST(Diagnosis, RegimeInsideTheStudysRangeSaysTheMethodsTied) {
-  const auto& s = kStudyRegime;
-  auto f = find(diagnose(healthy()), "regime");  // p+ 0.3
+// The run against the studies' cells (report/study_cells.h): three made-up cells, one per kind of advice.
+std::vector<StudyCell> cells() {
+  StudyCell calm;  // as the small-batch study's batch-16 cell: the methods tied
+  calm.study = "logk", calm.page = "docs/results/logk-study.md", calm.regime = "batch 16";
+  calm.temperature = 0.1, calm.batch_size = 16, calm.epochs = 15, calm.images = 5000;
+  calm.simclr = CellResult{2, 39.94, 0.09, 36.23, 0.15, 0.308, 0.358, 0.0};
+  calm.flatclr = CellResult{2, 39.51, 0.23, 35.97, 0.54, 0.398, 0.447, 0.006};
+  calm.knn = CellDifference{-0.43, -2.46, 0, false, false};
+  calm.linear = CellDifference{-0.26, -0.66, 0, false, false};
+  StudyCell cold;  // SimCLR saturated, FlatCLR ahead beyond the spread
+  cold.study = "saturation", cold.page = "docs/results/saturation-study.md", cold.regime = "cold";
+  cold.temperature = 0.05, cold.batch_size = 16, cold.epochs = 15, cold.images = 1000;
+  cold.simclr = CellResult{3, 30.0, 0.4, 28.0, 0.5, 0.97, 0.995, 0.6};
+  cold.flatclr = CellResult{3, 32.5, 0.3, 30.0, 0.4, 0.98, 0.996, 0.7};
+  cold.knn = CellDifference{2.5, 6.1, 3, true, true};
+  StudyCell behind = cold;  // FlatCLR behind beyond the spread
+  behind.regime = "long", behind.temperature = 0.1, behind.batch_size = 8, behind.epochs = 150;
+  behind.simclr->p_pos = 0.9, behind.simclr->saturated = 0.3;
+  behind.flatclr->p_pos = 0.93, behind.flatclr->saturated = 0.4;
+  behind.knn = CellDifference{-1.8, -5.0, 3, true, true};
+  return {calm, cold, behind};
+}
+
+RunHistory with(const std::string& clr, double p_pos, double saturated, int64_t batch, double tau) {
+  auto h = healthy(clr);
+  h.config["batch_size"] = batch;
+  h.config["temperature"] = tau;
+  for (auto& r : h.intervals) r["p_pos_mean"] = p_pos, r["saturated"] = saturated;
+  return h;
+}
+
+TEST(Diagnosis, RegimeNamesTheClosestCellAndItsMeasuredTie) {
+  auto f = find(diagnose(with("simclr", 0.3, 0.05, 16, 0.1), cells()), "regime");
   ASSERT_TRUE(f);
   EXPECT_EQ(f->severity, "info");
-  EXPECT_TRUE(mentions(f, "p+ averages 0.300 recently (saturated rows 5%): inside the range")) << f->text;
-  char gap[32];
-  std::snprintf(gap, sizeof gap, "within %.1f kNN points", s.max_knn_gap);
-  EXPECT_TRUE(mentions(f, gap)) << f->text;
-  EXPECT_TRUE(mentions(f, "switching to `clr`=flatclr is not expected to help yet")) << f->text;
-  f = find(diagnose(healthy("flatclr")), "regime");
+  EXPECT_TRUE(mentions(f, "p+ averages 0.300 recently (saturated rows 5%; batch 16, tau 0.1)")) << f->text;
+  EXPECT_TRUE(mentions(f,
+                       "Closest measured cell: batch 16 of docs/results/logk-study.md (SimCLR at batch 16, "
+                       "tau 0.1, 5000 images, 15 epochs, 2 seeds: p+ 0.308, saturated rows 0%)"))
+      << f->text;
+  EXPECT_TRUE(mentions(f,
+                       "kNN -0.43 points (two-sample t over 2 and 2 seeds, t = -2.46: within the seeds' "
+                       "spread) and linear -0.26 points"))
+      << f->text;
+  EXPECT_TRUE(mentions(f, "switching to `clr`=flatclr is not expected to help here")) << f->text;
+  f = find(diagnose(with("flatclr", 0.4, 0.0, 16, 0.1), cells()), "regime");
   ASSERT_TRUE(f);
+  EXPECT_TRUE(mentions(f, "(FlatCLR at batch 16")) << f->text;
   EXPECT_TRUE(mentions(f, "SimCLR would be expected to do as well here")) << f->text;
 }
 
-TEST(Diagnosis, RegimeBeyondTheStudysRangeAdvisesFlatclrForSimclr) {
-  auto h = healthy();
-  for (auto& r : h.intervals) r["p_pos_mean"] = 0.95;
-  auto f = find(diagnose(h), "regime");
+TEST(Diagnosis, RegimeInASaturatedCellWhereFlatclrWonAdvisesIt) {
+  auto f = find(diagnose(with("simclr", 0.96, 0.55, 16, 0.05), cells()), "regime");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->severity, "warning");
+  EXPECT_TRUE(mentions(f,
+                       "Closest measured cell: cold of docs/results/saturation-study.md (SimCLR at batch 16, "
+                       "tau 0.05, 1000 images, 15 epochs, 3 seeds: p+ 0.970, saturated rows 60%)"))
+      << f->text;
+  EXPECT_TRUE(mentions(f, "kNN +2.50 points (paired over 3 seeds, t = 6.10: beyond the seeds' spread)"))
+      << f->text;
+  EXPECT_TRUE(mentions(f, "FlatCLR did better there, consider `clr`=flatclr")) << f->text;
+  EXPECT_TRUE(find(diagnose(with("simclr", 0.96, 0.55, 16, 0.05), cells()), "saturation"));  // both speak
+  f = find(diagnose(with("flatclr", 0.97, 0.6, 16, 0.05), cells()), "regime");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->severity, "info");
+  EXPECT_TRUE(mentions(f, ": FlatCLR did better there")) << f->text;
+  EXPECT_FALSE(mentions(f, "consider")) << f->text;
+}
+
+TEST(Diagnosis, RegimeInACellWhereFlatclrLostAdvisesSimclr) {
+  auto f = find(diagnose(with("flatclr", 0.93, 0.4, 8, 0.1), cells()), "regime");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->severity, "warning");
+  EXPECT_TRUE(mentions(f, "Closest measured cell: long of")) << f->text;
+  EXPECT_TRUE(mentions(f, "kNN -1.80 points")) << f->text;
+  EXPECT_TRUE(mentions(f, "SimCLR did better there, consider `clr`=simclr")) << f->text;
+  f = find(diagnose(with("simclr", 0.9, 0.3, 8, 0.1), cells()), "regime");
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(mentions(f, ": SimCLR did better there")) << f->text;
+}
+
+TEST(Diagnosis, RegimeBeyondEveryCellFollowsTheMechanism) {
+  const std::vector<StudyCell> calm_only{cells()[0]};
+  auto h = with("simclr", 0.95, 0.2, 16, 0.1);
+  auto f = find(diagnose(h, calm_only), "regime");
   ASSERT_TRUE(f);
   EXPECT_EQ(f->severity, "warning");  // less than 10% of the gradient left
-  EXPECT_TRUE(mentions(f, "beyond what the small-batch study")) << f->text;
+  EXPECT_TRUE(
+      mentions(f,
+               "beyond every cell of the studies (the highest p+ any SimCLR run reached there: 0.358, "
+               "batch 16 of docs/results/logk-study.md)"))
+      << f->text;
   EXPECT_TRUE(mentions(f, "1 - p+ = 5% of its InfoNCE gradient")) << f->text;
   EXPECT_TRUE(mentions(f, "`clr`=flatclr")) << f->text;
   for (auto& r : h.intervals) r["p_pos_mean"] = 0.8;
-  f = find(diagnose(h), "regime");
+  f = find(diagnose(h, calm_only), "regime");
   ASSERT_TRUE(f);
   EXPECT_EQ(f->severity, "info");
+  // Within a logging interval's noise (0.05) of the highest p+ measured: still the cell.
+  for (auto& r : h.intervals) r["p_pos_mean"] = 0.40;
+  EXPECT_TRUE(mentions(find(diagnose(h, calm_only), "regime"), "Closest measured cell"));
   h.config["clr"] = "flatclr";
-  f = find(diagnose(h), "regime");
+  for (auto& r : h.intervals) r["p_pos_mean"] = 0.8;
+  f = find(diagnose(h, calm_only), "regime");
   ASSERT_TRUE(f);
   EXPECT_EQ(f->severity, "info");
   EXPECT_TRUE(mentions(f, "FlatNCE's does not shrink with p+")) << f->text;
-  // Saturated: the saturation finding speaks, not this one.
+  // Saturated and beyond every cell: the saturation finding speaks, not this one.
   for (auto& r : h.intervals) r["saturated"] = 0.9;
-  EXPECT_FALSE(find(diagnose(h), "regime"));
+  EXPECT_FALSE(find(diagnose(h, calm_only), "regime"));
+  // No cell at all: the mechanism, and why.
+  f = find(diagnose(with("simclr", 0.3, 0.0, 16, 0.1), {}), "regime");
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(mentions(f, "no study cell holds SimCLR runs to compare with")) << f->text;
+}
+
+// The built-in cells: a healthy batch-16 SimCLR run is closest to the small-batch study's batch-16 cell.
+TEST(Diagnosis, RegimeFromTheBuiltInCells) {
+  auto f = find(diagnose(with("simclr", 0.3, 0.0, 16, 0.1)), "regime");
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(mentions(f, "Closest measured cell: batch 16 of docs/results/logk-study.md")) << f->text;
 }
 
 TEST(Diagnosis, LogKCeiling) {

@@ -10,9 +10,12 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "../test_paths.h"
+#include "flatclr/core/error.h"
 #include "flatclr/io/checkpoint.h"
 #include "flatclr/train/observer.h"
 #include "flatclr/train/pretrain.h"
@@ -128,6 +131,81 @@ TEST(PretrainLoop, ObserversSeeEveryEpochAndResumingEndsWhereTheRunEnds) {
                         (e.value().to(torch::kDouble) - other.to(torch::kDouble)).abs().max().item<double>());
   }
   EXPECT_LE(max_diff, 1e-6);
+  fs::remove_all(root);
+}
+
+namespace {
+double max_weight_diff(const io::Checkpoint& a, const io::Checkpoint& b) {
+  double max_diff = 0;
+  for (const auto& e : a.model_state_dict) {
+    const auto other = b.model_state_dict.at(e.key());
+    max_diff = std::max(max_diff,
+                        (e.value().to(torch::kDouble) - other.to(torch::kDouble)).abs().max().item<double>());
+  }
+  return max_diff;
+}
+}  // namespace
+
+// save_every_n_steps: a checkpoint inside the epochs too (the newest only, none once the last epoch's is
+// written). A run given just its folder (log_dir, as a restarted job gets its own) resumes the newest
+// complete checkpoint by itself, from inside an epoch, to the weights of the uninterrupted run; a finished
+// run or another run's folder is an error.
+TEST(PretrainLoop, StepCheckpointsResumeInsideAnEpochByThemselves) {
+  const fs::path root = write_synthetic_folder();
+  auto c = small_config(root);
+  c.save_every_n_steps = 4;  // 6 steps per epoch: steps 4 and 8 (12 is the last epoch's checkpoint)
+  c.log_dir = (root / "straight").string();  // not there yet: the run starts in it
+  const auto result = train::pretrain(c, {});
+  EXPECT_EQ(result.run_dir, c.log_dir);
+  EXPECT_TRUE(fs::exists(root / "straight" / "checkpoint_0001.pth.tar"));
+  EXPECT_FALSE(fs::exists(root / "straight" / "checkpoint_step_00000008.pth.tar"))
+      << "the last epoch's replaces it";
+  const auto straight = io::load_checkpoint(result.last_checkpoint);
+
+  // The same run dies during step 10.
+  struct DieAtStep10 : train::PretrainObserver {
+    void on_step_end(train::StepEnd& e) override {
+      if (e.global_step == 10) throw std::runtime_error("killed");
+    }
+  } die;
+  const fs::path run = root / "the_run";
+  c.log_dir = run.string();
+  EXPECT_THROW(train::pretrain(c, {&die}), std::runtime_error);
+  EXPECT_FALSE(fs::exists(run / "checkpoint_step_00000004.pth.tar"))
+      << "only the newest step checkpoint stays";
+  const auto at8 = io::load_checkpoint((run / "checkpoint_step_00000008.pth.tar").string());
+  EXPECT_EQ(at8.global_step, 8);
+  EXPECT_EQ(at8.epoch, 1);  // epochs completed before it
+
+  // Restarted with the same flags: the newest complete checkpoint is step 8's (a newer file that does not
+  // load, a damaged or foreign one, is passed over); epoch 2 from its third step on.
+  { std::ofstream(run / "checkpoint_step_00000010.pth.tar") << "not a checkpoint"; }
+  Recorder rec;
+  const auto resumed = train::pretrain(c, {&rec});
+  EXPECT_EQ(rec.calls, (std::vector<std::string>{"start", "epoch 2", "end 1"}));
+  const auto again = io::load_checkpoint(resumed.last_checkpoint);
+  EXPECT_EQ(again.global_step, 12);
+  EXPECT_LE(max_weight_diff(straight, again), 1e-6);
+
+  // A finished run is not trained again by accident.
+  try {
+    train::pretrain(c, {});
+    ADD_FAILURE() << "resumed a finished run";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("holds a finished run"), std::string::npos) << e.what();
+  }
+  // Another configuration in the same folder is another run: an error naming the field.
+  fs::remove(run / "checkpoint_0002.pth.tar");
+  auto other = c;
+  other.lr = 0.5;
+  other.resolve();
+  try {
+    train::pretrain(other, {});
+    ADD_FAILURE() << "continued another run";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("holds another run: `lr`=0.5 now, 0.3 in "), std::string::npos)
+        << e.what();
+  }
   fs::remove_all(root);
 }
 

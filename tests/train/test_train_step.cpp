@@ -49,13 +49,38 @@ dist::DataParallel one_cpu_process() {
   return dist::DataParallel(dist::DistEnv{}, dist::BackendChoice::kGloo, 60, torch::kCPU);
 }
 
+// Every parameter and buffer of a model, copied, in float64.
+std::vector<at::Tensor> state_of(models::ResNet& m) {
+  std::vector<at::Tensor> s;
+  for (const auto& p : m->parameters()) s.push_back(p.detach().to(torch::kDouble).cpu());
+  for (const auto& b : m->buffers()) s.push_back(b.detach().to(torch::kDouble).cpu());
+  return s;
+}
+
+// Each tensor of `got` within `share` of how far one step moved the reference (from `before` to `after`),
+// tensor by tensor, plus 1e-7 for a tensor the step hardly moved: a test that two implementations of the same
+// step agree to within rounding, which a missed, doubled or stale-batch update (a whole step apart) fails.
+void expect_within_share_of_step(const std::vector<at::Tensor>& got, const std::vector<at::Tensor>& before,
+                                 const std::vector<at::Tensor>& after, double share) {
+  ASSERT_EQ(got.size(), after.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double moved = (after[i] - before[i]).abs().max().item<double>();
+    const double diff = (got[i] - after[i]).abs().max().item<double>();
+    EXPECT_LE(diff, share * moved + 1e-7) << "tensor " << i << ": the step moved it by " << moved;
+  }
+}
+
 double max_param_diff(models::ResNet& a, models::ResNet& b) {
   double d = 0;
   auto pa = a->parameters(), pb = b->parameters();
-  for (size_t i = 0; i < pa.size(); ++i) d = std::max(d, (pa[i] - pb[i]).abs().max().item<double>());
+  // A NaN on either side is an infinite difference (std::max would drop it).
+  const auto fold = [&d](double x) {
+    d = std::isnan(x) ? std::numeric_limits<double>::infinity() : std::max(d, x);
+  };
+  for (size_t i = 0; i < pa.size(); ++i) fold((pa[i] - pb[i]).abs().max().item<double>());
   auto ba = a->buffers(), bb = b->buffers();
   for (size_t i = 0; i < ba.size(); ++i)
-    d = std::max(d, (ba[i].to(torch::kDouble) - bb[i].to(torch::kDouble)).abs().max().item<double>());
+    fold((ba[i].to(torch::kDouble) - bb[i].to(torch::kDouble)).abs().max().item<double>());
   return d;
 }
 
@@ -427,13 +452,18 @@ TEST(TrainStep, CudaGraphStepsMatchTheEagerSteps_CUDA) {
   auto p = a->parameters();
   for (size_t i = 0; i < p.size(); ++i) EXPECT_TRUE(torch::equal(p[i], before[i])) << i;
   for (const auto& buf : a->buffers()) EXPECT_TRUE(torch::isfinite(buf).all().item<bool>());
-  // Another batch shape: eager, and still the right update.
+  // Another batch shape: eager, and still the right update. Measured on an H200: after this step the two
+  // sides' states were 1.45e-4 apart (a BatchNorm statistic; cuDNN's float32 convolutions run in TF32 by
+  // default and accumulate in an order that is not fixed), past an absolute 1e-4. So each tensor is held to a
+  // share of how far this one step moved it: a missed, doubled or stale-batch update is a whole step apart,
+  // far outside.
   const auto small = torch::rand({8, 3, 16, 16}).to(torch::kCUDA);
   EXPECT_TRUE(train::read_outcome(graphed.run(small, 0.05).flags).applied);
   eager.run(bad.to(torch::kCUDA), 0.1);
+  const auto b_before = state_of(b);
   eager.run(small, 0.05);
   EXPECT_EQ(graphed.graph_replays(), 5);
-  EXPECT_LT(max_param_diff(a, b), 1e-4);
+  expect_within_share_of_step(state_of(a), b_before, state_of(b), 0.05);
 }
 
 namespace {
@@ -455,6 +485,12 @@ double relative_difference(const std::vector<at::Tensor>& a, const std::vector<a
     den += b[i].to(torch::kDouble).pow(2).sum().item<double>();
   }
   return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+bool all_finite(const std::vector<at::Tensor>& ts) {
+  for (const auto& t : ts)
+    if (t.defined() && !torch::isfinite(t).all().item<bool>()) return false;
+  return true;
 }
 
 // CUDA's sync debug mode: L_ERROR makes every synchronising call throw. A CPU-only build has none (and no GPU
@@ -529,8 +565,18 @@ TEST(TrainStep, DefaultGpuStepFromACudaGraphMatchesTheEagerStep_CUDA) {
       EXPECT_TRUE(oa.applied || oa.scaler_skipped) << name << " step " << s;
       const double loss_a = flags_a[0].item<double>(), loss_b = flags_b[0].item<double>();
       EXPECT_NEAR(loss_a, loss_b, 1e-3 * std::abs(loss_b)) << name << " step " << s;
-      const double grad_diff = relative_difference(grads_a, gradients(b));
-      EXPECT_LT(grad_diff, 2e-2) << name << " step " << s;
+      // A step the scaler skipped has non-finite gradients on both sides (that is why it was skipped;
+      // measured on an H200: fp16's first step overflows at the initial scale), whose difference means
+      // nothing.
+      const auto grads_b = gradients(b);
+      double grad_diff = 0;
+      if (oa.scaler_skipped && ob.scaler_skipped) {
+        EXPECT_FALSE(all_finite(grads_a)) << name << " step " << s;
+        EXPECT_FALSE(all_finite(grads_b)) << name << " step " << s;
+      } else {
+        grad_diff = relative_difference(grads_a, grads_b);
+        EXPECT_LT(grad_diff, 2e-2) << name << " step " << s;
+      }
       const double weight_diff = max_param_diff(a, b);
       EXPECT_LT(weight_diff, 1e-3) << name << " step " << s;
       std::cout << "  " << name << " step " << s << (s >= train::kGraphWarmupSteps ? " (graph)" : "")

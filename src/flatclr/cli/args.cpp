@@ -80,9 +80,6 @@ unsigned flag_use(const std::string& flag) {
                           "clr",
                           "temperature",
                           "n_views",
-                          "proj_head_mode",
-                          "num_proj_layers",
-                          "proj_out_dim",
                           "batch_size",
                           "epochs",
                           "lr",
@@ -97,10 +94,12 @@ unsigned flag_use(const std::string& flag) {
                           "memory_format",
                           "cuda_graphs",
                           "save_every_n_epochs",
+                          "save_every_n_steps",
                           "log_dir",
                           "train_from",
                           "log_every_n_steps",
                           "knn_every",
+                          "knn_bank_size",
                           "diag_rank_every",
                           "on_nonfinite",
                           "tensorboard",
@@ -109,14 +108,20 @@ unsigned flag_use(const std::string& flag) {
                           "sync_bn",
                           "dist_timeout"})
       m[f] = kUsedByPretrain;
-    for (const char* f : {"model", "width_multiplier", "save_dir"})
-      m[f] = kUsedByPretrain | kUsedBySupervised;
+    m["save_dir"] = kUsedByPretrain | kUsedBySupervised;
+    // The flags that describe the encoder: an evaluation checks them against the checkpoint's encoder, as
+    // the paper's code, which builds the evaluated network from them (eval/expected_encoder.h).
+    for (const char* f : {"model", "width_multiplier"})
+      m[f] = kUsedByPretrain | kUsedByEval | kUsedBySupervised;
+    for (const char* f : {"proj_head_mode", "num_proj_layers", "proj_out_dim"})
+      m[f] = kUsedByPretrain | kUsedByEval;
     for (const char* f : {"checkpoint_dir", "transfer_mode", "transfer_from_epoch", "eval_all_checkpoints",
-                          "eval_random_init", "fc_augment", "knn_k", "knn_temperature",
+                          "eval_random_init", "fc_augment", "feature_dtype", "knn_k", "knn_temperature",
                           "transfer_dataset_name", "semi_ratio", "semi_list"})
       m[f] = kUsedByEval;
-    for (const char* f : {"fc_epochs", "fc_batch_size", "fc_lr", "fc_optimizer", "fc_scheduler",
-                          "fc_weight_decay", "fc_momentum", "eval_test_fraction", "eval_batch_size"})
+    for (const char* f :
+         {"fc_epochs", "fc_batch_size", "fc_lr", "fc_optimizer", "fc_scheduler", "fc_weight_decay",
+          "fc_momentum", "eval_test_fraction", "eval_batch_size", "streaming", "jpeg_draft"})
       m[f] = kUsedByEval | kUsedBySupervised;
     return m;
   }();
@@ -255,6 +260,12 @@ ParsedArgs parse_embed_args(int argc, const char* const* argv, std::ostream& out
   bools.add(app, "download", &m.data.download, "download missing CIFAR archives (MD5-checked)");
   choices.add(app, "--bad_images", &m.data.bad_images, "image files that cannot be decoded: skip | stop");
   app.add_option("--workers", m.data.workers, "decoding threads for image folders");
+  choices.add(
+      app, "--streaming", &m.data.streaming,
+      "read the split from disk batch by batch: auto (ImageNet-sized folders) | on | off (in memory)");
+  bools.add(app, "jpeg_draft", &m.data.jpeg_draft,
+            "ImageNet-sized folders: decode large JPEGs at 1/2, 1/4 or 1/8 size in the DCT domain before "
+            "Resize(256) (faster; not PIL's exact pixels)");
   choices.add(app, "--split", &m.split, "train | test");
   app.add_option("--output", m.output, "prefix of the files written, e.g. out/cifar10_test")->required();
   bools.add(app, "projection", &m.projection, "also write the projections z (<output>_projections.npy)");
@@ -294,7 +305,8 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
       "Flags follow the paper's main.py; e.g.\n"
       "  flatclr --dataset_name=cifar10 --clr=flatclr --faster_version=True\n"
       "Subcommands: flatclr diagnose RUN_DIR | plot RUN_DIR | export ... | embed ... (each with --help)\n"
-      "This flatclr: " + flatclr::core::build_description() + "\n",
+      "This flatclr: " +
+          flatclr::core::build_description() + "\n",
       "flatclr"};
   app.option_defaults()->always_capture_default();
   // As argparse: a flag given twice takes its last value.
@@ -327,6 +339,13 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
   choices.add(app, "--bad_images", &c.data.bad_images,
               "image files that cannot be decoded: skip (reported, counted) | stop (error)");
   app.add_option("--data_fraction", c.data.fraction, "class-stratified fraction of the training set, (0, 1]");
+  choices.add(
+      app, "--streaming", &c.data.streaming,
+      "evaluation and supervised runs: read image folders from disk batch by batch: auto (ImageNet-sized "
+      "folders; CIFAR and small folders in memory) | on (every folder) | off (every split in memory)");
+  bools.add(app, "jpeg_draft", &c.data.jpeg_draft,
+            "evaluation and supervised runs: decode large JPEGs of ImageNet-sized folders at 1/2, 1/4 or 1/8 "
+            "size in the DCT domain before Resize(256) (faster; not PIL's exact pixels)");
   bools.add(app, "download", &c.data.download, "download missing CIFAR archives (MD5-checked)");
   // method
   choices.add(app, "--clr", &c.clr, "simclr (InfoNCE loss) | flatclr (FlatNCE loss)");
@@ -381,13 +400,19 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
                  "checkpoint period in epochs (and at the end)");
   app.add_option("--save_dir", c.save_dir,
                  "root of new run folders: <save_dir>/<dataset>/<bs>_<Method>/<date>/");
-  app.add_option("--log_dir", c.log_dir, "existing run folder to resume into (with --train_from)");
+  app.add_option("--save_every_n_steps", c.save_every_n_steps,
+                 "also a checkpoint every N steps, inside epochs (0 = off; only the newest is kept)");
+  app.add_option("--log_dir", c.log_dir,
+                 "run folder to continue: resumes --train_from, or without it the newest complete checkpoint "
+                 "in the folder (a new run starts there when it has none)");
   app.add_option("--train_from", c.train_from,
                  "checkpoint in --log_dir to resume from, e.g. checkpoint_0004.pth.tar");
   app.add_option("--log_every_n_steps", c.log_every_n_steps, "progress/log period in steps");
   app.add_option(
       "--knn_every", c.knn_every,
       "online kNN accuracy (k=200, T=0.1, on the test split) every N epochs during pretraining; 0 = off");
+  app.add_option("--knn_bank_size", c.knn_bank_size,
+                 "online kNN of a folder streamed from disk: training images in the bank (class-stratified)");
   choices.add(app, "--progress", &c.run.progress,
               "auto (bar on a terminal, lines otherwise) | bar | lines | none");
   // monitoring
@@ -425,6 +450,9 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
   bools.add(
       app, "fc_augment", &e.fc_augment,
       "linear_eval: train through the frozen backbone with random crop + flip (default: fixed features)");
+  choices.add(
+      app, "--feature_dtype", &e.feature_dtype,
+      "linear_eval of a streamed split: the feature file's precision, float16 (half the disk) | float32");
   app.add_option("--knn_k", e.knn_k, "kNN: neighbours");
   app.add_option("--knn_temperature", e.knn_temperature, "kNN: temperature of the exp(cos/T) weights");
   app.add_option(
@@ -486,6 +514,13 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
       e.data = c.data;
       if (!app.count("--dataset_name")) e.data.dataset_name.clear();
       e.run = c.run;
+      if (app.count("--model")) e.model.arch = c.model.arch;
+      if (app.count("--width_multiplier")) e.model.width_multiplier = c.model.width_multiplier;
+      if (app.count("--proj_head_mode")) e.model.head_mode = c.model.head.mode;
+      if (app.count("--num_proj_layers")) e.model.head_num_layers = c.model.head.num_layers;
+      if (app.count("--proj_out_dim")) e.model.head_out_dim = c.model.head.out_dim;
+      // A value no encoder can have (--width_multiplier=0) is wrong whatever the checkpoint holds.
+      if (!e.model.empty()) c.model.validate();
       if (train_mode == TrainMode::kEval && !app.count("--transfer_mode")) {
         e.transfer_mode = eval::TransferMode::kLinearEval;
       }

@@ -23,6 +23,8 @@ OpenOptions DataConfig::open_options() const {
   OpenOptions o;
   o.download = download;
   o.stop_on_bad = bad_images == BadImagesPolicy::kStop;
+  o.streaming = streaming;
+  o.jpeg_draft = jpeg_draft;
   o.threads = workers < 0 ? core::cores_per_process(1) : static_cast<int>(std::max<int64_t>(1, workers));
   return o;
 }

@@ -20,6 +20,12 @@ struct DataConfig {
   // share of the machine (resolved by the job; open_options() takes all cores).
   int64_t workers = -1;
   double fraction = 1.0;  // class-stratified share of the training set, (0, 1]
+  // Evaluation splits in memory or streamed from disk (data/open_dataset.h): auto streams ImageNet-sized
+  // folders only.
+  Streaming streaming = Streaming::kAuto;
+  // Evaluation splits of ImageNet-sized folders: JPEGs decoded smaller in the DCT domain before Resize(256)
+  // (image_decode.h); off: PIL's exact pixels.
+  bool jpeg_draft = false;
 
   // UsageError naming the field and the value. An empty dataset_name passes (evaluation reads it from the
   // checkpoint); pretraining refuses it itself.

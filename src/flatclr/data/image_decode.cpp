@@ -91,7 +91,8 @@ bool too_little_data(const jpeg_decompress_struct& cinfo, size_t size, char* mes
 
 // Runs the decode; returns false with err->message set on a libjpeg error. Only trivially destructible locals
 // live between setjmp and a longjmp (the output vector belongs to the caller).
-bool decode_jpeg_into(const uint8_t* data, size_t size, DecodedImage& out, JpegError& err) {
+bool decode_jpeg_into(const uint8_t* data, size_t size, int64_t min_short_side, DecodedImage& out,
+                      JpegError& err) {
   jpeg_decompress_struct cinfo;
   cinfo.err = jpeg_std_error(&err.mgr);
   err.mgr.error_exit = jpeg_error_exit;
@@ -115,6 +116,9 @@ bool decode_jpeg_into(const uint8_t* data, size_t size, DecodedImage& out, JpegE
   // Adobe writes CMYK inverted; PIL reads such files as "CMYK;I".
   const bool inverted = cmyk && cinfo.saw_Adobe_marker;
   cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;  // grayscale -> RGB is done by libjpeg (replication)
+  cinfo.scale_num =
+      static_cast<unsigned>(jpeg_scale_eighths(cinfo.image_height, cinfo.image_width, min_short_side));
+  cinfo.scale_denom = 8;
   jpeg_start_decompress(&cinfo);
   const int64_t h = cinfo.output_height, w = cinfo.output_width;
   const int comps = cinfo.output_components;
@@ -149,11 +153,11 @@ bool decode_jpeg_into(const uint8_t* data, size_t size, DecodedImage& out, JpegE
   return true;
 }
 
-DecodedImage decode_jpeg(const uint8_t* data, size_t size, const std::string& what) {
+DecodedImage decode_jpeg(const uint8_t* data, size_t size, const std::string& what, int64_t min_short_side) {
   DecodedImage out;
   JpegError err;
   err.message[0] = '\0';
-  if (!decode_jpeg_into(data, size, out, err))
+  if (!decode_jpeg_into(data, size, min_short_side, out, err))
     fail(what, ": cannot decode this JPEG file (libjpeg: ", err.message, ")");
   return out;
 }
@@ -244,10 +248,18 @@ bool have_png() {
 #endif
 }
 
-DecodedImage decode_image(const uint8_t* data, size_t size, const std::string& what) {
+int jpeg_scale_eighths(int64_t height, int64_t width, int64_t min_short_side) {
+  const int64_t shorter = std::min(height, width);
+  if (min_short_side <= 0 || shorter <= min_short_side) return 8;
+  for (int m = 1; m < 8; m *= 2)
+    if ((shorter * m + 7) / 8 >= min_short_side) return m;
+  return 8;
+}
+
+DecodedImage decode_image(const uint8_t* data, size_t size, const std::string& what, int64_t min_short_side) {
   if (is_jpeg(data, size)) {
 #ifdef FLATCLR_HAVE_JPEG
-    return decode_jpeg(data, size, what);
+    return decode_jpeg(data, size, what, min_short_side);
 #else
     fail(what,
          ": a JPEG file, but this flatclr was built without libjpeg (install libjpeg62-turbo-dev and "
@@ -264,7 +276,7 @@ DecodedImage decode_image(const uint8_t* data, size_t size, const std::string& w
   fail(what, ": not a JPEG or PNG file (", size, " bytes, unknown signature)");
 }
 
-DecodedImage decode_image_file(const std::string& path) {
+DecodedImage decode_image_file(const std::string& path, int64_t min_short_side) {
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) fail(path, ": cannot open the image file");
   const auto size = static_cast<size_t>(f.tellg());
@@ -272,7 +284,7 @@ DecodedImage decode_image_file(const std::string& path) {
   f.seekg(0);
   if (size > 0 && !f.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
     fail(path, ": cannot read the image file");
-  return decode_image(bytes.data(), bytes.size(), path);
+  return decode_image(bytes.data(), bytes.size(), path, min_short_side);
 }
 
 }  // namespace flatclr::data

@@ -26,9 +26,25 @@ struct DecodedImage {
 };
 
 // The file's bytes, decoded. UserError naming `path` when it cannot be read or decoded.
-DecodedImage decode_image_file(const std::string& path);
+// min_short_side > 0 lets a JPEG be decoded smaller, in the DCT domain (libjpeg's scale_num / 8 with the
+// factors of PIL's Image.draft, 1/2, 1/4, 1/8): by the smallest that keeps the shorter side at least
+// min_short_side (jpeg_scale_eighths). Faster on a large file whose next step shrinks it anyway (Resize(256)
+// of a 1200x900 file: 2-2.8x per image read, bench_data_pipeline --sizing), but not PIL's pixels: a later
+// Resize(256) + CenterCrop(224) differs from the full decode's by about half a grey level on average on
+// photo-like files (tests/data/test_image_decode.cpp states the bound), more on noise-heavy ones. PNGs, and
+// JPEGs already small enough, are decoded at full size.
+DecodedImage decode_image_file(const std::string& path, int64_t min_short_side = 0);
 // The same for bytes already in memory; `what` names them in messages (usually the path).
-DecodedImage decode_image(const uint8_t* data, size_t size, const std::string& what);
+DecodedImage decode_image(const uint8_t* data, size_t size, const std::string& what,
+                          int64_t min_short_side = 0);
+
+// The DCT scaling numerator M of 1, 2, 4, 8 (decode at M/8 of each side) for a height x width JPEG: the
+// smallest whose scaled shorter side, ceil(side * M / 8) as libjpeg rounds, is still >= min_short_side; 8 (full
+// size) when min_short_side <= 0 or the image is no larger. libjpeg also offers 3/8, 5/8, ...; they are not
+// used: on the unit test's textured files their crops were 3.7 (500x375 at 6/8) and 6.6 (1200x900 at 3/8) grey
+// levels from the full decode's on average, against 0.44 at 1/2 (probably because their scaled sides are
+// fractional, 900 x 3/8 = 337.5, which shifts the resized image by part of a pixel; not verified).
+int jpeg_scale_eighths(int64_t height, int64_t width, int64_t min_short_side);
 
 // Which codecs this build has.
 bool have_jpeg();

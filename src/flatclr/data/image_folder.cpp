@@ -149,7 +149,7 @@ Dataset load_image_folder(const ImageFolderIndex& index, const std::string& name
       try {
         DecodedImage d;
         try {
-          d = decode_image_file(index.paths[i]);
+          d = decode_image_file(index.paths[i], o.jpeg_draft ? o.resize : 0);
         } catch (const UserError& e) {
           bad.report(index.paths[i], e.what());
           continue;

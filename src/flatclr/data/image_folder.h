@@ -72,6 +72,9 @@ struct FolderLoadOptions {
   // `resize` (bicubic with antialiasing, as PIL's Resize(size, BICUBIC)) and take the central crop x crop.
   int64_t resize = 0, crop = 0;
   int threads = 1;  // decoding threads
+  // With resize > 0: decode JPEGs smaller in the DCT domain, down to a shorter side of `resize`
+  // (image_decode.h: faster on large files, not PIL's exact pixels).
+  bool jpeg_draft = false;
 };
 
 // Decodes every file of the index into memory: Dataset{[N, 3, H, W] uint8, labels}. Bad files are reported

@@ -2,7 +2,6 @@
 
 #include <torch/torch.h>
 
-#include <chrono>
 #include <cstring>
 
 #include "flatclr/core/error.h"
@@ -83,109 +82,27 @@ ViewLoader::ViewLoader(std::shared_ptr<const ImageSource> source, LoaderOptions 
   FLATCLR_CHECK(o_.workers >= 0 && o_.prefetch >= 1, "ViewLoader: workers ", o_.workers, ", prefetch ",
                 o_.prefetch);
   o_.augment.validate();
-  slots_.resize(static_cast<size_t>(o_.prefetch));
-  for (int t = 0; t < o_.workers; ++t) threads_.emplace_back([this] { worker_loop(); });
-}
-
-ViewLoader::~ViewLoader() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
-  }
-  work_cv_.notify_all();
-  for (auto& t : threads_) t.join();
-}
-
-void ViewLoader::drain() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  num_batches_ = 0;  // hand out nothing more
-  ready_cv_.wait(lock, [&] { return in_flight_ == 0; });
+  const int64_t s = o_.augment.size;
+  const bool pin = o_.pin_memory;
+  auto allocate = [s, pin](int64_t rows) {
+    return torch::empty({2 * rows, 3, s, s}, torch::TensorOptions().dtype(torch::kFloat).pinned_memory(pin));
+  };
+  auto make = [this](int64_t index, int64_t row, int64_t rows, const at::Tensor& batch) {
+    make_item(*source_, index, row, rows, batch.data_ptr<float>(), o_.augment, o_.seed, epoch_.load());
+    return true;
+  };
+  prefetcher_ = std::make_unique<Prefetcher>(o_.workers, o_.prefetch, allocate, make);
 }
 
 void ViewLoader::start_epoch(int64_t epoch, std::vector<int64_t> order, int64_t batch_size) {
   FLATCLR_CHECK(batch_size > 0, "ViewLoader: batch size ", batch_size);
   for (int64_t i : order)
     FLATCLR_CHECK(i >= 0 && i < source_->size(), "ViewLoader: index ", i, " outside the dataset");
-  drain();
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    epoch_ = epoch;
-    batch_size_ = batch_size;
-    order_ = std::move(order);
-    num_batches_ = static_cast<int64_t>(order_.size()) / batch_size;
-    next_task_ = 0;
-    consumed_ = 0;
-    for (auto& s : slots_) s = Slot{};
-  }
-  work_cv_.notify_all();
+  prefetcher_->stop_epoch();  // the previous epoch's items are made with its own epoch number
+  epoch_ = epoch;
+  prefetcher_->start(std::move(order), batch_size, /*drop_last=*/true);
 }
 
-void ViewLoader::worker_loop() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  while (true) {
-    work_cv_.wait(lock, [&] {
-      return stop_ ||
-             (next_task_ < num_batches_ * batch_size_ && next_task_ / batch_size_ < consumed_ + o_.prefetch);
-    });
-    if (stop_) return;
-    const int64_t t = next_task_++;
-    const int64_t b = t / batch_size_, r = t % batch_size_;
-    Slot& slot = slots_[static_cast<size_t>(b % o_.prefetch)];
-    if (r == 0) {  // tasks are handed out in order: the batch's first task sets up its slot
-      const int64_t s = o_.augment.size;
-      slot.batch = torch::empty({2 * batch_size_, 3, s, s},
-                                torch::TensorOptions().dtype(torch::kFloat).pinned_memory(o_.pin_memory));
-      slot.batch_id = b;
-      slot.remaining = batch_size_;
-    }
-    float* out = slot.batch.data_ptr<float>();
-    const int64_t index = order_[static_cast<size_t>(t)], epoch = epoch_, batch = batch_size_;
-    ++in_flight_;
-    lock.unlock();
-    std::exception_ptr err;
-    try {
-      make_item(*source_, index, r, batch, out, o_.augment, o_.seed, epoch);
-    } catch (...) {
-      err = std::current_exception();
-    }
-    lock.lock();
-    --in_flight_;
-    if (err && !error_) error_ = err;
-    if (--slot.remaining == 0 || err || in_flight_ == 0) ready_cv_.notify_all();
-  }
-}
-
-at::Tensor ViewLoader::next() {
-  const auto start = std::chrono::steady_clock::now();
-  auto waited = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  };
-  if (o_.workers == 0) {
-    FLATCLR_CHECK(consumed_ < num_batches_, "ViewLoader::next: the epoch has only ", num_batches_,
-                  " batches");
-    std::vector<int64_t> idx(order_.begin() + consumed_ * batch_size_,
-                             order_.begin() + (consumed_ + 1) * batch_size_);
-    ++consumed_;
-    auto out = make_batch(*source_, idx, o_.augment, o_.seed, epoch_);
-    wait_seconds_ += waited();
-    return out;
-  }
-  std::unique_lock<std::mutex> lock(mutex_);
-  FLATCLR_CHECK(consumed_ < num_batches_, "ViewLoader::next: the epoch has only ", num_batches_, " batches");
-  Slot& slot = slots_[static_cast<size_t>(consumed_ % o_.prefetch)];
-  ready_cv_.wait(lock, [&] { return error_ || (slot.batch_id == consumed_ && slot.remaining == 0); });
-  if (error_) {
-    auto e = error_;
-    lock.unlock();
-    std::rethrow_exception(e);
-  }
-  at::Tensor out = std::move(slot.batch);
-  slot = Slot{};
-  ++consumed_;
-  lock.unlock();
-  work_cv_.notify_all();
-  wait_seconds_ += waited();
-  return out;
-}
+at::Tensor ViewLoader::next() { return prefetcher_->next().data; }
 
 }  // namespace flatclr::data

@@ -8,24 +8,23 @@
 // Determinism: the views of image i in epoch e are a pure function of (seed, e, view, i) (data::draw_view),
 // and the batch order is given by the caller (train/pretrain.cpp's epoch_order, a function of (seed, e)),
 // so the batches do not depend on the worker count, the prefetch depth or where a run was resumed.
-// With workers = 0 the batch is made in the calling thread (the reference's num_workers = 0).
+// With workers = 0 the batch is made in the calling thread (the reference's num_workers = 0). The threads and
+// the prefetch ring are data/prefetcher.h's.
 #pragma once
 
 #include <ATen/ATen.h>
 
-#include <condition_variable>
+#include <atomic>
 #include <cstdint>
-#include <exception>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "flatclr/data/augment_batch.h"
 #include "flatclr/data/dataset.h"
 #include "flatclr/data/image_decode.h"
 #include "flatclr/data/image_folder.h"
+#include "flatclr/data/prefetcher.h"
 
 namespace flatclr::data {
 
@@ -76,47 +75,25 @@ struct LoaderOptions {
 class ViewLoader {
  public:
   ViewLoader(std::shared_ptr<const ImageSource> source, LoaderOptions options);
-  ~ViewLoader();
-  ViewLoader(const ViewLoader&) = delete;
-  ViewLoader& operator=(const ViewLoader&) = delete;
 
   // Starts an epoch: batch b is order[b * batch_size, (b + 1) * batch_size), for b < order.size() /
   // batch_size (drop_last). Workers begin on the first batches at once.
   void start_epoch(int64_t epoch, std::vector<int64_t> order, int64_t batch_size);
   // The next batch of the epoch, [2B, 3, S, S] float32; blocks until it is ready. Rethrows a worker's error.
   at::Tensor next();
-  int64_t batches_in_epoch() const { return num_batches_; }
+  int64_t batches_in_epoch() const { return prefetcher_->batches(); }
   // Seconds next() has spent waiting for data since construction (the training step's data wait).
-  double wait_seconds() const { return wait_seconds_; }
+  double wait_seconds() const { return prefetcher_->wait_seconds(); }
 
   // One batch made directly in the calling thread (no workers): the reference result for tests.
   static at::Tensor make_batch(const ImageSource& source, const std::vector<int64_t>& indices,
                                const AugmentConfig& config, uint64_t seed, int64_t epoch);
 
  private:
-  void worker_loop();
-  void drain();  // waits until no task is in flight
-
   std::shared_ptr<const ImageSource> source_;
   LoaderOptions o_;
-  std::vector<std::thread> threads_;
-
-  std::mutex mutex_;
-  std::condition_variable work_cv_, ready_cv_;
-  bool stop_ = false;
-  int64_t epoch_ = 0, batch_size_ = 0, num_batches_ = 0;
-  std::vector<int64_t> order_;
-  int64_t next_task_ = 0;  // image tasks handed out in this epoch (task t: batch t / B, image t % B)
-  int64_t consumed_ = 0;   // batches returned by next()
-  int64_t in_flight_ = 0;
-  struct Slot {
-    at::Tensor batch;
-    int64_t batch_id = -1;  // which batch of the epoch the slot holds
-    int64_t remaining = 0;  // images still being made
-  };
-  std::vector<Slot> slots_;  // ring of prefetch slots: batch b lives in slot b % prefetch
-  std::exception_ptr error_;
-  double wait_seconds_ = 0;
+  std::atomic<int64_t> epoch_{0};  // read by the workers while they make the epoch's items
+  std::unique_ptr<Prefetcher> prefetcher_;
 };
 
 }  // namespace flatclr::data

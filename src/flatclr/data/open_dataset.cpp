@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <iostream>
+#include <tuple>
 
 #include "flatclr/core/error.h"
 #include "flatclr/data/cifar.h"
@@ -11,17 +12,22 @@
 
 namespace flatclr::data {
 
-bool folder_is_small(const std::string& name, const ImageFolderIndex& index, BadImages& bad) {
-  if (name == "imagenet") return false;
+std::pair<int64_t, int64_t> first_image_size(const ImageFolderIndex& index, BadImages& bad) {
   for (const auto& path : index.paths) {
     try {
       const auto img = decode_image_file(path);
-      return img.height <= kSmallImageMax && img.width <= kSmallImageMax;
+      return {img.height, img.width};
     } catch (const UserError& e) {
       bad.report(path, e.what());
     }
   }
   fail(index.dir, ": none of the ", index.size(), " image files could be decoded");
+}
+
+bool folder_is_small(const std::string& name, const ImageFolderIndex& index, BadImages& bad) {
+  if (name == "imagenet") return false;
+  const auto [h, w] = first_image_size(index, bad);
+  return h <= kSmallImageMax && w <= kSmallImageMax;
 }
 
 bool is_cifar_name(const std::string& name) { return name == "cifar10" || name == "cifar100"; }
@@ -55,15 +61,16 @@ TrainImages open_train_images(const std::string& data_root, const std::string& n
   return t;
 }
 
-Dataset load_labelled_split(const std::string& data_root, const std::string& name, bool train,
-                            const OpenOptions& o, BadImages& bad, const std::string& image_list) {
+LabelledSplit open_labelled_split(const std::string& data_root, const std::string& name, bool train,
+                                  const OpenOptions& o, std::shared_ptr<BadImages> bad,
+                                  const std::string& image_list) {
   if (is_cifar_name(name)) {
     if (!image_list.empty()) {
       fail(Field{"semi_list"}, "=", image_list, ": a list of image files needs an image-folder dataset; ",
            name, " is read from its binary files (use ", Field{"semi_ratio"}, " instead)");
     }
     if (o.download) ensure_cifar(data_root, name, default_cifar_source(name));
-    return load_cifar(data_root, name, train);
+    return LabelledSplit::in_memory(load_cifar(data_root, name, train));
   }
   const auto train_index = scan_image_folder(image_folder_split_dir(data_root, name, /*train=*/true));
   auto index = train ? train_index : scan_image_folder(image_folder_split_dir(data_root, name, false));
@@ -74,13 +81,33 @@ Dataset load_labelled_split(const std::string& data_root, const std::string& nam
   if (!train && index.class_names != train_index.class_names)
     fail(index.dir, ": its class folders differ from those of ", train_index.dir,
          " (both splits need the same classes)");
+  const bool small = folder_is_small(name, train_index, *bad);
+  ImagePrep prep;
+  if (!small) {
+    prep.resize = kLargeResizeSize;
+    prep.crop = prep.height = prep.width = kLargeCropSize;
+    prep.jpeg_draft = o.jpeg_draft;
+  }
+  const bool stream = o.streaming == Streaming::kOn || (o.streaming == Streaming::kAuto && !small);
+  if (stream) {
+    if (small) std::tie(prep.height, prep.width) = first_image_size(index, *bad);
+    return LabelledSplit::streamed(name, std::move(index), prep, std::move(bad));
+  }
   FolderLoadOptions fo;
   fo.threads = std::max(1, o.threads);
-  if (!folder_is_small(name, train_index, bad)) {
-    fo.resize = kLargeResizeSize;
-    fo.crop = kLargeCropSize;
-  }
-  return load_image_folder(index, name, fo, bad);
+  fo.resize = prep.resize;
+  fo.crop = prep.crop;
+  fo.jpeg_draft = prep.jpeg_draft;
+  return LabelledSplit::in_memory(load_image_folder(index, name, fo, *bad));
+}
+
+Dataset load_labelled_split(const std::string& data_root, const std::string& name, bool train,
+                            const OpenOptions& o, BadImages& bad, const std::string& image_list) {
+  OpenOptions memory = o;
+  memory.streaming = Streaming::kOff;
+  // `bad` outlives the split (not kept: an in-memory split reads no file later).
+  const std::shared_ptr<BadImages> borrowed(&bad, [](BadImages*) {});
+  return open_labelled_split(data_root, name, train, memory, borrowed, image_list).dataset();
 }
 
 at::Tensor resize_images(const at::Tensor& images, int64_t size, int threads) {

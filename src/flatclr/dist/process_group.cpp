@@ -1,11 +1,15 @@
 #include "flatclr/dist/process_group.h"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <vector>
 
 #include "flatclr/core/error.h"
+#include "flatclr/core/progress.h"
 #include "flatclr/dist/compat.h"
+#include "flatclr/dist/start_watchdog.h"
+#include "flatclr/dist/store_join.h"
 
 namespace flatclr::dist {
 
@@ -49,6 +53,69 @@ bool is_loopback(const std::string& addr) {
   return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1";
 }
 
+// What an exception from Gloo or c10d says, without c10's backtrace and trailing dots or newlines.
+std::string cause_of(const std::exception& e) {
+  const auto* c10_error = dynamic_cast<const c10::Error*>(&e);  // its what() carries a backtrace
+  std::string cause = c10_error ? c10_error->what_without_backtrace() : e.what();
+  while (!cause.empty() && (cause.back() == '.' || cause.back() == '\n')) cause.pop_back();
+  return cause;
+}
+
+#ifdef FLATCLR_HAVE_DIST
+// One Gloo device on the interface `name` of GLOO_SOCKET_IFNAME='names'. Gloo throws its own exception type
+// (gloo::EnforceNotMet, not a c10::Error) for an interface it cannot find: whatever it throws becomes one
+// line naming the variable and the value.
+[[noreturn]] void bad_interface(const std::string& names, const std::string& name, const std::string& cause) {
+  fail(
+      "environment variable GLOO_SOCKET_IFNAME='", names, "': no usable network interface '", name,
+      "' on this host (`ip -brief address` lists them; set it to the interface whose address the other hosts "
+      "reach)",
+      cause.empty() ? "" : ": " + cause);
+}
+
+std::shared_ptr<::gloo::transport::Device> device_for_interface(const std::string& names,
+                                                                const std::string& name) {
+  if (name.empty()) bad_interface(names, name, "an empty name in the comma-separated list");
+  try {
+    return c10d::ProcessGroupGloo::createDeviceForInterface(name);
+  } catch (const std::exception& e) {
+    bad_interface(names, name, cause_of(e));
+  } catch (...) {
+    bad_interface(names, name, "");
+  }
+}
+
+// Gloo's devices as torch.distributed makes them for ProcessGroupGloo(store, rank, size, timeout): one per
+// interface named in GLOO_SOCKET_IFNAME (comma-separated; PyTorch ignores a value of one character), else the
+// address the hostname resolves to (createDefaultDevice, which falls back to loopback when that address is
+// unusable). One addition: when the store is on a loopback address every rank is on this machine, and
+// loopback is used directly, whatever the hostname resolves to.
+std::vector<std::shared_ptr<::gloo::transport::Device>> gloo_devices(const DistEnv& env) {
+  std::vector<std::shared_ptr<::gloo::transport::Device>> out;
+  const std::string& names = env.gloo_socket_ifname;
+  if (names.size() > 1) {
+    std::size_t start = 0;
+    while (true) {
+      const std::size_t comma = names.find(',', start);
+      out.push_back(device_for_interface(
+          names, names.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    return out;
+  }
+  try {
+    out.push_back(is_loopback(env.master_addr) ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                                               : c10d::ProcessGroupGloo::createDefaultDevice());
+  } catch (const std::exception& e) {
+    fail(
+        "Gloo found no network address for this host from its hostname: ", cause_of(e),
+        ". Set GLOO_SOCKET_IFNAME to the network interface the hosts share (`ip -brief address` lists them)");
+  }
+  return out;
+}
+#endif
+
 }  // namespace
 
 ProcessGroup::ProcessGroup(const DistEnv& env, const std::string& backend, double timeout_s)
@@ -71,26 +138,73 @@ ProcessGroup::ProcessGroup(const DistEnv& env, const std::string& backend, doubl
   if (!(timeout_s > 0)) {
     fail(Field{"dist_timeout"}, "=", timeout_s, ": expected a positive number of seconds");
   }
+  timeout_s_ = timeout_s;
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
   // A peer that died must surface as an error from the collective, not as SIGPIPE killing this process.
   std::signal(SIGPIPE, SIG_IGN);
   impl_ = std::make_unique<Impl>();
+#ifdef FLATCLR_HAVE_DIST
+  // Before anything connects: a wrong GLOO_SOCKET_IFNAME is one line about that variable.
+  std::vector<std::shared_ptr<::gloo::transport::Device>> devices;
+  if (backend == "gloo") devices = gloo_devices(env);
+#endif
+  // The store, as torch.distributed's env:// rendezvous makes it (_create_c10d_store): under torchrun
+  // (TORCHELASTIC_USE_AGENT_STORE=True) the agent on the first node already serves it at
+  // MASTER_ADDR:MASTER_PORT and every rank joins as a client; otherwise rank 0 serves it. A client retries
+  // connecting until the timeout, then throws.
   c10d::TCPStoreOptions so;
   so.port = static_cast<std::uint16_t>(env.master_port);
-  so.isServer = rank_ == 0;
+  so.isServer = rank_ == 0 && !env.agent_store;
   so.numWorkers = static_cast<std::size_t>(size_);
+  // Every rank counts itself in (a client only adds to the count; the server, if this rank is it, waits for
+  // all): as PyTorch's TCPStore(wait_for_workers=True), also against torchrun's agent store.
   so.waitWorkers = true;
   so.timeout = timeout;
+  const auto start_error = [&](const std::string& stage, const std::string& cause) {
+    const std::string hint =
+        backend == "gloo"
+            ? " Check that every host reaches MASTER_ADDR:MASTER_PORT, and set GLOO_SOCKET_IFNAME to the "
+              "network "
+              "interface the hosts share (the hostname may resolve to an address of another network)."
+            : " Check that every host reaches MASTER_ADDR:MASTER_PORT; NCCL_SOCKET_IFNAME picks NCCL's "
+              "interface.";
+    return detail::concat(
+        "could not start the ", backend, " process group as rank ", rank_, " of ", size_, " (", stage,
+        ", MASTER_ADDR=", env.master_addr, " MASTER_PORT=", env.master_port,
+        env.agent_store ? " served by torchrun's agent" : (rank_ == 0 ? " served by this rank" : ""),
+        env.gloo_socket_ifname.empty() ? "" : " GLOO_SOCKET_IFNAME=" + env.gloo_socket_ifname, ", ",
+        Field{"dist_timeout"}, "=", timeout_s, " s): ", cause, ".", hint);
+  };
+  std::string stage = "joining the store";
+  // c10d bounds most waits by the timeout, not all of them (start_watchdog.h): a stage that overruns it by
+  // 5 s ends the process with the same line.
+  StartWatchdog watchdog(timeout + std::chrono::seconds(5), [&](const std::string& overran) {
+    return start_error(overran,
+                       "no answer within the timeout (is something other than this job's store "
+                       "listening at MASTER_PORT?)");
+  });
+  watchdog.stage(stage);
+  const auto joined_by = std::chrono::steady_clock::now() + timeout;
   try {
-    auto tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
-    impl_->store = c10::make_intrusive<c10d::PrefixStore>("flatclr", tcp);
+    if (!so.isServer) wait_for_server(env.master_addr, env.master_port, joined_by);
+    c10::intrusive_ptr<c10d::Store> tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
+    auto ours = c10::make_intrusive<c10d::PrefixStore>("flatclr", std::move(tcp));
+    impl_->store =
+        c10::make_intrusive<c10d::PrefixStore>(this_start_prefix(*ours, rank_, size_, joined_by), ours);
+    stage = "connecting to the other ranks";
+    watchdog.stage(stage);
     if (backend == "gloo") {
 #ifdef FLATCLR_HAVE_DIST
-      auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
-      opts->devices.push_back(is_loopback(env.master_addr)
-                                  ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
-                                  : c10d::ProcessGroupGloo::createDefaultDevice());
-      impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, rank_, size_, opts);
+      // Gloo waits 5 times its timeout for the first connection of each pair (tcp/pair.h), measured as a
+      // 100 s wait for --dist_timeout=20: it connects with a fifth, and collectives then get the whole.
+      auto opts =
+          c10d::ProcessGroupGloo::Options::create(std::max(std::chrono::milliseconds(1), timeout / 5));
+      opts->devices = std::move(devices);
+      // Two threads per device, as torch.distributed's ProcessGroupGloo(store, rank, size, timeout).
+      opts->threads = static_cast<int>(opts->devices.size()) * 2;
+      auto gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, rank_, size_, opts);
+      gloo->setTimeout(timeout);
+      impl_->group = gloo;
 #endif
     } else {
 #ifdef FLATCLR_HAVE_NCCL
@@ -106,43 +220,57 @@ ProcessGroup::ProcessGroup(const DistEnv& env, const std::string& backend, doubl
       impl_->group = nccl;
 #endif
     }
+    // The first collective, inside the same deadline: a group that formed but cannot exchange data (a peer
+    // that connected on an address the others cannot reach) fails here, naming the set-up, not at step 1.
+    stage = "the first collective";
+    watchdog.stage(stage);
+    std::vector<at::Tensor> one{at::zeros({1}, at::TensorOptions().device(impl_->device))};
+    impl_->group->allreduce(one)->wait();
   } catch (const std::exception& e) {
-    const auto* c10_error = dynamic_cast<const c10::Error*>(&e);  // its what() carries a backtrace
-    fail("could not start the ", backend, " process group as rank ", rank_, " of ", size_,
-         " (MASTER_ADDR=", env.master_addr, " MASTER_PORT=", env.master_port, ", ", Field{"dist_timeout"},
-         "=", timeout_s, " s): ", c10_error ? c10_error->what_without_backtrace() : e.what());
+    fail(start_error(stage, cause_of(e)));
   }
 }
 
 ProcessGroup::~ProcessGroup() = default;
 
-void ProcessGroup::all_reduce_sum(at::Tensor& t) {
-  if (size_ == 1) return;
+template <typename Launch>
+void ProcessGroup::run(const char* what, Launch&& launch) {
   Timer timer(comm_seconds_);
   ++collectives_;
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    launch()->wait();
+  } catch (const std::exception& e) {
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    fail("rank ", rank_, " of ", size_, " lost the ", backend_, " process group in ", what, " (collective #",
+         collectives_, ") after ", core::fixed(waited, 1), " s (", Field{"dist_timeout"}, "=", timeout_s_,
+         " s): ", cause_of(e),
+         ". Another rank stopped, or its host or link went down; what is saved in the run folder is intact, "
+         "and torchrun --max-restarts restarts the job from its newest checkpoint");
+  }
+}
+
+void ProcessGroup::all_reduce_sum(at::Tensor& t) {
+  if (size_ == 1) return;
   std::vector<at::Tensor> v{t};
-  impl_->group->allreduce(v)->wait();
+  run("an all-reduce", [&] { return impl_->group->allreduce(v); });
 }
 
 at::Tensor ProcessGroup::all_gather(const at::Tensor& t) {
   if (size_ == 1) return t;
-  Timer timer(comm_seconds_);
-  ++collectives_;
   std::vector<at::Tensor> in{t.contiguous()};
   std::vector<std::vector<at::Tensor>> out(1);
   for (int r = 0; r < size_; ++r) out[0].push_back(at::empty_like(in[0]));
-  impl_->group->allgather(out, in)->wait();
+  run("an all-gather", [&] { return impl_->group->allgather(out, in); });
   return at::cat(out[0], 0);
 }
 
 void ProcessGroup::broadcast(at::Tensor& t, int root) {
   if (size_ == 1) return;
-  Timer timer(comm_seconds_);
-  ++collectives_;
   std::vector<at::Tensor> v{t};
   c10d::BroadcastOptions o;
   o.rootRank = root;
-  impl_->group->broadcast(v, o)->wait();
+  run("a broadcast", [&] { return impl_->group->broadcast(v, o); });
 }
 
 void ProcessGroup::barrier() {
@@ -166,6 +294,13 @@ std::string ProcessGroup::broadcast_string(const std::string& s, int root) {
   return std::string(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()), static_cast<size_t>(n));
 }
 
+int64_t ProcessGroup::sum_over_ranks(int64_t v) {
+  if (size_ == 1) return v;
+  auto t = at::full({1}, v, at::TensorOptions().device(impl_->device).dtype(at::kLong));
+  all_reduce_sum(t);
+  return t.cpu().item<int64_t>();
+}
+
 #else  // no c10d in this build: a world of one process only
 
 struct ProcessGroup::Impl {};
@@ -185,6 +320,7 @@ at::Tensor ProcessGroup::all_gather(const at::Tensor& t) { return t; }
 void ProcessGroup::broadcast(at::Tensor&, int) {}
 void ProcessGroup::barrier() {}
 std::string ProcessGroup::broadcast_string(const std::string& s, int) { return s; }
+int64_t ProcessGroup::sum_over_ranks(int64_t v) { return v; }
 
 #endif
 

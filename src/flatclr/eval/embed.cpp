@@ -11,8 +11,10 @@
 #include "flatclr/core/error.h"
 #include "flatclr/core/progress.h"
 #include "flatclr/core/threads.h"
-#include "flatclr/data/labelled_batches.h"
+#include "flatclr/data/open_dataset.h"
+#include "flatclr/data/split_loader.h"
 #include "flatclr/eval/encoder_loader.h"
+#include "flatclr/eval/features.h"
 #include "flatclr/eval/run_checkpoints.h"
 #include "flatclr/io/npy.h"
 
@@ -45,12 +47,18 @@ EmbedResult embed(const EmbedConfig& c) {
   data::OpenOptions open = c.data.open_options();
   open.threads = std::max(open.threads, threads);
   auto bad = std::make_shared<data::BadImages>(open.stop_on_bad);
-  data::LabelledBatches batches(c.data.root, r.dataset, c.split == Split::kTrain, open, bad);
-  r.class_names = batches.class_names();
+  const auto split = std::make_shared<const data::LabelledSplit>(
+      data::open_labelled_split(c.data.root, r.dataset, c.split == Split::kTrain, open, bad));
+  r.class_names = split->class_names();
   r.feature_dim = enc.model->feature_dim();
   std::cout << "flatclr embed: " << r.checkpoint << " on " << r.dataset << " " << core::name_of(c.split)
-            << " (" << batches.size() << " images" << (batches.streamed() ? ", streamed from disk" : "")
+            << " (" << split->size() << " images" << (split->streamed() ? ", streamed from disk" : "")
             << "), device " << device.str() << ", " << threads << " threads" << std::endl;
+  data::SplitLoaderOptions lo;
+  lo.workers = open.threads;
+  lo.pin_memory = device.is_cuda();
+  data::SplitLoader batches(split, lo);
+  batches.start_in_order(c.batch_size);
 
   const std::string features_path = c.output + "_features.npy";
   const std::string projections_path = c.output + "_projections.npy";
@@ -59,18 +67,18 @@ EmbedResult embed(const EmbedConfig& c) {
   std::optional<io::NpyWriter> projections;
   io::NpyWriter labels(labels_path, at::kLong, {});
   const int64_t stride =
-      std::max<int64_t>(1, (batches.size() + c.sample_rows - 1) / std::max<int64_t>(1, c.sample_rows));
+      std::max<int64_t>(1, (split->size() + c.sample_rows - 1) / std::max<int64_t>(1, c.sample_rows));
   std::vector<at::Tensor> sample_x, sample_y;
 
-  const int64_t steps = (batches.size() + c.batch_size - 1) / c.batch_size;
+  const int64_t steps = batches.batches();
   core::Progress progress(c.run.progress, "embed", steps, c.batch_size);
   torch::NoGradGuard no_grad;
-  data::Dataset batch;
+  data::SplitBatch batch;
   int64_t step = 0;
-  while (batches.next(c.batch_size, batch)) {
+  while (batches.next(batch)) {
     ++step;
     if (batch.images.size(0) > 0) {
-      auto x = batch.images.to(device).to(torch::kFloat).div_(255.0);
+      auto x = to_unit_float(batch.images, device);
       at::Tensor h, z;
       if (c.projection) {
         std::tie(h, z) = enc.model->forward(x);

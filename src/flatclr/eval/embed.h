@@ -6,8 +6,9 @@
 //   <prefix>_labels.npy       int64 [N], the class index (class order: the dataset's, sorted folder names for
 //                             image folders)
 // Rows follow the split's order (images that fail to decode are left out, and counted). The pass is batched
-// and streamed: CIFAR and small folders are read into memory, ImageNet-sized folders batch by batch
-// (data/labelled_batches.h), and the features go to disk as they are computed. Each file appears atomically
+// and streamed: CIFAR and small folders are read into memory, ImageNet-sized folders batch by batch, decoded
+// on the loader's threads a few batches ahead (data/split_loader.h), and the features go to disk as they are
+// computed. Each file appears atomically
 // when the pass ends; an interrupted pass leaves none. An evenly spaced sample of the rows is kept for a
 // picture (report/pca_plot.h).
 #pragma once

@@ -10,6 +10,8 @@
 #include "flatclr/core/choice.h"
 #include "flatclr/core/run_settings.h"
 #include "flatclr/data/data_config.h"
+#include "flatclr/eval/expected_encoder.h"
+#include "flatclr/eval/feature_file.h"
 #include "flatclr/eval/linear_probe.h"
 
 namespace flatclr::eval {
@@ -48,6 +50,8 @@ struct EvalConfig {
       transfer_dataset;     // transfer: the target dataset ("" = data.dataset_name, else the pretraining one)
   double semi_ratio = 0.1;  // semi: labelled share of the training split, (0, 1]
   std::string semi_list;    // semi: a list file of the labelled images instead (data/image_list.h)
+  // The encoder as the command line describes it (the paper's --model, ...): each checkpoint must agree.
+  ExpectedEncoder model;
 
   // data; dataset_name "" = the dataset the encoder was pretrained on (cifar10 for foreign checkpoints).
   // data.fraction is the class-stratified share of the labelled training set.
@@ -57,6 +61,8 @@ struct EvalConfig {
   // linear probe / finetune (reference defaults); probe.seed is set from run.seed
   LinearProbeConfig probe;
   bool fc_augment = false;  // linear_eval: train through the frozen backbone with random crop + flip
+  // linear_eval on fixed features of a streamed split: how the feature file stores them (eval/feature_file.h)
+  FeatureDtype feature_dtype = FeatureDtype::kFloat16;
 
   // kNN
   int64_t knn_k = 200;

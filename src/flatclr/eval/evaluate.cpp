@@ -17,10 +17,12 @@
 #include "flatclr/data/open_dataset.h"
 #include "flatclr/data/subset.h"
 #include "flatclr/eval/encoder_loader.h"
+#include "flatclr/eval/feature_file.h"
 #include "flatclr/eval/features.h"
 #include "flatclr/eval/knn.h"
 #include "flatclr/eval/linear_probe.h"
 #include "flatclr/eval/run_checkpoints.h"
+#include "flatclr/eval/split_knn.h"
 #include "flatclr/eval/train_classifier.h"
 
 namespace flatclr::eval {
@@ -66,13 +68,20 @@ void print_table(const std::vector<EvalRecord>& records) {
   std::fflush(stdout);
 }
 
-// Keeps a class-stratified `fraction` of the dataset's images (all of them at 1).
-void keep_stratified_fraction(data::Dataset& ds, double fraction, uint64_t seed) {
+// Keeps a class-stratified `fraction` of the split's images (all of them at 1).
+void keep_stratified_fraction(data::LabelledSplit& split, double fraction, uint64_t seed) {
   if (fraction >= 1.0) return;
-  auto index =
-      torch::tensor(data::stratified_subset(ds.labels, ds.num_classes, fraction, seed), torch::kLong);
-  ds.images = ds.images.index_select(0, index);
-  ds.labels = ds.labels.index_select(0, index);
+  split = split.subset(data::stratified_subset(split.labels(), split.num_classes(), fraction, seed));
+}
+
+// "<checkpoint_dir>/eval_features/<checkpoint file's stem>.<dataset>.<split>.npy"
+std::string feature_path(const EvalConfig& c, const std::string& checkpoint, const std::string& dataset,
+                         const std::string& split) {
+  const fs::path dir = fs::path(c.checkpoint_dir) / "eval_features";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) fail("cannot create ", dir.string(), " for the feature files (", ec.message(), ")");
+  return (dir / (fs::path(checkpoint).stem().string() + "." + dataset + "." + split + ".npy")).string();
 }
 
 }  // namespace
@@ -100,28 +109,35 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
 
   // The dataset: the transfer target, else the flag, else the one the encoder was pretrained on.
   auto first = load_encoder(chosen.front());
+  check_expected_encoder(c.model, first.model->options, chosen.front());
   const std::string source_dataset = first.pretrain_dataset.empty() ? "cifar10" : first.pretrain_dataset;
   std::string dataset = !c.data.dataset_name.empty() ? c.data.dataset_name : source_dataset;
   if (c.protocol == Protocol::kTransfer && !c.transfer_dataset.empty()) dataset = c.transfer_dataset;
   const data::OpenOptions open = c.data.open_options();
-  data::BadImages bad(open.stop_on_bad);
+  auto bad = std::make_shared<data::BadImages>(open.stop_on_bad);
   const bool semi = c.protocol == Protocol::kSemi;
-  auto train = data::load_labelled_split(c.data.root, dataset, true, open, bad, semi ? c.semi_list : "");
-  auto test = data::load_labelled_split(c.data.root, dataset, false, open, bad);
-  if (bad.count() > 0) {
-    std::cout << bad.count() << " bad image file(s) skipped (" << Field{"data.bad_images"} << "=skip)"
+  auto train = data::open_labelled_split(c.data.root, dataset, true, open, bad, semi ? c.semi_list : "");
+  auto test = data::open_labelled_split(c.data.root, dataset, false, open, bad);
+  if (bad->count() > 0) {
+    std::cout << bad->count() << " bad image file(s) skipped (" << Field{"data.bad_images"} << "=skip)"
               << std::endl;
   }
   const auto seed = static_cast<uint64_t>(c.run.seed);
   keep_stratified_fraction(train, semi && c.semi_list.empty() ? c.semi_ratio : c.data.fraction, seed);
   keep_stratified_fraction(test, c.test_fraction, seed);
   // Transfer: the target's images at the size the encoder was pretrained on.
-  int64_t input_size = train.images.size(2);
+  int64_t input_size = train.height();
   if (c.protocol == Protocol::kTransfer) {
     input_size = first.model->options.imagenet_stem ? data::kLargeCropSize : kCifarInputSize;
-    train.images = data::resize_images(train.images, input_size, threads);
-    test.images = data::resize_images(test.images, input_size, threads);
+    train = train.resized(input_size, threads);
+    test = test.resized(input_size, threads);
   }
+  const bool streamed = train.streamed() || test.streamed();
+  const auto train_split = std::make_shared<const data::LabelledSplit>(std::move(train));
+  const auto test_split = std::make_shared<const data::LabelledSplit>(std::move(test));
+  data::SplitLoaderOptions lo;
+  lo.workers = open.threads;
+  lo.pin_memory = device.is_cuda();
   const std::string mode = core::name_of(c.transfer_mode);
   const std::string protocol = core::name_of(c.protocol);
   std::cout << "flatclr " << protocol << ": " << mode << " on " << dataset;
@@ -131,10 +147,10 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
               << (c.semi_list.empty() ? pct(c.semi_ratio) + "% of each class"
                                       : "the images of " + c.semi_list);
   }
-  std::cout << " (" << train.images.size(0) << " train / " << test.images.size(0) << " test images, "
-            << input_size << " px), " << chosen.size() << " checkpoint(s)"
-            << (c.random_init ? " [random-init baseline]" : "") << ", device " << device.str() << ", "
-            << threads << " threads" << std::endl;
+  std::cout << " (" << train_split->size() << " train / " << test_split->size() << " test images, "
+            << input_size << " px" << (streamed ? ", streamed from disk" : "") << "), " << chosen.size()
+            << " checkpoint(s)" << (c.random_init ? " [random-init baseline]" : "") << ", device "
+            << device.str() << ", " << threads << " threads" << std::endl;
 
   LinearProbeConfig probe = c.probe;
   probe.seed = seed;
@@ -142,6 +158,7 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
   std::vector<EvalRecord> records;
   for (size_t i = 0; i < chosen.size(); ++i) {
     LoadedEncoder enc = i == 0 ? first : load_encoder(chosen[i]);
+    check_expected_encoder(c.model, enc.model->options, chosen[i]);
     if (c.random_init) {
       auto options = enc.model->options;
       enc = random_encoder(options, seed);
@@ -157,32 +174,71 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
     auto on_epoch = [&](const EpochResult& r) { print_epoch(r, probe.epochs); };
     ProbeResult result;
     const bool linear = c.transfer_mode == TransferMode::kLinearEval;
-    if (c.transfer_mode == TransferMode::kKnn || (linear && !c.fc_augment)) {
-      auto ftrain = extract_features(enc.model, train.images, c.eval_batch_size, device, c.run.progress,
+    int64_t train_rows = train_split->size(), test_rows = test_split->size();
+    if (c.transfer_mode == TransferMode::kKnn && streamed) {
+      SplitKnnOptions ko;
+      ko.k = c.knn_k;
+      ko.temperature = c.knn_temperature;
+      ko.batch_size = c.eval_batch_size;
+      ko.loader = lo;
+      ko.progress = c.run.progress;
+      const auto knn = split_knn(enc.model, train_split, test_split, device, ko);
+      const TopKCounts& counts = knn.counts;
+      train_rows = knn.bank_rows;
+      test_rows = counts.total;
+      result.best_top1 = result.last_top1 = counts.top1_rate();
+      result.best_top5 = result.last_top5 = counts.top5_rate();
+      rec.fc_epochs = 0;
+    } else if (linear && !c.fc_augment && streamed) {
+      FeatureFileOptions fo;
+      fo.dtype = c.feature_dtype;
+      fo.batch_size = c.eval_batch_size;
+      fo.loader = lo;
+      fo.progress = c.run.progress;
+      fo.label = "features train";
+      auto ftrain = write_feature_file(enc.model, train_split, feature_path(c, chosen[i], dataset, "train"),
+                                       device, fo);
+      fo.label = "features test";
+      auto ftest =
+          write_feature_file(enc.model, test_split, feature_path(c, chosen[i], dataset, "test"), device, fo);
+      train_rows = ftrain->rows();
+      test_rows = ftest->rows();
+      result = train_linear_probe(ftrain->features(), ftrain->labels(), ftest->features(), ftest->labels(),
+                                  train_split->num_classes(), probe, on_epoch, device);
+      rec.fc_epochs = probe.epochs;
+    } else if (c.transfer_mode == TransferMode::kKnn || (linear && !c.fc_augment)) {
+      const auto& train_ds = train_split->dataset();
+      const auto& test_ds = test_split->dataset();
+      auto ftrain = extract_features(enc.model, train_ds.images, c.eval_batch_size, device, c.run.progress,
                                      "features train");
-      auto ftest = extract_features(enc.model, test.images, c.eval_batch_size, device, c.run.progress,
+      auto ftest = extract_features(enc.model, test_ds.images, c.eval_batch_size, device, c.run.progress,
                                     "features test");
       if (c.transfer_mode == TransferMode::kKnn) {
-        auto counts = knn_evaluate(ftrain, train.labels.to(device), ftest, test.labels.to(device),
-                                   train.num_classes, c.knn_k, c.knn_temperature);
+        auto counts =
+            knn_evaluate(ftrain, train_split->labels().to(device), ftest, test_split->labels().to(device),
+                         train_split->num_classes(), c.knn_k, c.knn_temperature);
         result.best_top1 = result.last_top1 = counts.top1_rate();
         result.best_top5 = result.last_top5 = counts.top5_rate();
         result.best_epoch = 0;
         rec.fc_epochs = 0;
       } else {
-        result = train_linear_probe(ftrain, train.labels.to(device), ftest, test.labels.to(device),
-                                    train.num_classes, probe, on_epoch);
+        result =
+            train_linear_probe(ftrain, train_split->labels().to(device), ftest,
+                               test_split->labels().to(device), train_split->num_classes(), probe, on_epoch);
         rec.fc_epochs = probe.epochs;
       }
     } else {
-      ClassifierData cd{train.images, train.labels, test.images, test.labels, train.num_classes};
+      ClassifierData cd{train_split, test_split};
       ClassifierOptions co;
       co.probe = probe;
       co.freeze_backbone = linear;
       co.eval_batch_size = c.eval_batch_size;
       co.progress = c.run.progress;
+      co.loader = lo;
       result = train_classifier(enc.model, cd, co, device, on_epoch);
       rec.fc_epochs = probe.epochs;
+      train_rows = result.train_images;
+      test_rows = result.test_images;
     }
     rec.best_top1 = result.best_top1;
     rec.best_top5 = result.best_top5;
@@ -207,8 +263,10 @@ std::vector<EvalRecord> run_evaluation(const EvalConfig& c) {
         j["semi_list"] = c.semi_list;
       }
     }
-    j["train_images"] = train.images.size(0);
-    j["test_images"] = test.images.size(0);
+    j["train_images"] = train_rows;
+    j["test_images"] = test_rows;
+    j["streamed"] = streamed;
+    j["bad_images"] = bad->count();
     add_scores(rec, j);
     std::ofstream out(fs::path(c.checkpoint_dir) / "eval_results.jsonl", std::ios::app);
     out << j.dump() << "\n";

@@ -59,15 +59,18 @@ void check_split(const char* name, const at::Tensor& x, const at::Tensor& y, int
   if (x.dim() != 2 || (d >= 0 && x.size(1) != d)) {
     fail("linear probe: ", name, " features must be [rows, ", d, "], got shape ", x.sizes());
   }
+  if (!at::isFloatingType(x.scalar_type())) {
+    fail("linear probe: ", name, " features must be floating point, got ", x.scalar_type());
+  }
   if (y.dim() != 1 || y.size(0) != x.size(0)) {
     fail("linear probe: ", name, " labels must be [", x.size(0), "], got shape ", y.sizes());
   }
   if (!at::isIntegralType(y.scalar_type(), /*includeBool=*/false)) {
     fail("linear probe: ", name, " labels must be integers, got ", y.scalar_type());
   }
-  if (x.device() != device || y.device() != device) {
-    fail("linear probe: ", name, " features (", x.device(), ") and labels (", y.device(), ") must be on ",
-         device, " like the train features");
+  if (x.device() != device && !x.device().is_cpu()) {
+    fail("linear probe: ", name, " features are on ", x.device(), ": expected the CPU or ", device,
+         ", where the probe trains");
   }
   if (y.numel() > 0) {
     const int64_t lo = y.min().item<int64_t>(), hi = y.max().item<int64_t>();
@@ -76,6 +79,29 @@ void check_split(const char* name, const at::Tensor& x, const at::Tensor& y, int
            hi, "]");
     }
   }
+}
+
+// Rows of x, on `device` in float32: x may be on the CPU in another floating type (memory-mapped features).
+at::Tensor rows_at(const at::Tensor& x, const at::Tensor& idx, const c10::Device& device) {
+  return x.index_select(0, idx.to(x.device())).to(device, at::kFloat);
+}
+
+constexpr int64_t kStatsChunk = 8192;  // rows per chunk of the standardisation statistics
+
+// Per-dimension mean and population std of x's rows, accumulated in float64 over chunks of rows (x may be
+// larger than memory), returned in float32 on `device`; a std <= kStandardizeMinStd becomes 1.
+std::pair<at::Tensor, at::Tensor> feature_stats(const at::Tensor& x, const c10::Device& device) {
+  const int64_t n = x.size(0);
+  auto sum = torch::zeros({x.size(1)}, torch::TensorOptions().dtype(at::kDouble).device(device));
+  for (int64_t b = 0; b < n; b += kStatsChunk)
+    sum += x.slice(0, b, std::min(n, b + kStatsChunk)).to(device, at::kDouble).sum(0);
+  const auto mean = sum / static_cast<double>(n);
+  auto sq = torch::zeros_like(sum);
+  for (int64_t b = 0; b < n; b += kStatsChunk)
+    sq += (x.slice(0, b, std::min(n, b + kStatsChunk)).to(device, at::kDouble) - mean).square().sum(0);
+  auto std = (sq / static_cast<double>(n)).sqrt();
+  std = torch::where(std > kStandardizeMinStd, std, torch::ones_like(std));
+  return {mean.to(at::kFloat), std.to(at::kFloat)};
 }
 
 }  // namespace
@@ -95,29 +121,30 @@ void LinearProbeConfig::validate() const {
 
 ProbeResult train_linear_probe(const at::Tensor& train_x, const at::Tensor& train_y, const at::Tensor& test_x,
                                const at::Tensor& test_y, int64_t num_classes, const LinearProbeConfig& config,
-                               const std::function<void(const EpochResult&)>& on_epoch) {
+                               const std::function<void(const EpochResult&)>& on_epoch,
+                               c10::optional<c10::Device> train_device) {
   config.validate();
   if (num_classes < 1) fail("linear probe: num_classes must be >= 1, got ", num_classes);
   if (train_x.dim() != 2 || train_x.size(0) < 1 || train_x.size(1) < 1) {
     fail("linear probe: train features must be [N, D] with N, D >= 1, got shape ", train_x.sizes());
   }
-  const c10::Device device = train_x.device();
+  const c10::Device device = train_device.value_or(train_x.device());
   const int64_t n = train_x.size(0), d = train_x.size(1);
   check_split("train", train_x, train_y, d, num_classes, device);
   check_split("test", test_x, test_y, d, num_classes, device);
 
   ProbeResult result;
-  at::Tensor x = train_x.to(at::kFloat), xt = test_x.to(at::kFloat);
-  const at::Tensor y = train_y.to(at::kLong), yt = test_y.to(at::kLong);
+  const at::Tensor& x = train_x;
+  const at::Tensor& xt = test_x;
+  const at::Tensor y = train_y.to(device, at::kLong), yt = test_y.to(device, at::kLong);
+  at::Tensor mean, std;
   if (config.standardize) {
-    const auto mean = x.mean(0);
-    auto std = (x - mean).square().mean(0).sqrt();  // population std (at::std's overloads differ in 2.x)
-    std = torch::where(std > kStandardizeMinStd, std, torch::ones_like(std));
-    x = (x - mean) / std;
-    xt = (xt - mean) / std;
+    std::tie(mean, std) = feature_stats(x, device);
     result.feature_mean = mean.cpu();
     result.feature_std = std.cpu();
   }
+  // A batch of features as the layer sees them: gathered, on the device, float32, standardised.
+  auto prepare = [&](at::Tensor rows) { return config.standardize ? (rows - mean) / std : rows; };
 
   auto layer = seeded_linear(d, num_classes, config.seed);
   layer->to(device);
@@ -138,12 +165,12 @@ ProbeResult train_linear_probe(const at::Tensor& train_x, const at::Tensor& trai
     const auto order = torch::tensor(epoch_order(n, config.seed, epoch), at::kLong).to(device);
     layer->train();
     // Device-side sums: one host synchronisation per epoch.
-    auto loss_sum = torch::zeros({}, x.options().dtype(at::kDouble));
+    auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(at::kDouble).device(device));
     auto correct = torch::zeros({}, y.options());
     double lr = 0;
     for (int64_t begin = 0; begin < n; begin += config.batch_size, ++step) {
       const auto idx = order.slice(0, begin, std::min(n, begin + config.batch_size));
-      const auto xb = x.index_select(0, idx), yb = y.index_select(0, idx);
+      const auto xb = prepare(rows_at(x, idx, device)), yb = y.index_select(0, idx);
       lr = schedule.lr_at(step);
       optim::set_lr(*optimizer, lr);
       result.lr_trace.push_back(lr);
@@ -162,7 +189,8 @@ ProbeResult train_linear_probe(const at::Tensor& train_x, const at::Tensor& trai
       torch::NoGradGuard no_grad;
       for (int64_t begin = 0; begin < xt.size(0); begin += config.batch_size) {
         const int64_t end = std::min(xt.size(0), begin + config.batch_size);
-        test_counts.add(topk_counts(layer->forward(xt.slice(0, begin, end)), yt.slice(0, begin, end)));
+        const auto xb = prepare(xt.slice(0, begin, end).to(device, at::kFloat));
+        test_counts.add(topk_counts(layer->forward(xb), yt.slice(0, begin, end)));
       }
     }
     EpochResult er;

@@ -17,10 +17,15 @@
 //   standardize (off by default, the reference does not): x <- (x - mean) / std with the per-dimension
 //              mean and population std of the TRAIN features, applied to train and test alike; a dimension
 //              with std <= 1e-8 (e.g. a dead ReLU unit) is only centred (scikit-learn's StandardScaler rule).
-// Runs on the device of train_x; features are used in float32. Accuracies are fractions in [0, 1].
+// Runs on `train_device` (default: train_x's device). The features may live on the CPU in any floating type
+// (memory-mapped float16 features, eval/feature_file.h): each mini-batch is gathered there and used on the
+// device in float32; the standardisation statistics are accumulated in float64 over chunks of rows, so the
+// features are never copied whole. Accuracies are fractions in [0, 1].
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <c10/util/Optional.h>
 
 #include <cstdint>
 #include <functional>
@@ -65,7 +70,10 @@ struct ProbeResult {
   double best_top1 = 0, best_top5 = 0;
   int64_t best_epoch = 0;
   double last_top1 = 0, last_top5 = 0;  // the last epoch's test accuracy
-  std::vector<double> lr_trace;         // the lr of every optimizer step, in order
+  // train_classifier: the images its last epoch trained and tested on (a streamed split's bad files left
+  // out); -1 where not counted (the split sizes are then the counts).
+  int64_t train_images = -1, test_images = -1;
+  std::vector<double> lr_trace;  // the lr of every optimizer step, in order
   // The trained layer after the last epoch, on the CPU, float32: logits = x' W^T + b where x' is x
   // standardised with (feature_mean, feature_std) when standardize was on (else those are undefined).
   at::Tensor weight;        // [C, D]
@@ -77,13 +85,15 @@ struct ProbeResult {
   void add_epoch(const EpochResult& r);
 };
 
-// train_x: [N, D] float, N >= 1;  train_y: [N] integer in [0, num_classes)
-// test_x:  [M, D] float;          test_y:  [M] integer in [0, num_classes)
-// All on one device. on_epoch, when set, is called after every epoch with that epoch's result.
-// Throws flatclr::UserError on a bad config (see validate) or mismatched shapes, devices or labels.
+// train_x: [N, D] floating, N >= 1;  train_y: [N] integer in [0, num_classes)
+// test_x:  [M, D] floating;          test_y:  [M] integer in [0, num_classes)
+// Features on the CPU or on the training device; labels anywhere. on_epoch, when set, is called after every
+// epoch with that epoch's result. Throws flatclr::UserError on a bad config (see validate) or mismatched
+// shapes, devices or labels.
 ProbeResult train_linear_probe(const at::Tensor& train_x, const at::Tensor& train_y, const at::Tensor& test_x,
                                const at::Tensor& test_y, int64_t num_classes, const LinearProbeConfig& config,
-                               const std::function<void(const EpochResult&)>& on_epoch = {});
+                               const std::function<void(const EpochResult&)>& on_epoch = {},
+                               c10::optional<c10::Device> train_device = c10::nullopt);
 
 // Applies a trained probe (standardisation included) to features x: [M, D] -> logits [M, C] float32 on
 // x's device.

@@ -2,10 +2,12 @@
 
 #include <torch/torch.h>
 
+#include "flatclr/core/error.h"
 #include "flatclr/core/progress.h"
 #include "flatclr/core/rng.h"
 #include "flatclr/data/crop_flip.h"
 #include "flatclr/eval/accuracy.h"
+#include "flatclr/eval/features.h"
 #include "flatclr/optim/make_optimizer.h"
 #include "flatclr/optim/schedule.h"
 
@@ -22,20 +24,18 @@ struct TrainedParts : torch::nn::Module {
   }
 };
 
-at::Tensor to_float(const at::Tensor& u8, const c10::Device& device) {
-  return u8.to(device).to(torch::kFloat).div_(255.0);
-}
-
-TopKCounts evaluate(models::ResNet& model, torch::nn::Linear& head, const at::Tensor& images,
-                    const at::Tensor& labels, int64_t batch, const c10::Device& device) {
+TopKCounts evaluate(models::ResNet& model, torch::nn::Linear& head, data::SplitLoader& loader, int64_t batch,
+                    const c10::Device& device) {
   torch::NoGradGuard no_grad;
   model->eval();
   head->eval();
   TopKCounts counts;
-  for (int64_t s = 0; s < images.size(0); s += batch) {
-    const int64_t e = std::min(images.size(0), s + batch);
-    auto logits = head(model->features(to_float(images.slice(0, s, e), device)));
-    counts.add(topk_counts(logits, labels.slice(0, s, e).to(device)));
+  loader.start_in_order(batch);
+  data::SplitBatch b;
+  while (loader.next(b)) {
+    if (b.images.size(0) == 0) continue;
+    auto logits = head(model->features(to_unit_float(b.images, device)));
+    counts.add(topk_counts(logits, b.labels.to(device)));
   }
   return counts;
 }
@@ -50,12 +50,15 @@ ProbeResult train_classifier(models::ResNet& model, const ClassifierData& data, 
   model->to(device);
   for (auto& p : model->parameters()) p.set_requires_grad(!o.freeze_backbone);
   torch::manual_seed(cfg.seed);
-  torch::nn::Linear head(model->feature_dim(), data.num_classes);
+  FLATCLR_CHECK(data.train && data.test && data.train->num_classes() == data.test->num_classes(),
+                "train_classifier: splits missing or of different classes");
+  torch::nn::Linear head(model->feature_dim(), data.train->num_classes());
   head->to(device);
   auto parts = std::make_shared<TrainedParts>(model, head, !o.freeze_backbone);
   auto optimizer = optim::make_optimizer(cfg.optimizer, *parts, cfg.lr, cfg.weight_decay, cfg.momentum);
 
-  const int64_t n = data.train_images.size(0);
+  const int64_t n = data.train->size();
+  data::SplitLoader train_loader(data.train, o.loader), test_loader(data.test, o.loader);
   const int64_t steps_per_epoch = (n + cfg.batch_size - 1) / cfg.batch_size;
   optim::LrSchedule schedule;
   schedule.kind = cfg.scheduler;
@@ -82,15 +85,18 @@ ProbeResult train_classifier(models::ResNet& model, const ClassifierData& data, 
     }
     head->train();
     double loss_sum = 0;
+    int64_t seen = 0;
     TopKCounts train_counts;
-    for (int64_t s = 0; s < steps_per_epoch; ++s) {
-      std::vector<int64_t> idx(order.begin() + s * cfg.batch_size,
-                               order.begin() + std::min(n, (s + 1) * cfg.batch_size));
-      auto index = torch::tensor(idx, torch::kLong);
-      auto x = data::random_crop_flip(
-          to_float(data.train_images.index_select(0, index.to(data.train_images.device())), device), idx,
-          o.padding, cfg.seed, epoch);
-      auto y = data.train_labels.index_select(0, index.to(data.train_labels.device())).to(device);
+    train_loader.start(order, cfg.batch_size);
+    data::SplitBatch batch;
+    for (int64_t s = 0; train_loader.next(batch); ++s) {
+      // A batch whose every file was bad still takes its step of the schedule (as the in-memory order).
+      const double lr = schedule.lr_at(step++);
+      const auto rows = static_cast<int64_t>(batch.indices.size());
+      if (rows == 0) continue;
+      auto x = data::random_crop_flip(to_unit_float(batch.images, device), batch.indices, o.padding, cfg.seed,
+                                      epoch);
+      auto y = batch.labels.to(device);
       at::Tensor h;
       if (o.freeze_backbone) {
         torch::NoGradGuard no_grad;
@@ -102,22 +108,25 @@ ProbeResult train_classifier(models::ResNet& model, const ClassifierData& data, 
       auto loss = torch::nn::functional::cross_entropy(logits, y);
       optimizer->zero_grad();
       loss.backward();
-      optim::set_lr(*optimizer, schedule.lr_at(step++));
+      optim::set_lr(*optimizer, lr);
       optimizer->step();
-      loss_sum += loss.item<double>() * static_cast<double>(idx.size());
+      loss_sum += loss.item<double>() * static_cast<double>(rows);
+      seen += rows;
       train_counts.add(topk_counts(logits.detach(), y));
       if ((s + 1) % 10 == 0 || s + 1 == steps_per_epoch)
         progress.update(s + 1, "loss " + std::to_string(loss.item<double>()));
     }
     progress.finish();
-    auto test = evaluate(model, head, data.test_images, data.test_labels, o.eval_batch_size, device);
+    auto test = evaluate(model, head, test_loader, o.eval_batch_size, device);
     EpochResult r;
     r.epoch = epoch + 1;
-    r.train_loss = loss_sum / static_cast<double>(n);
+    r.train_loss = loss_sum / static_cast<double>(std::max<int64_t>(seen, 1));
     r.train_top1 = train_counts.top1_rate();
     r.test_top1 = test.top1_rate();
     r.test_top5 = test.top5_rate();
     result.add_epoch(r);
+    result.train_images = seen;
+    result.test_images = test.total;
     if (on_epoch) on_epoch(r);
   }
   for (auto& p : model->parameters()) p.set_requires_grad(true);

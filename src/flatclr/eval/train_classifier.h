@@ -2,25 +2,28 @@
 // with padding + flip): the paper code's linear evaluation (backbone frozen; here in eval mode, so its
 // BatchNorm statistics do not move; the paper's code keeps it in train mode) and finetuning (every layer
 // trainable, BatchNorm in train mode). The test split is evaluated after every epoch, per sample.
+// Both splits are read through data/split_loader.h: an in-memory split is sliced, a streamed one is decoded
+// again every epoch on the loader's threads, a few batches ahead (the augmentation is drawn per image from
+// (seed, epoch, index), so the two give the same batches). A file that cannot be decoded is left out of its
+// batch; the losses and accuracies count the images actually seen.
 #pragma once
 
 #include <ATen/ATen.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "flatclr/core/progress.h"
+#include "flatclr/data/labelled_split.h"
+#include "flatclr/data/split_loader.h"
 #include "flatclr/eval/linear_probe.h"
 #include "flatclr/models/resnet.h"
 
 namespace flatclr::eval {
 
 struct ClassifierData {
-  at::Tensor train_images;  // [N, 3, H, W] uint8 (host or device)
-  at::Tensor train_labels;  // [N] int64
-  at::Tensor test_images;   // [M, 3, H, W] uint8
-  at::Tensor test_labels;   // [M] int64
-  int64_t num_classes = 0;
+  std::shared_ptr<const data::LabelledSplit> train, test;  // same classes, same image size
 };
 
 struct ClassifierOptions {
@@ -29,6 +32,7 @@ struct ClassifierOptions {
   int64_t padding = 4;
   int64_t eval_batch_size = 512;
   core::ProgressMode progress = core::ProgressMode::kNone;
+  data::SplitLoaderOptions loader;  // decoding threads and prefetch of streamed splits
 };
 
 // Leaves the model in eval mode. The returned ProbeResult has no weight/bias of the head.

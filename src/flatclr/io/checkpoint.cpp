@@ -19,6 +19,12 @@ std::string checkpoint_file_name(int64_t epoch) {
   return buf;
 }
 
+std::string step_checkpoint_file_name(int64_t global_step) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "checkpoint_step_%08lld.pth.tar", static_cast<long long>(global_step));
+  return buf;
+}
+
 void save_checkpoint(const std::string& path, const Checkpoint& c) {
   c10::impl::GenericDict dict(c10::StringType::get(), c10::AnyType::get());
   dict.insert("batch_size", c.batch_size);

@@ -34,6 +34,9 @@ struct Checkpoint {
 
 // "checkpoint_0002.pth.tar"
 std::string checkpoint_file_name(int64_t epoch);
+// "checkpoint_step_00000123.pth.tar": a checkpoint taken after that many steps, inside an epoch (its
+// `epoch` is the epochs completed before it). Evaluation lists only the epochs' checkpoints.
+std::string step_checkpoint_file_name(int64_t global_step);
 
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 

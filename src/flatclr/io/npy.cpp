@@ -11,6 +11,8 @@ namespace {
 
 std::string descr(at::ScalarType t) {
   switch (t) {
+    case at::kHalf:
+      return "<f2";
     case at::kFloat:
       return "<f4";
     case at::kDouble:
@@ -24,7 +26,7 @@ std::string descr(at::ScalarType t) {
     case at::kBool:
       return "|b1";
     default:
-      fail("cannot write a ", c10::toString(t), " array as .npy (float32/64, int32/64, uint8, bool)");
+      fail("cannot write a ", c10::toString(t), " array as .npy (float16/32/64, int32/64, uint8, bool)");
   }
 }
 

@@ -22,8 +22,8 @@ namespace flatclr::io {
 
 constexpr size_t kNpyHeaderBytes = 128;
 
-// The header (magic to '\n', kNpyHeaderBytes long) of an array of `dtype` (float32, float64, int64, int32,
-// uint8, bool) and `shape`. UserError for another dtype.
+// The header (magic to '\n', kNpyHeaderBytes long) of an array of `dtype` (float16, float32, float64, int64,
+// int32, uint8, bool) and `shape`. UserError for another dtype.
 std::string npy_header(at::ScalarType dtype, const std::vector<int64_t>& shape);
 
 class NpyWriter {

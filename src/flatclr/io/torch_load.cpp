@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <new>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -335,6 +336,9 @@ class Unpickler {
         corrupt("the class/function ", item.global->name, " is used as ", role);
       case Item::Kind::kStorage:
         corrupt("a storage is used as ", role, " (tensors are rebuilt with torch._utils._rebuild_tensor_v2)");
+      case Item::Kind::kNumpyDtype:
+        corrupt("a numpy dtype is used as ", role,
+                " (it is only the first argument of numpy.core.multiarray.scalar)");
       case Item::Kind::kTuple:
         break;
     }
@@ -971,45 +975,56 @@ void check_file_kind(const std::string& path) {
        " bytes without a zip header); is it truncated or of another kind?");
 }
 
-}  // namespace
-
-c10::IValue torch_load(const std::string& path) {
-  check_file_kind(path);
+// What counts as bad input, and what as a bug. LibTorch's zip reader (PyTorchStreamReader) raises c10::Error
+// for an archive it cannot read (no central directory, a CRC mismatch, a truncated record) and std::bad_alloc
+// for a record that claims more memory than there is: those describe the file, so they become a UserError
+// naming it. The unpickler checks every opcode, value and tensor it builds and raises UserError itself for
+// anything wrong with the file; an exception of another kind escaping it (c10::Error from an IValue or tensor
+// call, std::out_of_range, ...) means a check is missing, so it is not converted: it reaches the caller as
+// what it is, and the fuzzer (fuzz/fuzz_torch_load.cpp) reports it as a finding.
+template <typename F>
+auto from_archive(const std::string& path, F read) -> decltype(read()) {
   try {
-    caffe2::serialize::PyTorchStreamReader reader(path);
-    if (reader.hasRecord("byteorder")) {
-      auto [ptr, size] = reader.getRecord("byteorder");
-      const std::string order(static_cast<const char*>(ptr.get()), size);
-      if (order != "little")
-        fail(path, ": tensors stored in '", order, "' byte order; flatclr reads little-endian only");
-    }
-    if (!reader.hasRecord("data.pkl")) {
-      fail(path,
-           ": the archive has no data.pkl, so it is not a torch.save file (a TorchScript model from "
-           "torch.jit.save?)");
-    }
-    auto [pkl, pkl_size] = reader.getRecord("data.pkl");
-    const std::string pickle(static_cast<const char*>(pkl.get()), pkl_size);
-    auto loader = [&](const std::string& key) {
-      const std::string name = "data/" + key;
-      if (!reader.hasRecord(name))
-        fail(path, ": the archive has no record ", name, " for a tensor: truncated or corrupt?");
-      auto [ptr, size] = reader.getRecord(name);
-      return c10::Storage(c10::Storage::use_byte_size_t(), static_cast<int64_t>(size), std::move(ptr),
-                          /*allocator=*/nullptr, /*resizable=*/false);
-    };
-    return Unpickler(pickle, path, loader).run();
-  } catch (const UserError&) {
-    throw;
-  } catch (const InternalError&) {
-    throw;
+    return read();
   } catch (const c10::Error& e) {
     fail(path, ": corrupt or truncated torch.save archive (", first_line(e.what_without_backtrace()), ")");
   } catch (const std::bad_alloc&) {
     fail(path, ": corrupt torch.save archive (a record claims more memory than there is)");
-  } catch (const std::exception& e) {
-    fail(path, ": cannot read this torch.save archive (", first_line(e.what()), ")");
   }
+}
+
+}  // namespace
+
+c10::IValue torch_load(const std::string& path) {
+  check_file_kind(path);
+  auto reader =
+      from_archive(path, [&] { return std::make_unique<caffe2::serialize::PyTorchStreamReader>(path); });
+  auto record = [&](const std::string& name) {
+    return from_archive(path, [&] {
+      if (!reader->hasRecord(name)) return std::optional<std::string>();
+      auto [ptr, size] = reader->getRecord(name);
+      return std::optional<std::string>(std::string(static_cast<const char*>(ptr.get()), size));
+    });
+  };
+  if (const auto order = record("byteorder"); order && *order != "little")
+    fail(path, ": tensors stored in '", *order, "' byte order; flatclr reads little-endian only");
+  const auto pickle = record("data.pkl");
+  if (!pickle) {
+    fail(path,
+         ": the archive has no data.pkl, so it is not a torch.save file (a TorchScript model from "
+         "torch.jit.save?)");
+  }
+  auto loader = [&](const std::string& key) {
+    const std::string name = "data/" + key;
+    return from_archive(path, [&] {
+      if (!reader->hasRecord(name))
+        fail(path, ": the archive has no record ", name, " for a tensor: truncated or corrupt?");
+      auto [ptr, size] = reader->getRecord(name);
+      return c10::Storage(c10::Storage::use_byte_size_t(), static_cast<int64_t>(size), std::move(ptr),
+                          /*allocator=*/nullptr, /*resizable=*/false);
+    });
+  };
+  return Unpickler(*pickle, path, loader).run();
 }
 
 StateDict load_encoder_state_dict(const std::string& path) {

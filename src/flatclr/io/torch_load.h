@@ -21,7 +21,9 @@
 // tags) are read too. Object attributes (BUILD on a dict, such as a state dict's `_metadata`) are dropped.
 // Anything else (a class the reader does not know, e.g. argparse.Namespace or numpy arrays) is a UserError
 // naming the class and the file. Every read is bounds-checked: a truncated or corrupt file is a UserError
-// naming the file; structures nested deeper than kMaxNesting or referring to themselves are refused too.
+// naming the file; structures nested deeper than kMaxNesting or referring to themselves are refused too. Any
+// other exception out of torch_load means a missing check (a bug), not a bad file: it is not converted into a
+// UserError, so that the fuzzer (fuzz/fuzz_torch_load.cpp) sees it.
 #pragma once
 
 #include <ATen/core/ivalue.h>

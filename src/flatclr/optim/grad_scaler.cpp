@@ -66,8 +66,15 @@ void GradScaler::load_state_dict(const c10::IValue& state) {
     fail("the checkpoint's grad scaler state is out of range (scale ", scale, ", growth_interval ", interval,
          ", _growth_tracker ", tracker, ")");
   }
-  options_.growth_factor = number("growth_factor");
-  options_.backoff_factor = number("backoff_factor");
+  // As PyTorch's GradScaler requires: a growth that grows and a backoff that shrinks (a backoff of 0 would
+  // leave a scale of 0 after the first overflow, and every later loss multiplied by it).
+  const double growth = number("growth_factor"), backoff = number("backoff_factor");
+  if (!(growth > 1) || !(backoff > 0 && backoff < 1)) {
+    fail("the checkpoint's grad scaler state is out of range (growth_factor ", growth, ", expected > 1; ",
+         "backoff_factor ", backoff, ", expected in (0, 1))");
+  }
+  options_.growth_factor = growth;
+  options_.backoff_factor = backoff;
   options_.growth_interval = static_cast<int64_t>(interval);
   scale_.fill_(scale);
   growth_tracker_.fill_(static_cast<int64_t>(tracker));

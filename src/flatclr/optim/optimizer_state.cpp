@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -135,31 +137,52 @@ std::vector<IValue> get_list(const GenericDict& d, const std::string& key, const
   fail(kWhat, ": ", where, " '", key, "' is a ", v.tagKind(), ", expected a list");
 }
 
+// A number in the range the optimizer accepts (make_optimizer's for lr, momentum and weight decay; PyTorch's
+// optimizers' for the others): a checkpoint is untrusted, and a run would otherwise go on with a momentum of
+// 2 or a NaN weight decay that no flag can give.
+double get_in_range(const GenericDict& d, const std::string& key, const std::string& where, double lo,
+                    double hi, bool hi_open, const char* range) {
+  const double v = get_double(d, key, where);
+  if (!(v >= lo && (hi_open ? v < hi : v <= hi)))
+    fail(kWhat, ": ", where, " '", key, "' is ", v, ", expected ", range);
+  return v;
+}
+
 std::unique_ptr<OptimizerOptions> options_from_dict(Kind kind, const GenericDict& d,
                                                     const std::string& where) {
   const std::string w = where + " (saved by " + kind_name(kind) + "?)";
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  auto non_negative = [&](const char* key) {
+    return get_in_range(d, key, w, 0, kInf, false, "a number >= 0");
+  };
+  auto unit = [&](const char* key) { return get_in_range(d, key, w, 0, 1, true, "a number in [0, 1)"); };
   if (kind == Kind::kLars) {
-    return std::make_unique<LARSOptions>(LARSOptions(get_double(d, "lr", w))
-                                             .momentum(get_double(d, "momentum", w))
-                                             .weight_decay(get_double(d, "weight_decay", w))
-                                             .eeta(get_double(d, "eeta", w))
+    return std::make_unique<LARSOptions>(LARSOptions(non_negative("lr"))
+                                             .momentum(unit("momentum"))
+                                             .weight_decay(non_negative("weight_decay"))
+                                             .eeta(non_negative("eeta"))
                                              .adapt(get_bool(d, "adapt", w)));
   }
   if (kind == Kind::kSgd) {
-    return std::make_unique<SGDOptions>(SGDOptions(get_double(d, "lr", w))
-                                            .momentum(get_double(d, "momentum", w))
-                                            .dampening(get_double(d, "dampening", w))
-                                            .weight_decay(get_double(d, "weight_decay", w))
-                                            .nesterov(get_bool(d, "nesterov", w)));
+    return std::make_unique<SGDOptions>(
+        SGDOptions(non_negative("lr"))
+            .momentum(unit("momentum"))
+            .dampening(get_in_range(d, "dampening", w, 0, 1, false, "a number in [0, 1]"))
+            .weight_decay(non_negative("weight_decay"))
+            .nesterov(get_bool(d, "nesterov", w)));
   }
   const std::vector<IValue> betas = get_list(d, "betas", w);
   if (betas.size() != 2 || !betas[0].isDouble() || !betas[1].isDouble()) {
     fail(kWhat, ": ", w, " 'betas' is not a pair of numbers");
   }
-  return std::make_unique<AdamOptions>(AdamOptions(get_double(d, "lr", w))
+  for (const auto& b : betas) {
+    if (!(b.toDouble() >= 0 && b.toDouble() < 1))
+      fail(kWhat, ": ", w, " 'betas' holds ", b.toDouble(), ", expected numbers in [0, 1)");
+  }
+  return std::make_unique<AdamOptions>(AdamOptions(non_negative("lr"))
                                            .betas(std::make_tuple(betas[0].toDouble(), betas[1].toDouble()))
-                                           .eps(get_double(d, "eps", w))
-                                           .weight_decay(get_double(d, "weight_decay", w))
+                                           .eps(non_negative("eps"))
+                                           .weight_decay(non_negative("weight_decay"))
                                            .amsgrad(get_bool(d, "amsgrad", w)));
 }
 
@@ -193,15 +216,17 @@ std::unique_ptr<OptimizerParamState> param_state_from_dict(Kind kind, const Gene
   auto s = std::make_unique<AdamParamState>();
   const IValue step = get(d, "step", where);
   double step_value = 0;
-  if (step.isTensor() && step.toTensor().numel() == 1) {
+  if (step.isTensor() && step.toTensor().numel() == 1 && !step.toTensor().is_complex()) {
     step_value = step.toTensor().item<double>();
   } else if (step.isInt() || step.isDouble()) {
     step_value = step.isInt() ? static_cast<double>(step.toInt()) : step.toDouble();
   } else {
     fail(kWhat, ": ", where, " 'step' is a ", step.tagKind(), ", expected a number");
   }
-  if (!(step_value >= 0) || step_value != std::floor(step_value)) {
-    fail(kWhat, ": ", where, " 'step' is ", step_value, ", expected a whole number >= 0");
+  // At most 2^53, where doubles stop holding every whole number (and far below int64's limit, past which the
+  // conversion is undefined).
+  if (!(step_value >= 0 && step_value <= 9007199254740992.0) || step_value != std::floor(step_value)) {
+    fail(kWhat, ": ", where, " 'step' is ", step_value, ", expected a whole number in [0, 2^53]");
   }
   s->step(static_cast<std::decay_t<decltype(s->step())>>(step_value));
   s->exp_avg(state_tensor(d, "exp_avg", where, param));

@@ -6,7 +6,6 @@
 #include <sstream>
 
 #include "flatclr/losses/method.h"
-#include "flatclr/report/study_regime.h"
 
 namespace flatclr::report {
 namespace {
@@ -82,44 +81,92 @@ void rule_saturation(const RunHistory& run, std::vector<Finding>& out) {
   }
 }
 
-// Where the run's p+ sits against what the small-batch study measured (report/study_regime.h). InfoNCE keeps
-// 1 - p+ of each row's gradient (the mechanism table of the study's page); FlatNCE's does not shrink with p+.
-// Inside the measured range the two methods tied, so the advice is not to expect much from switching; above
-// it, the advice grows with how little of InfoNCE's gradient is left. Saturated runs are rule_saturation's.
-void rule_regime(const RunHistory& run, std::vector<Finding>& out) {
+// The cell of the studies (report/study_cells.h) closest to the run, and what was measured there. InfoNCE
+// keeps 1 - p+ of each row's gradient (the mechanism table of docs/results/logk-study.md); FlatNCE's does not
+// shrink with p+. Near a measured cell the advice follows the difference measured there, set against that
+// cell's seeds; above every p+ the studies reached with this method, it follows the mechanism alone. A
+// saturated run beyond the measured ground is left to rule_saturation.
+std::string cell_text(const StudyCell& c, losses::Method m) {
+  const CellResult& r = *c.result(m);
+  std::string s = c.regime + " of " + c.page + " (" + losses::method_info(m).name + " at batch " +
+                  std::to_string(c.batch_size) + ", tau " + fmt("%g", c.temperature);
+  if (c.images > 0) s += ", " + std::to_string(c.images) + " images";
+  return s + ", " + std::to_string(c.epochs) + " epochs, " + std::to_string(r.seeds) + " seeds: p+ " +
+         fmt("%.3f", r.p_pos) + ", saturated rows " + pct(r.saturated) + ")";
+}
+
+std::string difference_text(const char* metric, const CellDifference& d, const StudyCell& c) {
+  const int n_sim = c.simclr ? c.simclr->seeds : 0, n_flat = c.flatclr ? c.flatclr->seeds : 0;
+  const std::string how =
+      d.paired ? "paired over " + std::to_string(d.pairs) + " seeds"
+               : "two-sample t over " + std::to_string(n_sim) + " and " + std::to_string(n_flat) + " seeds";
+  return std::string(metric) + " " + fmt("%+.2f", d.mean) + " points (" + how + ", t = " + fmt("%.2f", d.t) +
+         ": " + (d.beyond_spread ? "beyond" : "within") + " the seeds' spread)";
+}
+
+void rule_regime(const RunHistory& run, const std::vector<StudyCell>& cells, std::vector<Finding>& out) {
   auto p = run.series("p_pos_mean"), sat = run.series("saturated");
   if (p.empty()) return;
-  const double p_pos = recent_mean(p.value), saturated = sat.empty() ? 0.0 : recent_mean(sat.value);
-  if (saturated > 0.5) return;
-  const StudyRegime& s = kStudyRegime;
-  const bool simclr = method(run) == "SimCLR";
-  const std::string where =
-      "p+ averages " + fmt("%.3f", p_pos) + " recently (saturated rows " + pct(saturated) + ")";
-  const std::string study = "the small-batch study (docs/results/logk-study.md: batch " +
-                            std::to_string(s.min_batch) + " to " + std::to_string(s.max_batch) + ", " +
-                            std::to_string(s.epochs) + " epochs, " + std::to_string(s.seeds) + " seeds)";
-  if (p_pos <= s.max_p_pos) {
-    out.push_back({"regime", "info",
-                   where + ": inside the range " + study + " measured (p+ up to " + fmt("%.2f", s.max_p_pos) +
-                       "). There InfoNCE kept most of its gradient and SimCLR and FlatCLR ended within " +
-                       fmt("%.1f", s.max_knn_gap) + " kNN points of each other at every batch size: " +
-                       (simclr ? "switching to `clr`=flatclr is not expected to help yet"
-                               : "SimCLR would be expected to do as well here")});
+  const auto m =
+      losses::find_method(run.config_value<std::string>("clr", "")).value_or(losses::Method::kFlatCLR);
+  const bool simclr = m == losses::Method::kSimCLR;
+  RunPoint point;
+  point.method = m;
+  point.batch_size = run.config_value<int64_t>("batch_size", 0);
+  point.temperature = run.config_value<double>("temperature", 0);
+  point.p_pos = recent_mean(p.value);
+  point.saturated = sat.empty() ? 0.0 : recent_mean(sat.value);
+  std::string where =
+      "p+ averages " + fmt("%.3f", point.p_pos) + " recently (saturated rows " + pct(point.saturated);
+  if (point.batch_size > 0) where += "; batch " + std::to_string(point.batch_size);
+  if (point.temperature > 0) where += ", tau " + fmt("%g", point.temperature);
+  where += ")";
+
+  // The highest p+ any cell reached with this method: beyond it (by more than a logging interval's noise), no
+  // cell is close in the quantity that decides how much gradient InfoNCE keeps.
+  double reached = -1;
+  std::string reached_where;
+  for (const auto& c : cells) {
+    const auto& r = c.result(m);
+    if (r && r->p_pos_max > reached) reached = r->p_pos_max, reached_where = c.regime + " of " + c.page;
+  }
+  const StudyCell* cell = closest_cell(cells, point);
+  const std::string name = losses::method_info(m).name;
+  if (!cell || point.p_pos > reached + 0.05) {
+    if (point.saturated > 0.5) return;
+    const std::string beyond = cell ? ", beyond every cell of the studies (the highest p+ any " + name +
+                                          " run reached there: " + fmt("%.3f", reached) + ", " +
+                                          reached_where + ")"
+                                    : " (no study cell holds " + name + " runs to compare with)";
+    const std::string left = pct(1 - point.p_pos);
+    if (simclr) {
+      out.push_back({"regime", point.p_pos > 0.9 ? "warning" : "info",
+                     where + beyond + ": each row keeps only 1 - p+ = " + left +
+                         " of its InfoNCE gradient, and less as p+ rises. This is the regime FlatNCE is for: "
+                         "consider `clr`=flatclr"});
+    } else {
+      out.push_back({"regime", "info",
+                     where + beyond + ": InfoNCE would keep only " + left +
+                         " of each row's gradient here; FlatNCE's does not shrink with p+"});
+    }
     return;
   }
-  const std::string left = pct(1 - p_pos);
-  if (simclr) {
-    out.push_back({"regime", p_pos > 0.9 ? "warning" : "info",
-                   where + ", beyond what " + study + " reached (p+ up to " + fmt("%.2f", s.max_p_pos) +
-                       "): each row keeps only 1 - p+ = " + left +
-                       " of its InfoNCE gradient, and less as p+ rises. This is the regime FlatNCE is for: "
-                       "consider `clr`=flatclr"});
+  const CellDifference& d = *cell->knn;
+  std::string text = where + ". Closest measured cell: " + cell_text(*cell, m) +
+                     ". There FlatCLR − SimCLR was " + difference_text("kNN", d, *cell);
+  if (cell->linear) text += " and " + difference_text("linear", *cell->linear, *cell);
+  std::string severity = "info";
+  if (d.beyond_spread && d.mean > 0) {
+    text += simclr ? ": FlatCLR did better there, consider `clr`=flatclr" : ": FlatCLR did better there";
+    if (simclr) severity = "warning";
+  } else if (d.beyond_spread && d.mean < 0) {
+    text += simclr ? ": SimCLR did better there" : ": SimCLR did better there, consider `clr`=simclr";
+    if (!simclr) severity = "warning";
   } else {
-    out.push_back({"regime", "info",
-                   where + ", beyond what " + study + " reached (p+ up to " + fmt("%.2f", s.max_p_pos) +
-                       "): InfoNCE would keep only " + left +
-                       " of each row's gradient here; FlatNCE's does not shrink with p+"});
+    text += simclr ? ": switching to `clr`=flatclr is not expected to help here"
+                   : ": SimCLR would be expected to do as well here";
   }
+  out.push_back({"regime", severity, text});
 }
 
 void rule_log_k(const RunHistory& run, std::vector<Finding>& out) {
@@ -263,7 +310,9 @@ Finding summary(const RunHistory& run) {
 
 }  // namespace
 
-std::vector<Finding> diagnose(const RunHistory& run) {
+std::vector<Finding> diagnose(const RunHistory& run) { return diagnose(run, study_cells()); }
+
+std::vector<Finding> diagnose(const RunHistory& run, const std::vector<StudyCell>& cells) {
   std::vector<Finding> out;
   out.push_back(status(run));
   if (run.intervals.empty() && run.events.empty()) {
@@ -272,7 +321,7 @@ std::vector<Finding> diagnose(const RunHistory& run) {
   }
   rule_nonfinite(run, out);
   rule_saturation(run, out);
-  rule_regime(run, out);
+  rule_regime(run, cells, out);
   rule_log_k(run, out);
   rule_collapse(run, out);
   rule_data(run, out);

@@ -2,11 +2,18 @@
 // observers that belong to other areas attached from here, above both train/ and eval/ and report/:
 //   KnnMonitor   every knn_every epochs, weighted cosine kNN (k 200, T 0.1) of the encoder features h of the
 //                training subset against the whole test split (eval/knn.h); its top-1/top-5 go to the epoch
-//                line, metrics.jsonl and TensorBoard;
+//                line, metrics.jsonl and TensorBoard. For a folder streamed from disk (ImageNet-sized), the
+//                bank is a fixed class-stratified subset of knn_bank_size training images and both splits
+//                are streamed as the evaluation reads them (Resize 256 + CenterCrop 224, eval/split_knn.h);
+//                memory: the bank and a few batches;
 //   RunReport    at the end, the PNG plots and the diagnosis in plain words (report/).
 #pragma once
 
+#include <memory>
+
 #include "flatclr/data/dataset.h"
+#include "flatclr/data/labelled_split.h"
+#include "flatclr/data/split_loader.h"
 #include "flatclr/train/observer.h"
 #include "flatclr/train/pretrain.h"
 
@@ -21,9 +28,13 @@ class KnnMonitor : public train::PretrainObserver {
 
  private:
   int64_t every_;
+  // in memory (CIFAR, small folders)
   data::Dataset test_;
   at::Tensor train_images_, train_index_, train_labels_;
   c10::Device device_ = c10::kCPU;
+  // streamed folders
+  std::shared_ptr<const data::LabelledSplit> bank_split_, test_split_;
+  data::SplitLoaderOptions loader_;
 };
 
 class RunReport : public train::PretrainObserver {

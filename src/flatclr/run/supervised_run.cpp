@@ -24,12 +24,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void keep_fraction(data::Dataset& ds, double fraction, uint64_t seed) {
+void keep_fraction(data::LabelledSplit& split, double fraction, uint64_t seed) {
   if (fraction >= 1.0) return;
-  auto index =
-      torch::tensor(data::stratified_subset(ds.labels, ds.num_classes, fraction, seed), torch::kLong);
-  ds.images = ds.images.index_select(0, index);
-  ds.labels = ds.labels.index_select(0, index);
+  split = split.subset(data::stratified_subset(split.labels(), split.num_classes(), fraction, seed));
 }
 
 }  // namespace
@@ -74,13 +71,15 @@ SupervisedResult run_supervised(const SupervisedConfig& c) {
   const c10::Device device = core::resolve_device(c.run.device, c.run.disable_cuda);
   const auto start = std::chrono::steady_clock::now();
   const data::OpenOptions open = c.data.open_options();
-  data::BadImages bad(open.stop_on_bad);
-  auto train = data::load_labelled_split(c.data.root, c.data.dataset_name, true, open, bad);
-  auto test = data::load_labelled_split(c.data.root, c.data.dataset_name, false, open, bad);
+  auto bad = std::make_shared<data::BadImages>(open.stop_on_bad);
+  auto train = data::open_labelled_split(c.data.root, c.data.dataset_name, true, open, bad);
+  auto test = data::open_labelled_split(c.data.root, c.data.dataset_name, false, open, bad);
   const auto seed = static_cast<uint64_t>(c.run.seed);
   keep_fraction(train, c.data.fraction, seed);
   keep_fraction(test, c.test_fraction, seed);
-  const bool imagenet_stem = train.images.size(2) > data::kSmallImageMax;
+  const bool imagenet_stem = train.height() > data::kSmallImageMax;
+  const bool streamed = train.streamed() || test.streamed();
+  const int64_t train_images = train.size(), test_images = test.size();
 
   models::ModelConfig model_config = c.model;
   model_config.head.mode = models::HeadMode::kNone;
@@ -91,17 +90,21 @@ SupervisedResult run_supervised(const SupervisedConfig& c) {
   out.run_dir = train::create_run_dir(c.save_dir, c.data.dataset_name, c.probe.batch_size, "Supervised");
   core::write_file_atomic((fs::path(out.run_dir) / "config.json").string(), c.to_json() + "\n");
   std::cout << "flatclr supervised: " << core::name_of(c.model.arch) << " x" << c.model.width_multiplier
-            << " from random init on " << c.data.dataset_name << " (" << train.images.size(0) << " train / "
-            << test.images.size(0) << " test images), " << c.probe.epochs << " epochs, device "
-            << device.str() << ", " << threads << " threads\nrun folder: " << out.run_dir << std::endl;
+            << " from random init on " << c.data.dataset_name << " (" << train_images << " train / "
+            << test_images << " test images" << (streamed ? ", streamed from disk" : "") << "), "
+            << c.probe.epochs << " epochs, device " << device.str() << ", " << threads
+            << " threads\nrun folder: " << out.run_dir << std::endl;
 
-  eval::ClassifierData cd{train.images, train.labels, test.images, test.labels, train.num_classes};
+  eval::ClassifierData cd{std::make_shared<const data::LabelledSplit>(std::move(train)),
+                          std::make_shared<const data::LabelledSplit>(std::move(test))};
   eval::ClassifierOptions co;
   co.probe = c.probe;
   co.probe.seed = seed;
   co.freeze_backbone = false;
   co.eval_batch_size = c.eval_batch_size;
   co.progress = c.run.progress;
+  co.loader.workers = open.threads;
+  co.loader.pin_memory = device.is_cuda();
   auto on_epoch = [&](const eval::EpochResult& r) {
     std::printf(
         "supervised epoch %lld/%lld | train_loss %.4f | train_top1 %.2f | test_top1 %.2f | test_top5 %.2f\n",
@@ -140,8 +143,10 @@ SupervisedResult run_supervised(const SupervisedConfig& c) {
   j["train_mode"] = "supervised";
   j["mode"] = "supervised";
   j["dataset"] = rec.dataset;
-  j["train_images"] = train.images.size(0);
-  j["test_images"] = test.images.size(0);
+  j["train_images"] = result.train_images;  // the images trained on (bad files left out)
+  j["test_images"] = result.test_images;
+  j["streamed"] = streamed;
+  j["bad_images"] = bad->count();
   eval::add_scores(rec, j);
   core::write_file_atomic((fs::path(out.run_dir) / "eval_results.jsonl").string(), j.dump() + "\n");
   std::printf("supervised: best top-1 %.2f (epoch %lld), top-5 %.2f; last top-1 %.2f; %.1f s\n",

@@ -42,7 +42,11 @@ void ConsoleLog::on_start(const PretrainConfig& c, const RunStart& s) {
   if (!s.resumed_from.empty()) {
     warn_config_differences(s.stored_config_json, c);
     std::cout << "resuming from " << s.resumed_from << " at epoch " << s.start_epoch << ", step "
-              << s.global_step << "\n";
+              << s.global_step
+              << (c.dist_env.restart_count > 0
+                      ? " (torchrun's restart " + std::to_string(c.dist_env.restart_count) + " of the job)"
+                      : "")
+              << "\n";
   }
   const auto& method = losses::method_info(c.clr);
   std::cout << "flatclr pretraining: " << method.name << " (" << method.loss_name << " loss) on "

@@ -63,7 +63,7 @@ struct RunStart {
   std::string resumed_from;        // the checkpoint path when resuming, else ""
   std::string stored_config_json;  // the resumed checkpoint's configuration (config.json), else ""
   int64_t start_epoch = 0;         // epochs already done
-  int64_t global_step = 0;         // steps already done
+  int64_t global_step = 0;         // steps already done (past start_epoch's epochs when resumed mid-epoch)
   int64_t steps_per_epoch = 0;
   int64_t images = 0;  // the selected training images
   c10::Device device = c10::kCPU;
@@ -98,6 +98,18 @@ struct NonfiniteStep {
   std::string last_checkpoint;  // "" when none yet
 };
 
+// The end of a training step, with what a checkpoint needs.
+struct StepEnd {
+  int64_t epoch;        // 0-based: the epoch the step belongs to
+  int64_t global_step;  // steps done, this one included
+  bool last_of_epoch;
+  models::ResNet& model;
+  torch::optim::Optimizer& optimizer;
+  const optim::LrSchedule& schedule;
+  const optim::GradScaler* scaler;  // fp16's loss scaler, else nullptr
+  std::string saved_checkpoint;     // set by the observer that saved one after this step
+};
+
 // The end of an epoch, with what a checkpoint needs.
 struct EpochEnd {
   EpochStats& stats;
@@ -115,6 +127,8 @@ class PretrainObserver {
   virtual void on_start(const PretrainConfig& config, const RunStart& start) {}
   virtual void on_interval(const Interval& interval) {}
   virtual void on_nonfinite(const NonfiniteStep& step) {}
+  // After every step; the model is in training mode and must be left so.
+  virtual void on_step_end(StepEnd& end) {}
   // The model is in training mode and must be left so.
   virtual void on_epoch_end(EpochEnd& end) {}
   virtual void on_end(const PretrainResult& result) {}

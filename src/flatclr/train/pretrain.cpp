@@ -96,14 +96,20 @@ PretrainResult run_pretraining(const PretrainConfig& c, PretrainSetup& s,
   const auto progress_mode = rank0 ? c.run.progress : core::ProgressMode::kNone;
 
   for (int64_t epoch = s.start.start_epoch; epoch < c.epochs; ++epoch) {
-    s.views->start_epoch(
-        epoch,
-        local_epoch_order(s.train_set.indices, c.run.seed, epoch, steps_per_epoch, c.batch_size, *s.dp),
-        local_batch);
+    // A run resumed from a checkpoint taken inside an epoch skips the epoch's steps it already made: the
+    // epoch's order and every view depend on (seed, epoch) only, so the rest of the epoch is what the
+    // uninterrupted run trained on.
+    const int64_t first_step =
+        epoch == s.start.start_epoch ? s.start.global_step - epoch * steps_per_epoch : 0;
+    FLATCLR_CHECK(first_step >= 0 && first_step < steps_per_epoch, "resumed at step ", first_step);
+    auto order =
+        local_epoch_order(s.train_set.indices, c.run.seed, epoch, steps_per_epoch, c.batch_size, *s.dp);
+    order.erase(order.begin(), order.begin() + first_step * local_batch);
+    s.views->start_epoch(epoch, order, local_batch);
     const double wait_before = s.views->wait_seconds();
     core::Progress progress(progress_mode,
                             "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(c.epochs),
-                            steps_per_epoch, c.batch_size);
+                            steps_per_epoch - first_step, c.batch_size);
     EpochSums sums(s.device);
     EpochStats stats;
     // A step that made no update: fp16's routine skip, or a non-finite loss or gradient (stop, or skip it:
@@ -139,7 +145,7 @@ PretrainResult run_pretraining(const PretrainConfig& c, PretrainSetup& s,
       }
       pending.clear();
     };
-    for (int64_t step = 0; step < steps_per_epoch; ++step) {
+    for (int64_t step = first_step; step < steps_per_epoch; ++step) {
       const auto step_start = core::Clock::now();
       const at::Tensor views = s.views->next();  // the batched augmentation, or the wait for the loader
       const double data_seconds = core::seconds_since(step_start);
@@ -168,8 +174,13 @@ PretrainResult run_pretraining(const PretrainConfig& c, PretrainSetup& s,
         const Record record = monitor.flush(stats.lr);
         const Interval interval{epoch + 1, global_step, &record};
         notify([&](PretrainObserver& o) { o.on_interval(interval); });
-        progress.update(step + 1, "loss " + fixed(sums.mean(sums.loss), 4) + " lr " + fixed(stats.lr, 6));
+        progress.update(step + 1 - first_step,
+                        "loss " + fixed(sums.mean(sums.loss), 4) + " lr " + fixed(stats.lr, 6));
       }
+      StepEnd end{epoch,          global_step, step + 1 == steps_per_epoch, s.model, *s.optimizer, s.schedule,
+                  s.scaler.get(), ""};
+      notify([&](PretrainObserver& o) { o.on_step_end(end); });
+      if (!end.saved_checkpoint.empty()) result.last_checkpoint = end.saved_checkpoint;
     }
     progress.finish();
 
@@ -178,7 +189,7 @@ PretrainResult run_pretraining(const PretrainConfig& c, PretrainSetup& s,
     stats.top1 = sums.mean(sums.top1);
     stats.top5 = sums.mean(sums.top5);
     stats.seconds = progress.elapsed_seconds();
-    stats.images_per_s = static_cast<double>(steps_per_epoch * c.batch_size) / stats.seconds;
+    stats.images_per_s = static_cast<double>((steps_per_epoch - first_step) * c.batch_size) / stats.seconds;
     stats.data_wait_seconds = s.views->wait_seconds() - wait_before;
     if (s.scaler) stats.loss_scale = s.scaler->scale_value();
     EpochEnd end{stats, global_step, s.model, *s.optimizer, s.schedule, s.scaler.get(), ""};

@@ -49,8 +49,10 @@ void PretrainConfig::validate() const {
   at_least("epochs", epochs, 1);
   at_least("warmup_epochs", warmup_epochs, 0);
   at_least("save_every_n_epochs", save_every_n_epochs, 1);
+  at_least("save_every_n_steps", save_every_n_steps, 0);
   at_least("log_every_n_steps", log_every_n_steps, 1);
   at_least("knn_every", knn_every, 0);
+  at_least("knn_bank_size", knn_bank_size, 1);
   at_least("diag_rank_every", diag_rank_every, 0);
   positive("lr", lr);
   positive("temperature", temperature);
@@ -122,11 +124,13 @@ std::string PretrainConfig::to_json() const {
   j["seed"] = run.seed;
   j["threads"] = run.threads;
   j["save_every_n_epochs"] = save_every_n_epochs;
+  j["save_every_n_steps"] = save_every_n_steps;
   j["save_dir"] = save_dir;
   j["log_dir"] = log_dir;
   j["train_from"] = train_from;
   j["log_every_n_steps"] = log_every_n_steps;
   j["knn_every"] = knn_every;
+  j["knn_bank_size"] = knn_bank_size;
   j["progress"] = name_of(run.progress);
   j["diag_rank_every"] = diag_rank_every;
   j["on_nonfinite"] = name_of(on_nonfinite);
@@ -137,6 +141,36 @@ std::string PretrainConfig::to_json() const {
   j["dist_timeout"] = dist_timeout;
   j["world_size"] = dist_env.world_size;
   return j.dump(2);
+}
+
+const std::vector<std::string>& PretrainConfig::trajectory_keys() {
+  static const std::vector<std::string> keys{"dataset_name",
+                                             "faster_version",
+                                             "data_fraction",
+                                             "clr",
+                                             "temperature",
+                                             "n_views",
+                                             "model",
+                                             "width_multiplier",
+                                             "proj_head_mode",
+                                             "num_proj_layers",
+                                             "proj_out_dim",
+                                             "batch_size",
+                                             "epochs",
+                                             "lr",
+                                             "learning_rate_scaling",
+                                             "optimizer",
+                                             "weight_decay",
+                                             "momentum",
+                                             "scheduler",
+                                             "warmup_epochs",
+                                             "fp16_precision",
+                                             "precision",
+                                             "seed",
+                                             "on_nonfinite",
+                                             "dist_backend",
+                                             "sync_bn"};
+  return keys;
 }
 
 }  // namespace flatclr::train

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "flatclr/core/choice.h"
 #include "flatclr/core/precision.h"
@@ -71,11 +72,21 @@ struct PretrainConfig {
 
   // run folder and logging
   int64_t save_every_n_epochs = 2;
+  // Also a checkpoint every N steps (0 = off), inside epochs too: a restarted job loses at most N steps.
+  // Only the newest such checkpoint (checkpoint_step_<global step>.pth.tar) is kept.
+  int64_t save_every_n_steps = 0;
   std::string save_dir = "results";
-  std::string log_dir;     // run folder to resume into
+  // The run folder to continue: with train_from, resume that checkpoint; alone, resume the newest complete
+  // checkpoint in it (or start there when it holds none). Under torchrun with neither, the run folder is
+  // <save_dir>/<dataset>/<bs>_<Method>/torchrun-<TORCHELASTIC_RUN_ID>, the same for every restart of the job,
+  // and is continued the same way.
+  std::string log_dir;
   std::string train_from;  // checkpoint file name inside log_dir (or a path)
   int64_t log_every_n_steps = 10;
   int64_t knn_every = 0;  // online kNN monitor (k=200, T=0.1 on h) every N epochs; 0 = off
+  // The monitor's bank for a folder streamed from disk: this many training images (class-stratified, fixed
+  // by the seed), Resize(256) + CenterCrop(224); in-memory datasets use every training image of the run.
+  int64_t knn_bank_size = 10000;
 
   // monitoring (train/step_monitor.h, report/)
   int64_t diag_rank_every = 10;  // effective rank + z std every N logging intervals; 0 = off
@@ -100,6 +111,10 @@ struct PretrainConfig {
   std::string method_name() const;
   // JSON object of every field (config.json), with the flat keys of the paper's flags.
   std::string to_json() const;
+  // The keys of to_json() that decide the training itself (data, method, model, optimisation, seed,
+  // distributed settings), which every process of a run must share and a resumed run must keep; paths,
+  // threads, logging and the like may differ between hosts.
+  static const std::vector<std::string>& trajectory_keys();
 };
 
 }  // namespace flatclr::train

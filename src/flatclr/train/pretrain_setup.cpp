@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -20,8 +21,10 @@
 #include "flatclr/io/checkpoint.h"
 #include "flatclr/models/channels_last.h"
 #include "flatclr/optim/make_optimizer.h"
-#include "flatclr/optim/optimizer_state.h"
+#include "flatclr/train/config_agreement.h"
 #include "flatclr/train/precision_probe.h"
+#include "flatclr/train/restore_state.h"
+#include "flatclr/train/resume_point.h"
 #include "flatclr/train/run_dir.h"
 
 namespace flatclr::train {
@@ -42,18 +45,15 @@ void load_train_data(const PretrainConfig& c, PretrainSetup& s) {
                                       static_cast<uint64_t>(c.run.seed));
   t.bad = s.source.bad;
   t.device = s.device;
+  // The kNN monitor reads a streamed folder itself (run/pretrain_run.h); in memory it uses these images.
   const bool needs_memory = c.faster_version || c.knn_every > 0;
   if (s.source.memory.images.defined()) {
     if (needs_memory) t.images = s.source.memory.images.to(s.device);
     t.labels = s.source.labels.to(s.device);
-  } else if (needs_memory) {
-    const std::string where = detail::concat(Field{"data.dataset_name"}, "=", d.dataset_name,
-                                             " is an ImageNet-sized image folder, streamed from disk: ");
-    if (c.faster_version) {
-      fail(where, Field{"faster_version"}, "=True needs the images in memory (use ", Field{"faster_version"},
-           "=False)");
-    }
-    fail(where, "the online kNN monitor needs the images in memory (use ", Field{"knn_every"}, "=0)");
+  } else if (c.faster_version) {
+    fail(Field{"data.dataset_name"}, "=", d.dataset_name,
+         " is an ImageNet-sized image folder, streamed from disk: ", Field{"faster_version"},
+         "=True needs the images in memory (use ", Field{"faster_version"}, "=False)");
   }
 }
 
@@ -102,26 +102,25 @@ optim::LrSchedule make_schedule(const PretrainConfig& c, int64_t steps_per_epoch
   return schedule;
 }
 
-// Model and optimizer state, epoch and step from the checkpoint (at `path`) the run resumes.
-void resume(const PretrainConfig& c, const std::string& path, const io::Checkpoint& ckpt, PretrainSetup& s) {
+// Model and optimizer state, epoch and step from the checkpoint (at `path`, in the run folder `run_dir`)
+// the run resumes.
+void resume(const PretrainConfig& c, const std::string& run_dir, const std::string& path,
+            const io::Checkpoint& ckpt, PretrainSetup& s) {
   RunStart& r = s.start;
-  const std::string arch = core::name_of(c.model.arch);
-  if (ckpt.model != arch) fail(path, " holds a ", ckpt.model, " model but ", Field{"model.arch"}, "=", arch);
-  io::load_module_state_dict(*s.model, ckpt.model_state_dict, /*strict=*/true, path);
-  optim::load_optimizer_state(*s.optimizer, ckpt.optimizer);
-  // An fp16 run resumes its loss scale (a run resumed in another precision starts a fresh scaler).
-  if (s.scaler && !ckpt.grad_scaler.isNone()) s.scaler->load_state_dict(ckpt.grad_scaler);
+  restore_training_state(ckpt, path, s.model, *s.optimizer, s.scaler.get());
   r.start_epoch = ckpt.epoch;
   r.global_step = ckpt.global_step;
-  if (r.global_step != r.start_epoch * r.steps_per_epoch) {
-    fail(path, ": its ", r.global_step, " steps over ", r.start_epoch, " epochs do not match ",
+  // An epoch's checkpoint holds whole epochs; a step checkpoint (save_every_n_steps) part of the next one.
+  if (r.global_step < r.start_epoch * r.steps_per_epoch ||
+      r.global_step >= (r.start_epoch + 1) * r.steps_per_epoch) {
+    fail(path, ": its ", r.global_step, " steps after ", r.start_epoch, " epochs do not match ",
          r.steps_per_epoch, " steps per epoch of this run (different ", Field{"batch_size"}, " or ",
          Field{"data.fraction"}, "?)");
   }
   if (r.start_epoch >= c.epochs) {
     fail(path, " already holds ", r.start_epoch, " epochs; ", Field{"epochs"}, "=", c.epochs);
   }
-  r.run_dir = c.log_dir;
+  r.run_dir = run_dir;
   r.resumed_from = path;
   r.stored_config_json = ckpt.config_json;
 }
@@ -169,6 +168,67 @@ void decide_precision(const PretrainConfig& c, std::optional<core::Precision> re
   s.precision = choice.precision;
 }
 
+// Where the run continues: the run folder ("" = a new one) and the checkpoint it resumes (none = a fresh
+// start).
+struct ResumePoint {
+  std::string run_dir;
+  std::string path;
+  std::optional<io::Checkpoint> checkpoint;
+};
+
+// train_from: that checkpoint of log_dir. Otherwise the run folder to continue, log_dir or (under torchrun)
+// the job's own, and its newest complete checkpoint, chosen by rank 0 for every rank (the folder is on a
+// file system they share, as it must be for any resume).
+ResumePoint find_resume_point(const PretrainConfig& c, const PretrainSetup& s) {
+  ResumePoint p;
+  p.run_dir = c.log_dir;
+  if (!c.train_from.empty()) {
+    p.path = resolve_resume_checkpoint(c.log_dir, c.train_from);
+    p.checkpoint = io::load_checkpoint(p.path);
+    return p;
+  }
+  const auto& env = c.dist_env;
+  if (p.run_dir.empty() && env.launcher == dist::Launcher::kTorchrun && !env.run_id.empty())
+    p.run_dir = job_run_dir(c.save_dir, c.data.dataset_name, c.batch_size, c.method_name(), env.run_id);
+  if (p.run_dir.empty()) return p;
+  std::string found;
+  if (s.dp->is_rank0()) {
+    std::error_code ec;
+    std::filesystem::create_directories(p.run_dir, ec);
+    if (ec)
+      fail("cannot create the run folder ", p.run_dir, ": ", ec.message(), " (check ", Field{"save_dir"},
+           ")");
+    auto newest = newest_checkpoint(p.run_dir, s.start.steps_per_epoch);
+    const auto skipped = newest ? newest->skipped : std::vector<std::string>{};
+    for (const auto& why : skipped)
+      std::cerr << "warning: passing over a checkpoint that does not load: " << why << std::endl;
+    if (newest) {
+      found = newest->path;
+      p.checkpoint = std::move(newest->checkpoint);
+    }
+  }
+  p.path = s.dp->agree(found);
+  if (p.path.empty()) return p;
+  if (!p.checkpoint) p.checkpoint = io::load_checkpoint(p.path);
+  // Found by itself, so it must be this run's: another run's checkpoint in the folder (a job id used twice)
+  // is an error, not a silent continuation of a different training.
+  const auto diffs =
+      trajectory_differences(c.to_json(), "now", p.checkpoint->config_json, "in " + p.path, {"epochs"});
+  const std::string own_folder =
+      c.log_dir.empty() ? "give the job its own torchrun --rdzv-id (or a --log_dir)" : "use another log_dir";
+  if (!diffs.empty()) {
+    std::string list;
+    for (const auto& d : diffs) list += (list.empty() ? "" : "; ") + d;
+    fail("the run folder ", p.run_dir, " holds another run: ", list, "; ", own_folder);
+  }
+  if (p.checkpoint->epoch >= c.epochs) {
+    fail("the run folder ", p.run_dir, " holds a finished run (", p.path, ": ", p.checkpoint->epoch,
+         " epochs; ", Field{"epochs"}, "=", c.epochs, "); ", own_folder, " for a new run, or raise ",
+         Field{"epochs"}, " to train it further");
+  }
+  return p;
+}
+
 }  // namespace
 
 std::unique_ptr<PretrainSetup> setup_pretraining(const PretrainConfig& c) {
@@ -183,6 +243,7 @@ std::unique_ptr<PretrainSetup> setup_pretraining(const PretrainConfig& c) {
   if (s->device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
   core::resolve_precision(c.precision, s->device);  // a precision the device cannot run fails now
   s->dp = std::make_unique<dist::DataParallel>(c.dist_env, c.dist_backend, c.dist_timeout, s->device);
+  check_same_configuration(c, *s->dp);
   torch::manual_seed(static_cast<uint64_t>(c.run.seed));
 
   load_train_data(c, *s);
@@ -195,12 +256,9 @@ std::unique_ptr<PretrainSetup> setup_pretraining(const PretrainConfig& c) {
   }
   // A resumed run's checkpoint is read once, here: its configuration keeps the run's precision and colour
   // jitter.
-  std::string resume_path;
-  std::optional<io::Checkpoint> ckpt;
-  if (!c.train_from.empty()) {
-    resume_path = resolve_resume_checkpoint(c.log_dir, c.train_from);
-    ckpt = io::load_checkpoint(resume_path);
-  }
+  const ResumePoint from = find_resume_point(c, *s);
+  const std::string& resume_path = from.path;
+  const std::optional<io::Checkpoint>& ckpt = from.checkpoint;
   r.color_jitter_strength = decide_color_jitter_strength(c, ckpt, s->source.small);
   s->views = make_view_source(c, *s);
 
@@ -228,7 +286,9 @@ std::unique_ptr<PretrainSetup> setup_pretraining(const PretrainConfig& c) {
 
   const bool rank0 = s->dp->is_rank0();
   if (ckpt) {
-    resume(c, resume_path, *ckpt, *s);
+    resume(c, from.run_dir, resume_path, *ckpt, *s);
+  } else if (!from.run_dir.empty()) {
+    r.run_dir = from.run_dir;  // the run folder to continue, with no checkpoint yet: the run starts there
   } else {
     r.run_dir = s->dp->agree(
         rank0 ? create_run_dir(c.save_dir, c.data.dataset_name, c.batch_size, c.method_name()) : "");

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "flatclr/core/atomic_file.h"
+#include "flatclr/data/open_dataset.h"
 #include "flatclr/train/run_config.h"
 
 namespace flatclr::train {
@@ -11,6 +12,7 @@ namespace fs = std::filesystem;
 
 void RunRecords::on_start(const PretrainConfig& c, const RunStart& s) {
   per_image_loader_ = !c.faster_version;
+  if (s.train_set && !data::is_cifar_name(c.data.dataset_name)) bad_ = s.train_set->bad;
   const fs::path dir(s.run_dir);
   core::write_file_atomic((dir / "config.json").string(), run_config_json(c, s));
   metrics_ = std::make_unique<MetricsLog>((dir / "metrics.jsonl").string());
@@ -56,6 +58,7 @@ void RunRecords::on_epoch_end(EpochEnd& e) {
     rec["loss_scale"] = s.loss_scale;
     rec["scaler_skipped_steps"] = s.scaler_skipped_steps;
   }
+  if (bad_) rec["bad_images"] = bad_->count();
   if (s.knn_top1 >= 0) {
     rec["knn_top1"] = s.knn_top1;
     rec["knn_top5"] = s.knn_top5;

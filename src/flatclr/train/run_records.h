@@ -1,10 +1,12 @@
 // The records of a run folder that resuming depends on: config.json (written at every start),
-// metrics.jsonl (one line per epoch) and steps.jsonl (one per logging interval, and one per non-finite
+// metrics.jsonl (one line per epoch; for an image folder, `bad_images`: the files skipped so far, the online
+// kNN monitor's included) and steps.jsonl (one per logging interval, and one per non-finite
 // step). On resume the lines after the checkpoint are dropped, so each file describes one run.
 #pragma once
 
 #include <memory>
 
+#include "flatclr/data/image_folder.h"
 #include "flatclr/train/metrics_log.h"
 #include "flatclr/train/observer.h"
 
@@ -19,6 +21,7 @@ class RunRecords : public PretrainObserver {
 
  private:
   bool per_image_loader_ = false;
+  std::shared_ptr<data::BadImages> bad_;  // image folders only, else null
   std::unique_ptr<MetricsLog> metrics_, steps_;
 };
 

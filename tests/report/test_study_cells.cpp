@@ -1,0 +1,96 @@
+// The studies' cells: the copy built into the binary equals the committed JSON files, the parser names the
+// file and field of a bad one, and the distance and the closest cell follow their stated formula.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "flatclr/report/study_cells.h"
+
+using namespace flatclr::report;
+using flatclr::losses::Method;
+
+namespace {
+
+std::string read(const std::string& relative) {
+  std::ifstream in(std::string(FLATCLR_SOURCE_DIR) + "/" + relative);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+TEST(StudyCells, TheBuiltInCellsAreTheCommittedFiles) {
+  auto logk = parse_study_cells(read("docs/results/logk-study.json"), "logk");
+  auto sat = parse_study_cells(read("docs/results/saturation-study.json"), "saturation");
+  const auto& built = study_cells();
+  ASSERT_EQ(built.size(), logk.size() + sat.size()) << "rebuild: CMake embeds the files at configure time";
+  ASSERT_EQ(logk.size(), 5u);  // batch 8 to 128
+  for (size_t i = 0; i < built.size(); ++i) {
+    const StudyCell& want = i < logk.size() ? logk[i] : sat[i - logk.size()];
+    const StudyCell& got = built[i];
+    EXPECT_EQ(got.regime, want.regime);
+    EXPECT_EQ(got.batch_size, want.batch_size);
+    EXPECT_EQ(got.temperature, want.temperature);
+    ASSERT_TRUE(got.simclr && got.flatclr && got.knn) << got.regime;
+    EXPECT_EQ(got.simclr->p_pos_max, want.simclr->p_pos_max);
+    EXPECT_EQ(got.flatclr->knn, want.flatclr->knn);
+    EXPECT_EQ(got.knn->mean, want.knn->mean);
+  }
+  // What the page's table says of batch 8 (docs/results/logk-study.md), as the cells hold it.
+  EXPECT_EQ(logk[0].regime, "batch 8");
+  EXPECT_NEAR(logk[0].simclr->p_pos_max, 0.501, 1e-9);
+  EXPECT_NEAR(logk[0].flatclr->saturated, 0.091, 1e-9);  // 9.1% in the file
+  EXPECT_NEAR(logk[0].knn->mean, 37.98 - 37.72, 1e-6);
+  EXPECT_FALSE(logk[0].knn->paired);
+}
+
+TEST(StudyCells, ABadFileNamesItselfAndTheField) {
+  try {
+    parse_study_cells("{not json", "x.json");
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("x.json: not JSON"), std::string::npos) << e.what();
+  }
+  try {
+    parse_study_cells(R"([{"setting": {"temperature": 0.1, "batch_size": 8}, "methods": {}}])", "y.json");
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()), "y.json, cell 0, setting: a cell without 'epochs'");
+  }
+  try {
+    parse_study_cells(R"([{"setting": {"temperature": 0.1, "batch_size": 8, "epochs": 1},
+                           "methods": {"simclr": {"seeds": 2, "knn": "high"}}}])",
+                      "z.json");
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()), "z.json, cell 0, methods.simclr: 'knn' is not a number");
+  }
+}
+
+TEST(StudyCells, DistanceAndClosestCell) {
+  StudyCell a;
+  a.batch_size = 16, a.temperature = 0.1, a.regime = "a";
+  a.simclr = CellResult{2, 40, 0, 37, 0, 0.3, 0.35, 0.0};
+  a.knn = CellDifference{};
+  RunPoint run;
+  run.method = Method::kSimCLR, run.batch_size = 64, run.temperature = 0.05, run.p_pos = 0.5,
+  run.saturated = 0.1;
+  // |log2 4| + |log2 0.5| + 4 * 0.2 + 4 * 0.1
+  EXPECT_NEAR(cell_distance(a, run), 2 + 1 + 0.8 + 0.4, 1e-12);
+  run.batch_size = 0, run.temperature = 0;  // unknown: not compared
+  EXPECT_NEAR(cell_distance(a, run), 1.2, 1e-12);
+  run.method = Method::kFlatCLR;  // no FlatCLR results in the cell
+  EXPECT_TRUE(std::isinf(cell_distance(a, run)));
+  EXPECT_EQ(closest_cell({a}, run), nullptr);
+  StudyCell b = a;
+  b.regime = "b", b.batch_size = 64;
+  StudyCell c = b;
+  c.regime = "c", c.knn.reset();  // no difference measured: never chosen
+  run.method = Method::kSimCLR, run.batch_size = 64, run.temperature = 0.1;
+  std::vector<StudyCell> all{a, b, c};
+  ASSERT_NE(closest_cell(all, run), nullptr);
+  EXPECT_EQ(closest_cell(all, run)->regime, "b");
+}
