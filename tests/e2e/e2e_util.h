@@ -14,6 +14,8 @@
 
 #include "../test_paths.h"
 #include "flatclr/io/checkpoint.h"
+#include "flatclr/io/state_dict.h"
+#include "flatclr/models/resnet.h"
 
 namespace flatclr::e2e {
 
@@ -97,6 +99,28 @@ inline void expect_same_weights(const std::string& a, const std::string& b, doub
   }
   EXPECT_LE(max_diff, tol) << "max |difference| of the weights " << max_diff;
   EXPECT_EQ(ca.global_step, cb.global_step);
+}
+
+// Writes <dir>/checkpoint_0001.pth.tar: a random ResNet-10 x0.125 (seed 5) "pretrained" on `dataset`, for the
+// tests of the evaluation modes on image folders, which need an encoder but not a trained one.
+inline void write_random_res10_run(const fs::path& dir, const std::string& dataset, bool imagenet_stem) {
+  fs::create_directories(dir);
+  torch::manual_seed(5);
+  flatclr::models::ResNetOptions o;
+  o.arch = flatclr::models::Arch::kRes10;
+  o.width_multiplier = 0.125;
+  o.imagenet_stem = imagenet_stem;
+  o.normalize_dataset = dataset;
+  flatclr::models::ResNet model(o);
+  flatclr::io::Checkpoint c;
+  c.epoch = 1;
+  c.batch_size = 16;
+  c.model = "res10";
+  c.model_state_dict = flatclr::io::module_state_dict(*model);
+  c.optimizer = c10::impl::GenericDict(c10::StringType::get(), c10::AnyType::get());
+  c.scheduler = c10::impl::GenericDict(c10::StringType::get(), c10::AnyType::get());
+  c.config_json = nlohmann::json{{"dataset_name", dataset}, {"clr", "flatclr"}}.dump();
+  flatclr::io::save_checkpoint((dir / "checkpoint_0001.pth.tar").string(), c);
 }
 
 }  // namespace flatclr::e2e

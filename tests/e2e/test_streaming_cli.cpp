@@ -38,23 +38,7 @@ void make_folder(const std::string& name, int classes, int train, int val) {
 fs::path make_run(const std::string& name, const std::string& dataset, bool imagenet_stem) {
   const auto dir = root() / "runs" / name;
   if (fs::exists(dir / "checkpoint_0001.pth.tar")) return dir;
-  fs::create_directories(dir);
-  torch::manual_seed(5);
-  flatclr::models::ResNetOptions o;
-  o.arch = flatclr::models::Arch::kRes10;
-  o.width_multiplier = 0.125;
-  o.imagenet_stem = imagenet_stem;
-  o.normalize_dataset = dataset;
-  flatclr::models::ResNet model(o);
-  flatclr::io::Checkpoint c;
-  c.epoch = 1;
-  c.batch_size = 16;
-  c.model = "res10";
-  c.model_state_dict = flatclr::io::module_state_dict(*model);
-  c.optimizer = c10::impl::GenericDict(c10::StringType::get(), c10::AnyType::get());
-  c.scheduler = c10::impl::GenericDict(c10::StringType::get(), c10::AnyType::get());
-  c.config_json = nlohmann::json{{"dataset_name", dataset}, {"clr", "flatclr"}}.dump();
-  flatclr::io::save_checkpoint((dir / "checkpoint_0001.pth.tar").string(), c);
+  write_random_res10_run(dir, dataset, imagenet_stem);
   return dir;
 }
 

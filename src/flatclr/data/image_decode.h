@@ -39,10 +39,10 @@ DecodedImage decode_image(const uint8_t* data, size_t size, const std::string& w
                           int64_t min_short_side = 0);
 
 // The DCT scaling numerator M of 1, 2, 4, 8 (decode at M/8 of each side) for a height x width JPEG: the
-// smallest whose scaled shorter side, ceil(side * M / 8) as libjpeg rounds, is still >= min_short_side; 8 (full
-// size) when min_short_side <= 0 or the image is no larger. libjpeg also offers 3/8, 5/8, ...; they are not
-// used: on the unit test's textured files their crops were 3.7 (500x375 at 6/8) and 6.6 (1200x900 at 3/8) grey
-// levels from the full decode's on average, against 0.44 at 1/2 (probably because their scaled sides are
+// smallest whose scaled shorter side, ceil(side * M / 8) as libjpeg rounds, is still >= min_short_side; 8
+// (full size) when min_short_side <= 0 or the image is no larger. libjpeg also offers 3/8, 5/8, ...; they are
+// not used: on the unit test's textured files their crops were 3.7 (500x375 at 6/8) and 6.6 (1200x900 at 3/8)
+// grey levels from the full decode's on average, against 0.44 at 1/2 (probably because their scaled sides are
 // fractional, 900 x 3/8 = 337.5, which shifts the resized image by part of a pixel; not verified).
 int jpeg_scale_eighths(int64_t height, int64_t width, int64_t min_short_side);
 
