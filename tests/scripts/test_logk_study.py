@@ -98,6 +98,15 @@ class MechanismTest(unittest.TestCase):
         with self.assertRaises(SystemExit):
             ls.mechanism_section("nothing here")
 
+    def test_a_missing_benchmark_names_itself(self):
+        with self.assertRaises(SystemExit) as e:
+            ls.mechanism("/nonexistent/build/flatclr")
+        self.assertIn("/nonexistent/build/bench_logk_mechanism is missing", str(e.exception))
+
+    def test_a_page_without_its_table_gives_no_cells(self):
+        self.assertEqual(ls.stats_from_page("# a page\n| method | batch |\n"), {})
+        self.assertEqual(ls.conclusion({}), "(no cell has both methods finished yet)")
+
 
 def cell(knn, knn_sd, lin, lin_sd, p_pos, p_max, sat, seeds=3):
     return {"seeds": seeds, "knn": knn, "knn_sd": knn_sd, "linear": lin, "linear_sd": lin_sd, "p_pos": p_pos,
