@@ -9,7 +9,8 @@ table, the commands) and two PNG plots (accuracy against batch size; p+ over tra
   scripts/logk_study.py --cells-from-page   (the runs being gone: the computed sections from the page's table)
 
 Every run lives in <out>/runs/<method>_b<batch>_s<seed>/ (flatclr's own run folder inside). A finished run (its last
-checkpoint and both evaluations in eval_results.jsonl) is skipped; an interrupted one resumes from its newest
+checkpoint and both evaluations in eval_results.jsonl) leaves a record, docs/results/logk-runs/<name>.json (its
+summary, p+ curve and build; --records), which is committed: a run with a record is skipped, on any machine; an interrupted one resumes from its newest
 checkpoint (exact); --hours stops starting new work after that many hours, so a session can end cleanly and the
 next one carries on. The report is rebuilt from whatever has finished, every time. Python 3 standard library and
 gnuplot only; the binary is build/flatclr unless --binary names a frozen copy (so that rebuilding the project
@@ -39,6 +40,11 @@ PROTOCOL = {
     "save_every_n_epochs": "1", "log_every_n_steps": "20",
 }
 METHODS = ["simclr", "flatclr"]
+# Each finished run's summary (both evaluations done), committed: docs/results/logk-runs/<name>.json, with the p+
+# curve and the build that made the run. Run folders live outside the repository, on a machine that does not
+# outlast its session; with the records the next session skips what is finished and the page is rebuilt without the
+# folders.
+RECORDS = os.path.join(ROOT, "docs", "results", "logk-runs")
 
 
 def pretrain_args(args, method, batch, seed, save_dir):
@@ -182,12 +188,13 @@ def freeze(dest):
         os.path.join(dest, "flatclr")))
 
 
-def builds_text(out):
-    """The builds that made the finished runs, from each run's build.json."""
+def builds_text(runs):
+    """The builds that made the finished runs (summaries with their "build")."""
     found = {}
-    for path in sorted(glob.glob(os.path.join(out, "runs", "*", "build.json"))):
-        with open(path) as f:
-            b = json.load(f)
+    for g in runs:
+        b = g.get("build")
+        if not b:
+            continue
         key = "flatclr %s%s, %s build" % (b["commit"][:12], " with uncommitted changes" if b["dirty"] else "",
                                           b["cmake"].get("CMAKE_BUILD_TYPE", "?"))
         found[key] = found.get(key, 0) + 1
@@ -199,6 +206,8 @@ def builds_text(out):
 def do_run(args, method, batch, seed, deadline):
     """Brings one run of this study forward; returns False when the deadline stopped it."""
     name = "%s_b%d_s%d" % (method, batch, seed)
+    if read_record(args, name):
+        return True  # finished, perhaps on another machine: its record is the run
     runs_dir = os.path.join(args.out, "runs")
     flags = pretrain_args(args, method, batch, seed, os.path.join(runs_dir, name))
     evals = [(mode, lambda run, mode=mode: eval_args(args, run, mode, seed)) for mode in ("knn", "linear_eval")]
@@ -232,10 +241,50 @@ def summarise_run(run, epochs, images, batch):
     }
 
 
+def record_path(args, name):
+    records = getattr(args, "records", None)
+    return os.path.join(records, name + ".json") if records else None
+
+
+def read_record(args, name):
+    path = record_path(args, name)
+    if not path or not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_record(path, got):
+    """A finished run's summary as one JSON line (the p+ curve rounded to 4 decimals), written to a temporary file
+    and renamed; left alone when it holds the same already."""
+    rec = json.loads(json.dumps(dict(got, curve=[[round(x, 4) for x in c] for c in got["curve"]])))
+    if os.path.exists(path):
+        with open(path) as f:
+            if json.load(f) == rec:
+                return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(rec, f, separators=(",", ":"))
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+
+
 def summarise(args, method, batch, seed):
-    run = run_folder(os.path.join(args.out, "runs", "%s_b%d_s%d" % (method, batch, seed)))
-    s = summarise_run(run, int(PROTOCOL["epochs"]), 5000, batch)
-    return s if s and s["knn"] is not None and s["linear"] is not None else None
+    """One run's numbers once both evaluations are done: from its folder (its record then written), else from its
+    record, else None."""
+    name = "%s_b%d_s%d" % (method, batch, seed)
+    save_dir = os.path.join(args.out, "runs", name)
+    s = summarise_run(run_folder(save_dir), int(PROTOCOL["epochs"]), 5000, batch)
+    if not (s and s["knn"] is not None and s["linear"] is not None):
+        return read_record(args, name)
+    build = os.path.join(save_dir, "build.json")
+    s["build"] = None
+    if os.path.exists(build):
+        with open(build) as f:
+            s["build"] = json.load(f)
+    if record_path(args, name):
+        write_record(record_path(args, name), s)
+    return s
 
 
 def spread(xs):
@@ -272,7 +321,8 @@ def report(args):
     page = page.replace("@PRETRAIN@", cmd_pre).replace("@EVAL@", cmd_eval)
     page = page.replace("@STUDY@", "scripts/logk_study.py --data %s --seeds %s --batches %s" % (
         args.data_rel, ",".join(map(str, args.seeds)), ",".join(map(str, args.batches))))
-    page = page.replace("@UPDATED@", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())).replace("@SOURCE@", builds_text(args.out))
+    page = page.replace("@UPDATED@", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())).replace("@SOURCE@", builds_text(
+        [g for v in cells.values() for g in v]))
     stats = stats_from_runs(cells)
     page = page.replace("@REGIME@", regime(stats))
     page = page.replace("@MECHANISM@", mechanism(args.binary))
@@ -610,6 +660,8 @@ def main():
     p.add_argument("--cells-from-page", action="store_true",
                    help="when the runs are gone: rewrite docs/results/logk-study.json and the page's computed "
                         "sections from the committed page's table")
+    p.add_argument("--records", default=RECORDS, help="where the finished runs' records go (committed, so that "
+                   "a session on another machine carries on)")
     args = p.parse_args()
     if args.freeze:
         freeze(args.freeze)
@@ -631,6 +683,7 @@ def main():
                         log("deadline reached: stopping (rerun to continue)")
                         report(args)
                         return
+                    summarise(args, method, batch, seed)  # its record, as soon as it is finished
     report(args)
 
 

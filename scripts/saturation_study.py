@@ -9,6 +9,11 @@ study's cells as data in docs/results/saturation-study.json.
   scripts/saturation_study.py study --data D [--out O] [--hours H]   # the pilot, the regimes chosen from it, then
                                                                      # regimes x {SimCLR, FlatCLR} x 3 seeds
   scripts/saturation_study.py report [--out O]                       # only rebuild the page
+  scripts/saturation_study.py records-from-page                      # records of the page's pilot rows (runs lost)
+
+Every finished run leaves a record in docs/results/saturation-runs/<stage>/<name>.json (--records): its summary,
+p+ curve and build. The records are committed, so a session on a new machine carries on where the last one stopped
+(a run with a record is never run again) and the page can be rebuilt without the run folders.
 
 freeze copies <source>/build/flatclr to <bin-dir>/flatclr-<commit> with a JSON record beside it (the commit of
 <source>, whether its tracked files differed from it, the binary's sha256, the CMake build options) and makes it the
@@ -24,6 +29,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -35,6 +41,11 @@ import logk_study as ls  # noqa: E402
 
 ROOT = ls.ROOT
 PAGE = os.path.join(ROOT, "docs", "results", "saturation-study.md")
+# Each finished run's summary, committed beside the page: <RECORDS>/<stage>/<name>.json (the numbers the page shows,
+# p+ over training included, and the build that made the run), and the study's regimes (regimes.json). The run
+# folders live outside the repository and a session's machine does not outlast the session, so the records are what
+# lets the next session carry on: a run with a record is finished, and the page is rebuilt from the records.
+RECORDS = os.path.join(ROOT, "docs", "results", "saturation-runs")
 SATURATED = 0.99  # p+ above which a row counts as saturated (diagnostics.h)
 ONSET = 0.5       # the share of saturated rows that makes a run saturated: over its last epoch (saturates()),
                   # and from the first logging interval that reaches it (the onset)
@@ -223,6 +234,8 @@ def study_runs():
 
 def run_list(args, stage, runs, modes, deadline, build):
     for name, s, clr, seed in runs:
+        if finished(read_record(args, stage, name), stage):
+            continue  # finished (perhaps in another session, on another machine): its record is the run
         if not advance(args, stage, name, s, clr, seed, modes, deadline, build):
             ls.log("deadline reached: stopping (rerun the same command to continue)")
             return False
@@ -238,7 +251,10 @@ def run_all(args, stage):
         if not REGIMES:
             REGIMES[:] = choose_regimes(args) or []
             if REGIMES:
-                json.dump(REGIMES, open(regimes_file(args), "w"), indent=1)
+                os.makedirs(os.path.dirname(regimes_file(args)), exist_ok=True)
+                with open(regimes_file(args) + ".tmp", "w") as f:
+                    json.dump(REGIMES, f, indent=1)
+                os.replace(regimes_file(args) + ".tmp", regimes_file(args))
         if REGIMES:
             run_list(args, "study", study_runs(), ("knn", "linear_eval"), deadline, build)
         else:
@@ -258,6 +274,9 @@ def cost(setting_and_summary):
 
 
 def regimes_file(args):
+    """The study's regimes, fixed once chosen: with the records where there are records, else in the study's folder."""
+    if records_dir(args):
+        return os.path.join(records_dir(args), "regimes.json")
     return os.path.join(args.out, "study", "regimes.json")
 
 
@@ -320,11 +339,96 @@ def choose_regimes(args):
 
 # ---- summarising -------------------------------------------------------------------------------------------------
 
+def records_dir(args):
+    """Where the runs' records go (None: nowhere, e.g. a test's made-up runs)."""
+    return getattr(args, "records", None)
+
+
+def record_path(args, stage, name):
+    return os.path.join(records_dir(args), stage, name + ".json") if records_dir(args) else None
+
+
+def read_record(args, stage, name):
+    path = record_path(args, stage, name)
+    if not path or not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_record(args, stage, name, got):
+    """Keeps a finished run's summary (every evaluation it needs done) as <records>/<stage>/<name>.json, written to
+    a temporary file and renamed. The p+ curve is rounded to 4 decimals (the page shows 3)."""
+    path = record_path(args, stage, name)
+    if not path:
+        return
+    rec = dict(got, curve=[[round(x, 4) for x in c] for c in got["curve"]], source="run")
+    if os.path.exists(path):
+        with open(path) as f:
+            if json.load(f) == json.loads(json.dumps(rec)):
+                return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(rec, f, indent=None, separators=(",", ":"))
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+
+
+def records_from_page(args, page_text, page_commit):
+    """Rebuilds the pilot's records from the page's own table, for runs whose folders are gone and that have no
+    record (the runs before the records existed): every number the table shows, the build from the page's header,
+    no p+ curve (the table keeps only its quarters). Marked source "page <commit>", and the page says how many rows
+    came this way. Returns the names written."""
+    builds = {}
+    for c, bt, flags in re.findall(r"flatclr (\w{12}), (\w+) build \(`([^`]*)`\)", page_text.split("\n")[2]):
+        builds[c] = {"commit": c, "dirty": False, "cmake": {"CMAKE_BUILD_TYPE": bt, "CMAKE_CXX_FLAGS_RELEASE": flags}}
+    written = []
+    by_key = {(s["temperature"], s["batch_size"], images(s), s["epochs"], jitter(s)): s for s in PILOT}
+    for line in page_text.split("\n"):
+        cols = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cols) != 15 or not re.match(r"^[0-9.]+$", cols[0]):
+            continue
+        j = float(cols[4].split()[0])
+        s = by_key.get((float(cols[0]), int(cols[1]), int(cols[2]), int(cols[3]), j))
+        if s is None:
+            sys.exit("error: %s: a pilot row matches no pilot setting: %s" % (PAGE, line))
+        name = "simclr_" + setting_name(s)
+        if read_record(args, "pilot", name):
+            continue
+        peak = re.match(r"([0-9.]+)(?: \(epoch ([0-9.]+)\))?$", cols[8])
+        onset = re.match(r"epoch ([0-9.]+) of", cols[9])
+        margin = re.match(r"([-0-9.]+|nan) \(", cols[11])
+        if not (peak and margin):
+            sys.exit("error: %s: cannot read the row: %s" % (PAGE, line))
+        got = {"knn": None if cols[12] == "–" else float(cols[12]), "linear": None, "p_pos_max": float(cols[5]),
+               "p_pos": float(cols[6]), "saturated": float(cols[7]), "saturated_peak": float(peak.group(1)),
+               "saturated_peak_epoch": float(peak.group(2)) if peak.group(2) else 0.0,
+               "onset": float(onset.group(1)) if onset else None, "quarters": cols[10],
+               "margin": float(margin.group(1)), "wall_s": float(cols[13]), "commit": cols[14],
+               "build": builds.get(cols[14], {"commit": cols[14]}), "curve": None, "saturated_all": None,
+               "mi": None, "log_k": None, "source": "page " + page_commit}
+        path = record_path(args, "pilot", name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + ".tmp", "w") as f:
+            json.dump(got, f, separators=(",", ":"))
+            f.write("\n")
+        os.replace(path + ".tmp", path)
+        written.append(name)
+    return written
+
+
+def finished(got, stage):
+    """Whether a summary has every evaluation its stage needs (pilot: kNN; study: kNN and the linear probe)."""
+    return got is not None and got["knn"] is not None and (stage == "pilot" or got["linear"] is not None)
+
+
 def summary(args, stage, name, s):
+    """A run's numbers: from its folder when the folder holds the finished run (its record then written or
+    refreshed), else from its record, else None."""
     run = ls.run_folder(os.path.join(args.out, stage, "runs", name))
     got = ls.summarise_run(run, s["epochs"], images(s), s["batch_size"])
     if not got:
-        return None
+        return read_record(args, stage, name)
     curve = got["curve"]
     got["saturated_all"] = 100 * statistics.mean(c[2] for c in curve)  # share of all rows of training
     peak = max(curve, key=lambda c: c[2])
@@ -341,7 +445,17 @@ def summary(args, stage, name, s):
     onset = [c[0] for c in curve if c[2] >= ONSET]
     got["onset"] = onset[0] if onset else None
     build = os.path.join(args.out, stage, "runs", name, "build.json")
-    got["commit"] = json.load(open(build))["commit"][:12] if os.path.exists(build) else "?"
+    if os.path.exists(build):
+        with open(build) as f:
+            build = json.load(f)
+    else:
+        build = None
+    got["commit"] = build["commit"][:12] if build else "?"
+    got["build"] = {k: v for k, v in (build or {}).items() if k not in ("binary", "diff")}
+    if finished(got, stage):
+        write_record(args, stage, name, got)
+    elif read_record(args, stage, name):  # a folder with less than the record (e.g. an evaluation lost)
+        return read_record(args, stage, name)
     return got
 
 
@@ -416,7 +530,16 @@ def pilot_section(args):
     if not done:
         return "No pilot run has finished yet.", done
     text = ["%d of %d pilot runs finished (SimCLR, seed 1; %s)." % (
-        len(done), len(PILOT), "complete" if len(done) == len(PILOT) else "not yet complete"), "", "\n".join(rows), ""]
+        len(done), len(PILOT), "complete" if len(done) == len(PILOT) else "not yet complete")]
+    carried = sorted({g["source"] for _, g in done if g.get("source", "run").startswith("page")})
+    if carried:
+        text[0] += (" %d of the rows are carried from this page as it stood in commit %s: their run folders were lost "
+                    "with the machine of an earlier session, before each run kept a record in the repository, and "
+                    "their records were rebuilt from the page's own table (`records-from-page`: the numbers shown, "
+                    "not the p+ curve; a margin in units of tau or a ratio of margins computed from the table's 3 "
+                    "decimals can differ from the run's own in its last digit)." % (sum(1 for _, g in done if g.get("source", "run").startswith("page")),
+                                            ", ".join(c.split()[1] for c in carried)))
+    text += ["", "\n".join(rows), ""]
     hot = sorted([sg for sg in done if saturates(sg[1])], key=cost)
     if hot:
         s, g = hot[0]
@@ -588,17 +711,16 @@ def conclusion(cells, verdicts):
 
 
 def commits(args):
+    """The builds that made the page's runs (finished, from their folders or records), counted per stage."""
     found = {}
-    for stage in ("pilot", "study"):
-        runs_dir = os.path.join(args.out, stage, "runs")
-        for name in sorted(os.listdir(runs_dir)) if os.path.isdir(runs_dir) else []:
-            if ".unfinished-" in name:  # set aside (set_aside_other_build): not a run of the page
-                continue
-            path = os.path.join(runs_dir, name, "build.json")
-            if os.path.exists(path):
-                b = json.load(open(path))
-                key = (b["commit"][:12], b["dirty"], b["cmake"].get("CMAKE_BUILD_TYPE", "?"),
-                       b["cmake"].get("CMAKE_CXX_FLAGS_RELEASE", ""), b["cmake"].get("CMAKE_CXX_FLAGS", ""))
+    for stage, runs in (("pilot", pilot_runs()), ("study", study_runs())):
+        for name, s, _, _ in runs:
+            g = summary(args, stage, name, s)
+            b = g and g.get("build")
+            if b:
+                cm = b.get("cmake", {})
+                key = (b["commit"][:12], b.get("dirty", False), cm.get("CMAKE_BUILD_TYPE", "?"),
+                       cm.get("CMAKE_CXX_FLAGS_RELEASE", ""), cm.get("CMAKE_CXX_FLAGS", ""))
                 found.setdefault(key, []).append(stage)
     if not found:
         return "(no run yet)"
@@ -773,13 +895,14 @@ scripts/saturation_study.py study --data <data> [--hours H]   # the pilot, then 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("stage", choices=["freeze", "pilot", "study", "report"])
+    p.add_argument("stage", choices=["freeze", "pilot", "study", "report", "records-from-page"])
     p.add_argument("--data", default=os.path.join(ROOT, "build", "datasets"))
     p.add_argument("--out", default=os.path.join(os.path.dirname(ROOT), "studies", "saturation"))
     p.add_argument("--source", default=ROOT, help="freeze: the checkout whose build/flatclr to freeze")
     p.add_argument("--bin-dir", default=os.path.join(os.path.dirname(ROOT), "study-bin"))
     p.add_argument("--hours", type=float, default=1e9)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--records", default=RECORDS, help="where the finished runs' records go (committed)")
     args = p.parse_args()
     args.out = os.path.abspath(args.out)
     args.data = os.path.abspath(args.data)
@@ -788,6 +911,10 @@ def main():
         REGIMES[:] = json.load(open(regimes_file(args)))
     if args.stage == "freeze":
         freeze(args)
+    elif args.stage == "records-from-page":
+        commit = subprocess.check_output(["git", "-C", ROOT, "log", "-1", "--format=%h", "--", PAGE], text=True).strip()
+        names = records_from_page(args, open(PAGE).read(), commit)
+        ls.log("%d pilot records rebuilt from %s (last changed in %s)" % (len(names), PAGE, commit))
     elif args.stage == "report":
         report(args)
     else:

@@ -139,5 +139,50 @@ class ConclusionTest(unittest.TestCase):
         self.assertIn("no SimCLR run entered the saturated regime", text)
 
 
+class RecordsTest(unittest.TestCase):
+    """A finished run (both evaluations) leaves a record that stands in for its folder once the folder is gone, and
+    do_run skips a recorded run."""
+
+    def test_the_record_outlives_the_folder(self):
+        import shutil
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            args = type("Args", (), {})()
+            args.out, args.records = os.path.join(tmp, "out"), os.path.join(tmp, "records")
+            save_dir = os.path.join(args.out, "runs", "simclr_b8_s1")
+            run = os.path.join(save_dir, "cifar10", "8_SimCLR", "t0")
+            os.makedirs(run)
+            epochs = int(ls.PROTOCOL["epochs"])
+            open(os.path.join(run, "checkpoint_%04d.pth.tar" % epochs), "w").close()
+            with open(os.path.join(run, "steps.jsonl"), "w") as f:
+                for e in range(1, epochs + 1):
+                    f.write(json.dumps({"epoch": e, "global_step": e * 625, "p_pos_mean": 0.3 + 0.01 * e,
+                                        "saturated": 0.0, "mi_estimate": 1.2, "log_k": 2.7}) + "\n")
+            with open(os.path.join(run, "metrics.jsonl"), "w") as f:
+                f.write(json.dumps({"epoch": epochs, "epoch_time_s": 12.0}) + "\n")
+            with open(os.path.join(save_dir, "build.json"), "w") as f:
+                json.dump({"commit": "e" * 40, "dirty": False, "sha256": "0", "cmake": {"CMAKE_BUILD_TYPE": "Release"}},
+                          f)
+            results = os.path.join(run, "eval_results.jsonl")
+            with open(results, "w") as f:
+                f.write(json.dumps({"mode": "knn", "pretrain_epoch": epochs, "best_top1": 0.38}) + "\n")
+            self.assertIsNone(ls.summarise(args, "simclr", 8, 1))  # the linear probe is missing
+            self.assertIsNone(ls.read_record(args, "simclr_b8_s1"))
+            with open(results, "a") as f:
+                f.write(json.dumps({"mode": "linear_eval", "pretrain_epoch": epochs, "best_top1": 0.35}) + "\n")
+            got = ls.summarise(args, "simclr", 8, 1)
+            shutil.rmtree(save_dir)
+            rec = ls.summarise(args, "simclr", 8, 1)
+            for key in ("knn", "linear", "p_pos", "p_pos_max", "saturated", "mi", "log_k", "wall_s"):
+                self.assertAlmostEqual(rec[key], got[key], places=9, msg=key)
+            self.assertEqual(len(rec["curve"]), epochs)
+            self.assertIn("flatclr eeeeeeeeeeee, Release build (1 runs)", ls.builds_text([rec]))
+            # a recorded run is finished: do_run starts nothing, even past its deadline
+            args.data, args.threads, args.binary, args.build = tmp, 1, "/nonexistent/flatclr", {}
+            self.assertTrue(ls.do_run(args, "simclr", 8, 1, 0))
+            self.assertFalse(os.path.exists(save_dir))
+
+
 if __name__ == "__main__":
     unittest.main()

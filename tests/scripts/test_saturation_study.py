@@ -191,6 +191,75 @@ class OtherBuildTest(unittest.TestCase):
             self.assertTrue(os.path.exists(os.path.join(runs, "unfinished", "build.json")))
 
 
+class RecordsTest(unittest.TestCase):
+    """A finished run leaves a record that stands in for its folder once the folder is gone (another session's
+    machine), a run with a record is not run again, and the page's pilot table reads back into records."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.args = Args(os.path.join(self.tmp.name, "out"))
+        self.args.records = os.path.join(self.tmp.name, "records")
+        ss.REGIMES[:] = []
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_a_finished_run_is_recorded_and_its_record_outlives_the_folder(self):
+        s = ss.PILOT[0]
+        name = "simclr_" + ss.setting_name(s)
+        make_run(self.args.out, "pilot", name, s, 0.6)  # pretraining done, kNN missing: not finished, no record
+        self.assertIsNotNone(ss.summary(self.args, "pilot", name, s))
+        self.assertIsNone(ss.read_record(self.args, "pilot", name))
+        import shutil
+        shutil.rmtree(os.path.join(self.args.out, "pilot", "runs", name))
+        make_run(self.args.out, "pilot", name, s, 0.6, knn=31.5)
+        with open(os.path.join(self.args.out, "pilot", "runs", name, "build.json"), "w") as f:
+            json.dump({"commit": "c" * 40, "dirty": False, "binary": "/x/flatclr", "cmake": {}}, f)
+        from_folder = ss.summary(self.args, "pilot", name, s)
+        rec = ss.read_record(self.args, "pilot", name)
+        self.assertEqual(rec["knn"], 31.5)
+        self.assertEqual(rec["build"], {"commit": "c" * 40, "dirty": False, "cmake": {}})  # no machine paths
+        self.assertEqual(rec["source"], "run")
+        shutil.rmtree(os.path.join(self.args.out, "pilot", "runs", name))
+        again = ss.summary(self.args, "pilot", name, s)
+        for key in ("knn", "p_pos", "p_pos_max", "saturated", "saturated_peak", "onset", "quarters", "commit"):
+            self.assertEqual(again[key], from_folder[key], key)
+        self.assertEqual(len(again["curve"]), len(from_folder["curve"]))
+        self.assertTrue(ss.finished(again, "pilot"))
+        self.assertFalse(ss.finished(again, "study"))  # the study needs the linear probe too
+        # run_list skips a recorded run: the deadline has passed, yet it reports no stop
+        self.assertTrue(ss.run_list(self.args, "pilot", [(name, s, "simclr", 1)], ("knn",), 0, {"commit": "d"}))
+
+    def test_the_pages_pilot_table_reads_back_into_records(self):
+        for s in ss.PILOT[:3]:
+            make_run(self.args.out, "pilot", "simclr_" + ss.setting_name(s), s, 0.7, knn=30.25)
+        text, done = ss.pilot_section(self.args)
+        page = "# t\n\nGenerated. Runs made by: flatclr %s, Release build (`-O3 -DNDEBUG`), 3 pilot and 0 study " \
+               "runs.\n\n%s\n" % ("?" * 12, text)
+        for s, g in done:
+            g["commit"] = "abcdef012345"
+        page = page.replace("| ? |", "| abcdef012345 |").replace("?" * 12, "abcdef012345")
+        other = Args(self.args.out)
+        other.records = os.path.join(self.tmp.name, "from-page")
+        names = ss.records_from_page(other, page, "1234567")
+        self.assertEqual(len(names), 3)
+        for s, g in done:
+            rec = ss.read_record(other, "pilot", "simclr_" + ss.setting_name(s))
+            self.assertEqual(rec["source"], "page 1234567")
+            self.assertEqual(rec["build"]["cmake"]["CMAKE_CXX_FLAGS_RELEASE"], "-O3 -DNDEBUG")
+            self.assertAlmostEqual(rec["p_pos_max"], round(g["p_pos_max"], 3))
+            self.assertAlmostEqual(rec["saturated"], round(g["saturated"], 1))
+            self.assertEqual(rec["quarters"], g["quarters"])
+            self.assertEqual(rec["knn"], 30.25)
+            self.assertEqual(rec["onset"] is None, g["onset"] is None)
+        # a second pass writes nothing: every row has its record
+        self.assertEqual(ss.records_from_page(other, page, "1234567"), [])
+        # a row that matches no pilot setting is an error naming the page
+        with self.assertRaises(SystemExit) as e:
+            ss.records_from_page(other, page.replace("| 0.05 | 16 | 1000 | 15 |", "| 0.07 | 16 | 1000 | 15 |"), "x")
+        self.assertIn("matches no pilot setting", str(e.exception))
+
+
 class GpuSectionTest(unittest.TestCase):
     """The GPU check's section is computed from its JSON: the differences, and whether SimCLR saturated."""
 
