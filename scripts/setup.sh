@@ -2,7 +2,7 @@
 # Installs what a fresh Debian 12 machine lacks for flatclr, then configures ./build and builds build/flatclr
 # (only the command-line program: scripts/test.sh builds the tests and benchmarks).
 #   scripts/setup.sh          build dependencies + build/flatclr
-#   scripts/setup.sh --test   also what only the tests need (TensorBoard's reader, safetensors, clang), and
+#   scripts/setup.sh --test   also what only the tests need (TensorBoard's reader, safetensors, SciPy, clang), and
 #                             configures with FLATCLR_REQUIRE_ALL: a missing optional dependency is an error
 # Needs root (or sudo) for apt-get; FLATCLR_SKIP_APT=1 skips the package step. Prints the time of each phase
 # (packages, Python environment, Gloo headers, configure, build) as it ends, and all of them at the end.
@@ -74,9 +74,9 @@ check="import torch, torchvision, numpy
 assert torch.__version__.split('+')[0] == '$TORCH_VERSION', torch.__version__
 assert torchvision.__version__.split('+')[0] == '$TORCHVISION_VERSION', torchvision.__version__"
 if [ "$want_test" = 1 ]; then
-  pip_packages+=(tensorboard safetensors)
+  pip_packages+=(tensorboard safetensors scipy)
   check+="
-import tensorboard, safetensors"
+import tensorboard, safetensors, scipy.io"
 fi
 if ! [ -x "$FLATCLR_VENV/bin/python" ]; then
   base=${FLATCLR_BASE_PYTHON:-python3}
