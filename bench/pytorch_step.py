@@ -6,7 +6,10 @@ biases and BatchNorm parameters excluded from adaptation and weight decay), as a
 the default memory layout unless --memory_format says otherwise, and torch.autocast for bf16/fp16.
 
   pytorch_step.py --batch B --threads T --precision fp32|bf16|fp16 --steps N --warmup W [--device cpu|cuda]
-                  [--memory_format contiguous|channels_last]
+                  [--memory_format contiguous|channels_last] [--arch res18|res50] [--image_size S]
+
+--arch res50 --image_size 224: torchvision's ResNet-50 (ImageNet stem) on two 224 px views a image, the step whose
+rate decides how many decode threads keep a GPU fed (scripts/gpu-check measures it there).
 
 Prints one line: `step_seconds <s1> <s2> ...` (the timed steps, after the warm-up ones). With --profile, first
 the table of torch.profiler over the timed steps (operators by self time): where a step's time goes, which is
@@ -51,7 +54,14 @@ class LARS(torch.optim.Optimizer):
                 p.sub_(v)
 
 
-def model():
+def model(arch="res18"):
+    """res18: the CIFAR stem (what bench_vs_pytorch compares); res50: torchvision's ImageNet ResNet-50 as it is, for
+    the GPU's training rate at 224 px that sizes the decode threads (scripts/gpu-check)."""
+    if arch == "res50":
+        m = torchvision.models.resnet50(num_classes=128)
+        dim = m.fc.in_features
+        m.fc = torch.nn.Sequential(torch.nn.Linear(dim, dim), torch.nn.ReLU(), m.fc)
+        return m
     m = torchvision.models.resnet18(num_classes=128)
     m.conv1 = torch.nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
     m.maxpool = torch.nn.Identity()
@@ -86,20 +96,22 @@ def main():
     p.add_argument("--memory_format", choices=["contiguous", "channels_last"], default="contiguous")
     p.add_argument("--profile", action="store_true")
     p.add_argument("--count_flops", action="store_true")
+    p.add_argument("--arch", choices=["res18", "res50"], default="res18")
+    p.add_argument("--image_size", type=int, default=32)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.backends.cudnn.benchmark = True
     torch.manual_seed(0)
     dev = torch.device(a.device)
     cl = a.memory_format == "channels_last"
-    m = model().to(dev)
+    m = model(a.arch).to(dev)
     if cl:
         m = m.to(memory_format=torch.channels_last)
     m.train()
     opt = LARS(m.parameters(), lr=0.3)
     dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[a.precision]
     scaler = torch.amp.GradScaler(a.device, enabled=a.precision == "fp16")
-    views = torch.rand(2 * a.batch, 3, 32, 32, device=dev)
+    views = torch.rand(2 * a.batch, 3, a.image_size, a.image_size, device=dev)
     if cl:
         views = views.contiguous(memory_format=torch.channels_last)
     if a.count_flops:
