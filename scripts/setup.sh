@@ -20,6 +20,7 @@
 # $CUDA_HOME/bin, default /usr/local/cuda/bin) the CUDA build; without it a CPU-only build against the wheel's
 # CPU libraries, which runs everything but --device=cuda, and setup says in one line what GPU support needs.
 #   FLATCLR_BUILD_DIR   the build folder (default build)
+#   FLATCLR_CMAKE_ARGS  more options for CMake's configure step, split at spaces (e.g. -DCMAKE_UNITY_BUILD=ON)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/venv.sh
@@ -151,8 +152,9 @@ command -v ninja >/dev/null && [ ! -f "$build_dir/Makefile" ] && generator=(-G N
 # CMakeLists.txt), so that a missing one fails here instead of turning its tests into skips.
 require_all=OFF
 [ "$want_test" = 1 ] && require_all=ON
+read -ra extra_cmake_args <<<"${FLATCLR_CMAKE_ARGS:-}"
 cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DFLATCLR_PYTHON="$FLATCLR_VENV/bin/python" \
-  -DFLATCLR_REQUIRE_ALL=$require_all
+  -DFLATCLR_REQUIRE_ALL=$require_all "${extra_cmake_args[@]}"
 end_phase configure
 cmake --build "$build_dir" -j "$(nproc)" --target flatclr
 end_phase build
