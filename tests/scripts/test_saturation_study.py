@@ -87,6 +87,21 @@ class StudyTest(unittest.TestCase):
         self.pilot(lambda s: False)
         self.assertEqual(ss.choose_regimes(self.args), [])
 
+    def test_without_a_saturating_setting_the_nearest_one_is_studied_beside_a_calm_one(self):
+        near = {"temperature": 0.1, "batch_size": 2, "data_fraction": 0.002, "epochs": 150, "color_jitter": 0.0}
+        calm = {"temperature": 0.1, "batch_size": 2, "data_fraction": 0.002, "epochs": 150}
+        for s in ss.PILOT:
+            # below ONSET everywhere; the most saturated at 0.4, one other at 0.2
+            share = 0.4 if s == near else 0.2 if s == ss.PILOT[1] else 0.01
+            make_run(self.tmp.name, "pilot", "simclr_" + ss.setting_name(s), s, share, knn=30)
+        regimes = ss.choose_regimes(self.args)
+        self.assertEqual([r["name"] for r in regimes], ["nearest-saturation", "not-saturating"])
+        self.assertEqual(regimes[0]["setting"], near)
+        self.assertIn("no pilot setting had", regimes[0]["why"])
+        # the calm one differs in the colour jitter alone, and says so with the regime's own name
+        self.assertEqual(regimes[1]["setting"], calm)
+        self.assertIn("nearest-saturation with another colour jitter", regimes[1]["why"])
+
     def test_regimes_are_the_cheapest_saturating_ones_and_a_calm_one(self):
         self.pilot(lambda s: s["temperature"] <= 0.05)
         regimes = ss.choose_regimes(self.args)
