@@ -34,11 +34,17 @@ TEST(StudyCells, TheBuiltInCellsAreTheCommittedFiles) {
     EXPECT_EQ(got.regime, want.regime);
     EXPECT_EQ(got.batch_size, want.batch_size);
     EXPECT_EQ(got.temperature, want.temperature);
-    ASSERT_TRUE(got.simclr && got.flatclr && got.knn) << got.regime;
-    EXPECT_EQ(got.simclr->p_pos_max, want.simclr->p_pos_max);
-    EXPECT_EQ(got.flatclr->knn, want.flatclr->knn);
-    EXPECT_EQ(got.knn->mean, want.knn->mean);
+    // A study still running has cells with one method, or with too few pairs for a difference: the same parts
+    // must be present on both sides.
+    ASSERT_EQ(bool(got.simclr), bool(want.simclr)) << got.regime;
+    ASSERT_EQ(bool(got.flatclr), bool(want.flatclr)) << got.regime;
+    ASSERT_EQ(bool(got.knn), bool(want.knn)) << got.regime;
+    if (got.simclr) EXPECT_EQ(got.simclr->p_pos_max, want.simclr->p_pos_max);
+    if (got.flatclr) EXPECT_EQ(got.flatclr->knn, want.flatclr->knn);
+    if (got.knn) EXPECT_EQ(got.knn->mean, want.knn->mean);
   }
+  // The small-batch study is complete: every cell holds both methods and their difference.
+  for (const StudyCell& c : logk) ASSERT_TRUE(c.simclr && c.flatclr && c.knn && c.linear) << c.regime;
   // What the page's table says of batch 8 (docs/results/logk-study.md), as the cells hold it.
   EXPECT_EQ(logk[0].regime, "batch 8");
   EXPECT_NEAR(logk[0].simclr->p_pos_max, 0.501, 1e-9);
