@@ -699,7 +699,8 @@ def comparison_section(cells):
     return "\n".join(out), verdicts
 
 
-def conclusion(cells, verdicts):
+def conclusion(cells, verdicts, pilot_of=lambda setting: None):
+    """pilot_of(setting): the pilot's summary of a setting (None where unknown)."""
     if not REGIMES:
         return "None yet: the study has not started."
     lines = []
@@ -727,6 +728,17 @@ def conclusion(cells, verdicts):
                 (wins if m > 0 else losses).append("%s (%s)" % (r["name"], "kNN" if key == "knn" else "linear"))
         lines.append("- **%s**: SimCLR's rows were %.1f%% saturated over the last epoch (mean of %d seeds); "
                      "FlatCLR − SimCLR: %s." % (r["name"], sat, len(sim), "; ".join(parts)))
+    near = [r for r in REGIMES if r["name"] == "nearest-saturation"]
+    if near:
+        r = near[0]
+        sim = cells.get((r["name"], "simclr"), {})
+        pilot = pilot_of(r["pilot"])
+        lines.append("- **No regime saturated SimCLR** by this page's rule (≥ %d%% of its rows over the last epoch): "
+                     "the pilot's nearest setting had %s, and the study's seeds of it %s, so the regime the paper is "
+                     "about was not reached at this scale, and the comparison above is the nearest to it measured "
+                     "here." % (100 * ONSET, "%.1f%%" % pilot["saturated"] if pilot else "?",
+                                ", ".join("%.1f%% (seed %d)" % (sim[k]["saturated"], k) for k in sorted(sim)) or
+                                "none finished yet"))
     if wins:
         lines.append("- FlatCLR's advantage appears in: %s." % ", ".join(wins))
     else:
@@ -917,7 +929,8 @@ scripts/saturation_study.py study --data <data> [--hours H]   # the pilot, then 
 ```
 """.format(updated=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), commits=commits(args), sat=SATURATED,
            gaps=gap_table(), pilot=pilot, nseeds=len(STUDY_SEEDS), study=study, comparison=comparison,
-           conclusion=conclusion(cells, verdicts), gpu=gpu_section(), pre=cmd_pre, eval=cmd_eval, onset=int(100 * ONSET),
+           conclusion=conclusion(cells, verdicts, lambda st: summary(args, "pilot", "simclr_" + setting_name(st), st)),
+           gpu=gpu_section(), pre=cmd_pre, eval=cmd_eval, onset=int(100 * ONSET),
            near=int(100 * NEAR),
            default_jitter="%g" % DEFAULT_JITTER)
     with open(PAGE, "w") as f:

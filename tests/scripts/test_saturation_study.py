@@ -148,6 +148,24 @@ class StudyTest(unittest.TestCase):
         self.assertIn("FlatCLR's advantage appears in: saturating-1 (kNN), saturating-2 (kNN).", text)
         self.assertNotIn("not-saturating (kNN)", text)
         self.assertNotIn("behind", text)
+        self.assertNotIn("No regime saturated SimCLR", text)
+
+    def test_the_nearest_regime_is_said_not_to_saturate_with_its_pilot_and_seeds(self):
+        near = {"temperature": 0.1, "batch_size": 2, "data_fraction": 0.002, "epochs": 150, "color_jitter": 0.0}
+        for s in ss.PILOT:
+            make_run(self.tmp.name, "pilot", "simclr_" + ss.setting_name(s), s, 0.4 if s == near else 0.01, knn=30)
+        ss.REGIMES[:] = ss.choose_regimes(self.args)
+        for name, s, clr, seed in ss.study_runs():
+            make_run(self.tmp.name, "study", name, s, 0.3 if clr == "simclr" and "nearest" in name else 0.01,
+                     knn=30 + seed, linear=28 + seed)
+        _, cells = ss.study_section(self.args)
+        _, verdicts = ss.comparison_section(cells)
+        pilot = ss.summary(self.args, "pilot", "simclr_" + ss.setting_name(near), near)
+        text = ss.conclusion(cells, verdicts, lambda st: pilot if st == near else None)
+        self.assertIn("**No regime saturated SimCLR** by this page's rule (≥ 50%", text)
+        self.assertIn("the pilot's nearest setting had %.1f%%" % pilot["saturated"], text)
+        self.assertIn("(seed 1), ", text)
+        self.assertIn("does not appear beyond the seeds' spread in any regime", text)
 
 
 class ColourJitterTest(unittest.TestCase):
