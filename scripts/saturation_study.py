@@ -891,9 +891,9 @@ one binary left unfinished is started afresh by the next, never resumed).
 
 {pilot}
 
-## Study: SimCLR against FlatCLR, {nseeds} seeds, where SimCLR saturates and where it does not
-The regimes are chosen by the script from the complete pilot, and then kept fixed (`regimes.json` in the study's
-folder): the two cheapest pilot settings (images seen = images × epochs) in which at least {onset}% of SimCLR's rows
+## Study: SimCLR against FlatCLR, {nseeds} seeds, {where}
+The regimes are chosen by the script from the complete pilot, and then kept fixed
+(`docs/results/saturation-runs/regimes.json`): the two cheapest pilot settings (images seen = images × epochs) in which at least {onset}% of SimCLR's rows
 were saturated over the last epoch, the second pulling another lever than the batch (temperature, data size or
 colour jitter) where the pilot has one, and one in which SimCLR did not saturate (under 5% of the rows, p+ under
 0.9 in every interval), preferably the first saturating one with only its colour jitter changed, else only its
@@ -929,6 +929,8 @@ scripts/saturation_study.py study --data <data> [--hours H]   # the pilot, then 
 ```
 """.format(updated=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), commits=commits(args), sat=SATURATED,
            gaps=gap_table(), pilot=pilot, nseeds=len(STUDY_SEEDS), study=study, comparison=comparison,
+           where="where SimCLR came nearest to saturation and where it did not"
+           if any(r["name"] == "nearest-saturation" for r in REGIMES) else "where SimCLR saturates and where it does not",
            conclusion=conclusion(cells, verdicts, lambda st: summary(args, "pilot", "simclr_" + setting_name(st), st)),
            gpu=gpu_section(), pre=cmd_pre, eval=cmd_eval, onset=int(100 * ONSET),
            near=int(100 * NEAR),
