@@ -428,6 +428,12 @@ def stats_from_page(page_text):
     return stats
 
 
+def stats_from_cells(cells_list):
+    """The stats that cells_json() wrote, read back from docs/results/logk-study.json (the runs' numbers rounded to
+    4 decimals: what report() computed the page's conclusion from)."""
+    return {(method, c["setting"]["batch_size"]): c["methods"][method] for c in cells_list for method in c["methods"]}
+
+
 def regime(stats):
     """What `flatclr diagnose` compares runs with: every cell of this study (docs/results/logk-study.json, which
     the build embeds in the binary), summarised."""
