@@ -97,8 +97,10 @@ def main():
     p.add_argument("--profile", action="store_true")
     p.add_argument("--count_flops", action="store_true")
     p.add_argument("--arch", choices=["res18", "res50"], default="res18")
-    p.add_argument("--image_size", type=int, default=32)
+    p.add_argument("--image_size", type=int, default=32, help="the views' side in pixels (at least 32)")
     a = p.parse_args()
+    if a.image_size < 32:
+        p.error("--image_size %d: expected at least 32 pixels (ResNet's five stride-2 stages)" % a.image_size)
     torch.set_num_threads(a.threads)
     torch.backends.cudnn.benchmark = True
     torch.manual_seed(0)

@@ -246,22 +246,30 @@ def record_path(args, name):
     return os.path.join(records, name + ".json") if records else None
 
 
-def read_record(args, name):
-    path = record_path(args, name)
+def read_record_file(path):
+    """The record at path (None when there is none). One that is not JSON stops the study with an error naming it:
+    a run is never rerun over a record that may hold its only copy."""
     if not path or not os.path.exists(path):
         return None
-    with open(path) as f:
-        return json.load(f)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except ValueError as e:
+        raise SystemExit("error: %s: not a run record (%s): restore it (git checkout) or delete it to rerun the run"
+                         % (path, e))
+
+
+def read_record(args, name):
+    return read_record_file(record_path(args, name))
 
 
 def write_record(path, got):
-    """A finished run's summary as one JSON line (the p+ curve rounded to 4 decimals), written to a temporary file
-    and renamed; left alone when it holds the same already."""
-    rec = json.loads(json.dumps(dict(got, curve=[[round(x, 4) for x in c] for c in got["curve"]])))
-    if os.path.exists(path):
-        with open(path) as f:
-            if json.load(f) == rec:
-                return
+    """A finished run's summary as one JSON line (the p+ curve, where there is one, rounded to 4 decimals), written
+    to a temporary file and renamed; left alone when it holds the same already. Shared with saturation_study.py."""
+    curve = got.get("curve")
+    rec = json.loads(json.dumps(dict(got, curve=[[round(x, 4) for x in c] for c in curve] if curve else curve)))
+    if read_record_file(path) == rec:
+        return
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path + ".tmp", "w") as f:
         json.dump(rec, f, separators=(",", ":"))

@@ -375,29 +375,13 @@ def record_path(args, stage, name):
 
 
 def read_record(args, stage, name):
-    path = record_path(args, stage, name)
-    if not path or not os.path.exists(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
+    return ls.read_record_file(record_path(args, stage, name))
 
 
 def write_record(args, stage, name, got):
-    """Keeps a finished run's summary (every evaluation it needs done) as <records>/<stage>/<name>.json, written to
-    a temporary file and renamed. The p+ curve is rounded to 4 decimals (the page shows 3)."""
-    path = record_path(args, stage, name)
-    if not path:
-        return
-    rec = dict(got, curve=[[round(x, 4) for x in c] for c in got["curve"]], source="run")
-    if os.path.exists(path):
-        with open(path) as f:
-            if json.load(f) == json.loads(json.dumps(rec)):
-                return
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        json.dump(rec, f, indent=None, separators=(",", ":"))
-        f.write("\n")
-    os.replace(path + ".tmp", path)
+    """Keeps a finished run's summary (every evaluation it needs done) as <records>/<stage>/<name>.json."""
+    if record_path(args, stage, name):
+        ls.write_record(record_path(args, stage, name), dict(got, source="run"))
 
 
 def records_from_page(args, page_text, page_commit):
@@ -433,12 +417,7 @@ def records_from_page(args, page_text, page_commit):
                "margin": float(margin.group(1)), "wall_s": float(cols[13]), "commit": cols[14],
                "build": builds.get(cols[14], {"commit": cols[14]}), "curve": None, "saturated_all": None,
                "mi": None, "log_k": None, "source": "page " + page_commit}
-        path = record_path(args, "pilot", name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path + ".tmp", "w") as f:
-            json.dump(got, f, separators=(",", ":"))
-            f.write("\n")
-        os.replace(path + ".tmp", path)
+        ls.write_record(record_path(args, "pilot", name), got)
         written.append(name)
     return written
 
@@ -480,9 +459,8 @@ def summary(args, stage, name, s):
     got["build"] = {k: v for k, v in (build or {}).items() if k not in ("binary", "diff")}
     if finished(got, stage):
         write_record(args, stage, name, got)
-    elif read_record(args, stage, name):  # a folder with less than the record (e.g. an evaluation lost)
-        return read_record(args, stage, name)
-    return got
+        return got
+    return read_record(args, stage, name) or got  # a folder with less than the record (e.g. an evaluation lost)
 
 
 def mean_sd(xs, digits=2):
@@ -557,14 +535,14 @@ def pilot_section(args):
         return "No pilot run has finished yet.", done
     text = ["%d of %d pilot runs finished (SimCLR, seed 1; %s)." % (
         len(done), len(PILOT), "complete" if len(done) == len(PILOT) else "not yet complete")]
-    carried = sorted({g["source"] for _, g in done if g.get("source", "run").startswith("page")})
+    carried = [g["source"] for _, g in done if g.get("source", "run").startswith("page")]
     if carried:
         text[0] += (" %d of the rows are carried from this page as it stood in commit %s: their run folders were lost "
                     "with the machine of an earlier session, before each run kept a record in the repository, and "
                     "their records were rebuilt from the page's own table (`records-from-page`: the numbers shown, "
                     "not the p+ curve; a margin in units of tau or a ratio of margins computed from the table's 3 "
-                    "decimals can differ from the run's own in its last digit)." % (sum(1 for _, g in done if g.get("source", "run").startswith("page")),
-                                            ", ".join(c.split()[1] for c in carried)))
+                    "decimals can differ from the run's own in its last digit)." % (
+                        len(carried), ", ".join(sorted({c.split()[1] for c in carried}))))
     text += ["", "\n".join(rows), ""]
     hot = sorted([sg for sg in done if saturates(sg[1])], key=cost)
     if hot:

@@ -189,6 +189,15 @@ class RecordsTest(unittest.TestCase):
             args.data, args.threads, args.binary, args.build = tmp, 1, "/nonexistent/flatclr", {}
             self.assertTrue(ls.do_run(args, "simclr", 8, 1, 0))
             self.assertFalse(os.path.exists(save_dir))
+            # a damaged record stops the study with an error naming it, and stays as it was
+            path = ls.record_path(args, "simclr_b8_s1")
+            with open(path, "w") as f:
+                f.write('{"knn": 37.')
+            with self.assertRaises(SystemExit) as e:
+                ls.do_run(args, "simclr", 8, 1, 0)
+            self.assertIn(path + ": not a run record", str(e.exception))
+            with open(path) as f:
+                self.assertEqual(f.read(), '{"knn": 37.')
 
 
 if __name__ == "__main__":

@@ -262,6 +262,12 @@ class RecordsTest(unittest.TestCase):
         self.assertFalse(ss.finished(again, "study"))  # the study needs the linear probe too
         # run_list skips a recorded run: the deadline has passed, yet it reports no stop
         self.assertTrue(ss.run_list(self.args, "pilot", [(name, s, "simclr", 1)], ("knn",), 0, {"commit": "d"}))
+        # a damaged record is an error naming it, not a reason to run again
+        with open(ss.record_path(self.args, "pilot", name), "w") as f:
+            f.write("not json")
+        with self.assertRaises(SystemExit) as e:
+            ss.run_list(self.args, "pilot", [(name, s, "simclr", 1)], ("knn",), 0, {"commit": "d"})
+        self.assertIn("not a run record", str(e.exception))
 
     def test_the_pages_pilot_table_reads_back_into_records(self):
         for s in ss.PILOT[:3]:
