@@ -347,6 +347,34 @@ TEST(Args, ColorJitterStrengthIsUnsetUnlessGivenAndStaysInItsRange) {
   EXPECT_NE(r.out.find("ColorJitter(0.8s, 0.8s, 0.8s, 0.2s)"), std::string::npos) << r.out;
 }
 
+TEST(Args, CropMinScaleIsThePapersUnlessGivenAndStaysInItsRange) {
+  auto r = run({"--dataset_name=cifar10"});
+  ASSERT_FALSE(r.parsed.exit_now) << r.err;
+  EXPECT_DOUBLE_EQ(r.parsed.config.crop_min_scale, 0.08);
+  EXPECT_NE(r.parsed.config.to_json().find("\"crop_min_scale\": 0.08"), std::string::npos);
+  for (double s : {0.01, 0.5, 1.0}) {
+    r = run({"--dataset_name=cifar10", "--crop_min_scale=" + std::to_string(s)});
+    ASSERT_FALSE(r.parsed.exit_now) << r.err;
+    EXPECT_DOUBLE_EQ(r.parsed.config.crop_min_scale, s);
+  }
+  struct Case {
+    std::string value, must_mention;
+  };
+  for (const auto& c : std::vector<Case>{{"0", "--crop_min_scale=0: expected a number in (0, 1]"},
+                                         {"-0.5", "--crop_min_scale=-0.5: expected a number in (0, 1]"},
+                                         {"1.5", "--crop_min_scale=1.5: expected a number in (0, 1]"},
+                                         {"nan", "--crop_min_scale"},
+                                         {"half", "--crop_min_scale"}}) {
+    r = run({"--crop_min_scale=" + c.value});
+    EXPECT_TRUE(r.parsed.exit_now) << c.value;
+    EXPECT_EQ(r.parsed.exit_code, 2) << c.value;
+    EXPECT_NE(r.err.find(c.must_mention), std::string::npos) << c.value << " -> " << r.err;
+  }
+  r = run({"--train_mode=eval", "--checkpoint_dir=r", "--crop_min_scale=0.5"});
+  EXPECT_EQ(r.parsed.exit_code, 2);
+  EXPECT_NE(r.err.find("--crop_min_scale: a pretraining flag"), std::string::npos) << r.err;
+}
+
 TEST(Args, PrecisionFlagsAndTheReferencesFp16Flag) {
   auto r = run({"--dataset_name=cifar10"});
   ASSERT_FALSE(r.parsed.exit_now) << r.err;

@@ -316,6 +316,26 @@ TEST(AugmentParamsStats, CropBoxesFollowRandomResizedCrop) {
   }
 }
 
+TEST(AugmentParamsStats, CropBoxesFollowAnotherScaleRange) {
+  // flatclr --crop_min_scale: the same sampler with scale (0.5, 1); its area distribution against the
+  // integrated one, and no box below the range.
+  auto config = AugmentConfig::for_dataset("cifar10", 32);
+  config.scale_min = 0.5;
+  const auto p = sample_augment_params(config, 32, 32, /*seed=*/777, /*epoch=*/1, /*view=*/1, iota(kDraws));
+  const auto crop = p.crop.to(torch::kDouble);
+  const auto h = crop.select(1, 2), w = crop.select(1, 3);
+  EXPECT_TRUE(((w + 0.5) * (h + 0.5) >= 0.5 * 1024).all().item<bool>());
+  const auto frac = w * h / 1024.0;
+  const auto [mean, p_small] = crop_area_moments(32, 32, config);
+  const double n = kDraws;
+  EXPECT_NEAR(frac.mean().item<double>(), mean, 5 * frac.std().item<double>() / std::sqrt(n) + 2e-3)
+      << "analytic " << mean;
+  EXPECT_NEAR((frac < 0.5).to(torch::kDouble).mean().item<double>(), p_small,
+              5 * std::sqrt(p_small * (1 - p_small) / n) + 2e-3)
+      << "analytic " << p_small;
+  EXPECT_GT(mean, 0.7);  // against about 0.51 at the paper's (0.08, 1)
+}
+
 TEST(AugmentParamsStats, FlipJitterGrayBlurRatesAndRanges) {
   const auto& p = many_cifar10_draws();
   expect_rate(p.flip, 0.5, "flip");

@@ -106,6 +106,31 @@ TEST(PretrainSetup, ThePerImageViewsTakeTheColorJitterStrength) {
   fs::remove_all(root);
 }
 
+TEST(PretrainSetup, BothViewSourcesCropAtLeastTheGivenScale) {
+  const fs::path root = flatclr::testing::write_synthetic_folder("flatclr_setup_crop_scale");
+  const auto order = first_order();
+  for (const bool faster : {true, false}) {
+    auto c = small_config(root, faster);
+    const auto paper = first_views(*setup(c), order);
+    c.crop_min_scale = 0.08;  // the default, given: the same views
+    EXPECT_TRUE(torch::equal(first_views(*setup(c), order), paper)) << faster;
+    c.crop_min_scale = 1.0;  // the whole image every time: the crop no longer varies
+    const auto whole = first_views(*setup(c), order);
+    EXPECT_FALSE(torch::equal(whole, paper)) << faster;
+    if (faster) {
+      // make_two_views with scale_min 1: every crop box is the full 16x16 image.
+      auto aug = data::AugmentConfig::for_dataset("cifar10", 16);
+      aug.scale_min = 1.0;
+      auto s = setup(c);
+      const auto idx = torch::tensor(order, torch::kLong);
+      const auto expected = data::make_two_views(s->train_set.images.index_select(0, idx), order, aug,
+                                                 /*seed=*/42, /*epoch=*/1);
+      EXPECT_TRUE(torch::equal(whole, expected));
+    }
+  }
+  fs::remove_all(root);
+}
+
 TEST(PretrainSetup, AResumedRunKeepsItsColorJitterStrengthUnlessGivenAnother) {
   const fs::path root = flatclr::testing::write_synthetic_folder("flatclr_setup_resume");
   auto c = small_config(root, /*faster_version=*/true);

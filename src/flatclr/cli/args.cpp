@@ -77,6 +77,7 @@ unsigned flag_use(const std::string& flag) {
     std::map<std::string, unsigned> m;
     for (const char* f : {"faster_version",
                           "color_jitter_strength",
+                          "crop_min_scale",
                           "clr",
                           "temperature",
                           "n_views",
@@ -332,6 +333,11 @@ ParsedArgs parse_args(int argc, const char* const* argv, std::ostream& out, std:
                      "paths, in [0, 2.5]; 0 = no colour jitter (default: the dataset's, 0.5 for CIFAR-sized "
                      "images and 1 for ImageNet-sized; a resumed run keeps its own)")
           ->default_str("dataset");
+  app.add_option(
+         "--crop_min_scale", c.crop_min_scale,
+         "the smallest area fraction of the random crop, in (0, 1]: RandomResizedCrop's scale range is "
+         "(crop_min_scale, 1) in both augmentation paths; larger = views that overlap more")
+      ->capture_default_str();
   app.add_option(
       "--workers", c.data.workers,
       "decoding + augmentation threads of the per-image pipeline (0 = in the training thread; -1 = "

@@ -24,6 +24,7 @@ const std::vector<std::pair<std::string_view, std::string_view>>& field_flags() 
       // pretraining (train::PretrainConfig)
       {"faster_version", "--faster_version"},
       {"color_jitter_strength", "--color_jitter_strength"},
+      {"crop_min_scale", "--crop_min_scale"},
       {"clr", "--clr"},
       {"temperature", "--temperature"},
       {"n_views", "--n_views"},

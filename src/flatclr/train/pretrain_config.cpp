@@ -42,6 +42,12 @@ void PretrainConfig::validate() const {
                  "cannot pass 0.5)");
     }
   }
+  if (!(crop_min_scale > 0 && crop_min_scale <= 1)) {
+    fail_usage(
+        Field{"crop_min_scale"}, "=", crop_min_scale,
+        ": expected a number in (0, 1], the smallest area fraction of the random crop (RandomResizedCrop's "
+        "scale range is (crop_min_scale, 1))");
+  }
   positive("dist_timeout", dist_timeout);
   if (n_views != 2)
     fail_usage(Field{"n_views"}, "=", n_views, ": only 2 views are supported (as in the reference)");
@@ -92,6 +98,7 @@ std::string PretrainConfig::to_json() const {
   // color_jitter_strength_in_effect says which value the run used).
   j["color_jitter_strength"] = color_jitter_strength ? nlohmann::ordered_json(*color_jitter_strength)
                                                      : nlohmann::ordered_json(nullptr);
+  j["crop_min_scale"] = crop_min_scale;
   j["workers"] = data.workers;
   j["data_fraction"] = data.fraction;
   j["download"] = data.download;
@@ -149,6 +156,7 @@ const std::vector<std::string>& PretrainConfig::trajectory_keys() {
                                              "data_fraction",
                                              "clr",
                                              "temperature",
+                                             "crop_min_scale",
                                              "n_views",
                                              "model",
                                              "width_multiplier",

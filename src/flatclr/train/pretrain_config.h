@@ -38,6 +38,10 @@ struct PretrainConfig {
   // in [0, 2.5]. Unset: a resumed run keeps its checkpoint's, a new run takes the dataset's (0.5 for
   // CIFAR-sized images, 1 for ImageNet-sized ones: data::default_color_jitter_strength).
   std::optional<double> color_jitter_strength;
+  // The smallest area fraction of RandomResizedCrop's scale range (scale_min, 1), in both augmentation paths;
+  // in (0, 1]. The paper's 0.08 by default; a larger one makes the two views of an image overlap more (easier
+  // positives).
+  double crop_min_scale = 0.08;
 
   // method
   losses::Method clr = losses::Method::kFlatCLR;

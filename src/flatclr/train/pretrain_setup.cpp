@@ -73,21 +73,24 @@ double decide_color_jitter_strength(const PretrainConfig& c, const std::optional
 }
 
 // The batched augmentation on the device (faster_version) or the per-image pipeline on worker threads, with
-// colour jitter of strength s.start.color_jitter_strength.
+// colour jitter of strength s.start.color_jitter_strength and crops of at least c.crop_min_scale of the
+// image.
 std::unique_ptr<data::ViewSource> make_view_source(const PretrainConfig& c, const PretrainSetup& s) {
   const uint64_t seed = static_cast<uint64_t>(c.run.seed);
   const bool small = s.source.small;
   const double jitter = s.start.color_jitter_strength;
   if (c.faster_version) {
-    const auto aug = data::AugmentConfig::for_dataset(
+    auto aug = data::AugmentConfig::for_dataset(
         small && !data::is_cifar_name(c.data.dataset_name) ? "cifar10" : c.data.dataset_name,
         s.train_set.images.size(2), jitter);
+    aug.scale_min = c.crop_min_scale;
     return std::make_unique<data::BatchedViewSource>(s.train_set.images, aug, seed, s.device);
   }
   data::LoaderOptions lo;
   lo.workers = static_cast<int>(c.data.workers);
   lo.pin_memory = s.device.is_cuda();
   lo.augment = data::per_image_config(small, s.source.view_size, jitter);
+  lo.augment.scale_min = c.crop_min_scale;
   lo.seed = seed;
   return std::make_unique<data::LoaderViewSource>(s.source.source, lo, s.device);
 }
