@@ -108,6 +108,7 @@ std::vector<StudyCell> cells() {
   StudyCell cold;  // SimCLR saturated, FlatCLR ahead beyond the spread
   cold.study = "saturation", cold.page = "docs/results/saturation-study.md", cold.regime = "cold";
   cold.temperature = 0.05, cold.batch_size = 16, cold.epochs = 15, cold.images = 1000;
+  cold.color_jitter = 0.0, cold.crop_min_scale = 0.9;
   cold.simclr = CellResult{3, 30.0, 0.4, 28.0, 0.5, 0.97, 0.995, 0.6};
   cold.flatclr = CellResult{3, 32.5, 0.3, 30.0, 0.4, 0.98, 0.996, 0.7};
   cold.knn = CellDifference{2.5, 6.1, 3, true, true};
@@ -153,7 +154,8 @@ TEST(Diagnosis, RegimeInASaturatedCellWhereFlatclrWonAdvisesIt) {
   EXPECT_EQ(f->severity, "warning");
   EXPECT_TRUE(mentions(f,
                        "Closest measured cell: cold of docs/results/saturation-study.md (SimCLR at batch 16, "
-                       "tau 0.05, 1000 images, 15 epochs, 3 seeds: p+ 0.970, saturated rows 60%)"))
+                       "tau 0.05, 1000 images, 15 epochs, colour jitter 0, crop scale >= 0.9, 3 seeds: p+ "
+                       "0.970, saturated rows 60%)"))
       << f->text;
   EXPECT_TRUE(mentions(f, "kNN +2.50 points (paired over 3 seeds, t = 6.10: beyond the seeds' spread)"))
       << f->text;

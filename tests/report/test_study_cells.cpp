@@ -34,6 +34,8 @@ TEST(StudyCells, TheBuiltInCellsAreTheCommittedFiles) {
     EXPECT_EQ(got.regime, want.regime);
     EXPECT_EQ(got.batch_size, want.batch_size);
     EXPECT_EQ(got.temperature, want.temperature);
+    EXPECT_EQ(got.color_jitter, want.color_jitter);
+    EXPECT_EQ(got.crop_min_scale, want.crop_min_scale);
     // A study still running has cells with one method, or with too few pairs for a difference: the same parts
     // must be present on both sides.
     ASSERT_EQ(bool(got.simclr), bool(want.simclr)) << got.regime;
@@ -73,6 +75,28 @@ TEST(StudyCells, ABadFileNamesItselfAndTheField) {
     FAIL();
   } catch (const std::runtime_error& e) {
     EXPECT_EQ(std::string(e.what()), "z.json, cell 0, methods.simclr: 'knn' is not a number");
+  }
+}
+
+TEST(StudyCells, TheAugmentationOfACellIsReadWhereItsSettingGivesIt) {
+  const auto cells = parse_study_cells(R"([
+      {"setting": {"temperature": 0.05, "batch_size": 16, "epochs": 15, "color_jitter": 0.0,
+                   "crop_min_scale": 0.9}, "methods": {}},
+      {"setting": {"temperature": 0.1, "batch_size": 8, "epochs": 15}, "methods": {}}])",
+                                       "a.json");
+  ASSERT_EQ(cells.size(), 2u);
+  ASSERT_TRUE(cells[0].color_jitter && cells[0].crop_min_scale);
+  EXPECT_EQ(*cells[0].color_jitter, 0.0);
+  EXPECT_EQ(*cells[0].crop_min_scale, 0.9);
+  EXPECT_FALSE(cells[1].color_jitter || cells[1].crop_min_scale);  // the dataset's jitter, the paper's crop
+  try {
+    parse_study_cells(
+        R"([{"setting": {"temperature": 0.1, "batch_size": 8, "epochs": 1, "crop_min_scale": "x"},
+                           "methods": {}}])",
+        "b.json");
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()), "b.json, cell 0, setting: 'crop_min_scale' is not a number");
   }
 }
 

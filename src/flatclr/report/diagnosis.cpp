@@ -91,8 +91,11 @@ std::string cell_text(const StudyCell& c, losses::Method m) {
   std::string s = c.regime + " of " + c.page + " (" + losses::method_info(m).name + " at batch " +
                   std::to_string(c.batch_size) + ", tau " + fmt("%g", c.temperature);
   if (c.images > 0) s += ", " + std::to_string(c.images) + " images";
-  return s + ", " + std::to_string(c.epochs) + " epochs, " + std::to_string(r.seeds) + " seeds: p+ " +
-         fmt("%.3f", r.p_pos) + ", saturated rows " + pct(r.saturated) + ")";
+  s += ", " + std::to_string(c.epochs) + " epochs";
+  if (c.color_jitter) s += ", colour jitter " + fmt("%g", *c.color_jitter);
+  if (c.crop_min_scale) s += ", crop scale >= " + fmt("%g", *c.crop_min_scale);
+  return s + ", " + std::to_string(r.seeds) + " seeds: p+ " + fmt("%.3f", r.p_pos) + ", saturated rows " +
+         pct(r.saturated) + ")";
 }
 
 std::string difference_text(const char* metric, const CellDifference& d, const StudyCell& c) {

@@ -81,6 +81,8 @@ std::vector<StudyCell> parse_study_cells(const std::string& json_text, const std
       cell.batch_size = static_cast<int64_t>(number(s, "batch_size", at + ", setting"));
       cell.epochs = static_cast<int64_t>(number(s, "epochs", at + ", setting"));
       cell.images = static_cast<int64_t>(number(s, "images", at + ", setting", false));
+      if (s.contains("color_jitter")) cell.color_jitter = number(s, "color_jitter", at + ", setting");
+      if (s.contains("crop_min_scale")) cell.crop_min_scale = number(s, "crop_min_scale", at + ", setting");
       cell.simclr = result(c.at("methods"), "simclr", at);
       cell.flatclr = result(c.at("methods"), "flatclr", at);
       if (c.contains("flatclr_minus_simclr")) {

@@ -44,6 +44,9 @@ struct StudyCell {
   std::string regime;  // the cell's name on that page ("batch 8", "cold")
   double temperature = 0;
   int64_t batch_size = 0, epochs = 0, images = 0;  // images per epoch; 0 when the file does not say
+  // The augmentation where the cell's setting gives it (the saturation study's levers): the colour jitter
+  // strength s and the crop's smallest scale; unset, the dataset's jitter and the paper's crop (0.08, 1).
+  std::optional<double> color_jitter, crop_min_scale;
   std::optional<CellResult> simclr, flatclr;
   std::optional<CellDifference> knn, linear;
 
