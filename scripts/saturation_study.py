@@ -55,6 +55,9 @@ TRAIN_IMAGES = 50000
 # The colour jitter strength s of a setting without "color_jitter": CIFAR-10's own in the batched augmentation,
 # ColorJitter(0.4, 0.4, 0.4, 0.1) (`flatclr --color_jitter_strength`; the binaries before that flag had only this).
 DEFAULT_JITTER = 0.5
+# The crop's smallest scale of a setting without "crop_min_scale": the paper's RandomResizedCrop scale (0.08, 1)
+# (`flatclr --crop_min_scale`).
+DEFAULT_CROP = 0.08
 
 # The pilot: SimCLR only, seed 1, the small-batch study's protocol (ResNet-18 x0.125, LARS, sqrt lr scaling, the
 # batched augmentation) with one of temperature, batch, data size and epochs changed at a time, most of them about
@@ -83,8 +86,13 @@ DEFAULT_JITTER = 0.5
 # fell to 1.7 tau and kNN to 14% (below a random encoder): pushed further, SimCLR's encoder gives up its margin
 # rather than keep its rows saturated. So the study falls back on the nearest setting (choose_regimes), and batch 2
 # at tau 0.1 with CIFAR-10's colour jitter joins the pilot, as its calm counterpart that differs in the jitter alone.
+# After that study, the crop came in as a lever (`flatclr --crop_min_scale`): with RandomResizedCrop's scale (0.9, 1)
+# or (1, 1) the two views of an image are nearly the same pixels, the easiest positive pair the augmentation allows.
+# The pilot's seven crop settings (the last seven) extend the pilot; the regimes chosen from the first 36 stay, and
+# regimes chosen from the extended pilot are added beside them (regimes_after_extension).
 PILOT = [
-    dict({"temperature": t, "batch_size": b, "data_fraction": f, "epochs": e}, **({"color_jitter": j[0]} if j else {}))
+    dict({"temperature": t, "batch_size": b, "data_fraction": f, "epochs": e},
+         **({"color_jitter": j[0]} if j and j[0] is not None else {}), **({"crop_min_scale": j[1]} if j[1:] else {}))
     for (t, b, f, e, *j) in [
         (0.05, 16, 0.02, 15), (0.05, 16, 0.002, 150), (0.02, 16, 0.02, 15),
         (0.1, 4, 0.02, 15), (0.05, 4, 0.002, 150), (0.05, 16, 0.002, 600), (0.05, 2, 0.002, 150),
@@ -98,6 +106,12 @@ PILOT = [
         (0.1, 16, 0.002, 600, 0.0),
         (0.05, 8, 0.02, 15), (0.1, 16, 0.02, 15), (0.2, 16, 0.02, 15), (0.05, 16, 0.1, 3), (0.05, 64, 0.02, 15),
         (0.05, 8, 0.002, 150), (0.1, 16, 0.02, 45),
+        # The crop: two crops of at least 90% (or all) of the image overlap almost entirely, so the views differ by
+        # flip, grayscale and blur alone (a probe at tau 0.1, batch 16, 1,000 images, no jitter: 40% of the rows
+        # saturated by epoch 15, p+ 0.97, against 0% and 0.40 with the paper's crop).
+        (0.1, 64, 0.02, 15, 0.0, 1.0), (0.1, 16, 0.02, 15, 0.0, 1.0), (0.05, 16, 0.02, 15, 0.0, 0.9),
+        (0.05, 64, 0.02, 15, 0.0, 0.9), (0.05, 16, 0.02, 15, None, 0.9), (0.1, 16, 0.02, 15, 0.0, 0.9),
+        (0.1, 16, 0.02, 45, 0.0, 0.9),
     ]
 ]
 
@@ -108,10 +122,11 @@ STUDY_SEEDS = [1, 2, 3]
 
 
 def setting_name(s):
-    """t<tau>_b<batch>_f<fraction>_e<epochs>, then _cj<s> where the colour jitter strength is given (the names of
-    the runs made before it existed stay as they were)."""
+    """t<tau>_b<batch>_f<fraction>_e<epochs>, then _cj<s> where the colour jitter strength is given and _cs<a> where
+    the crop's smallest scale is (the names of the runs made before either existed stay as they were)."""
     name = "t%g_b%d_f%g_e%d" % (s["temperature"], s["batch_size"], s["data_fraction"], s["epochs"])
-    return name + ("_cj%g" % s["color_jitter"] if "color_jitter" in s else "")
+    return (name + ("_cj%g" % s["color_jitter"] if "color_jitter" in s else "") +
+            ("_cs%g" % s["crop_min_scale"] if "crop_min_scale" in s else ""))
 
 
 def jitter(s):
@@ -119,9 +134,14 @@ def jitter(s):
     return s.get("color_jitter", DEFAULT_JITTER)
 
 
+def crop(s):
+    """The smallest area fraction of the setting's random crop (RandomResizedCrop's scale range is (crop, 1))."""
+    return s.get("crop_min_scale", DEFAULT_CROP)
+
+
 def describe(s):
-    return "tau %g, batch %d, %d images, %d epochs, colour jitter %g" % (
-        s["temperature"], s["batch_size"], images(s), s["epochs"], jitter(s))
+    return "tau %g, batch %d, %d images, %d epochs, colour jitter %g, crop scale ≥ %g" % (
+        s["temperature"], s["batch_size"], images(s), s["epochs"], jitter(s), crop(s))
 
 
 def images(s):
@@ -193,6 +213,8 @@ def flags_for(args, s):
                   "save_every_n_epochs": str(max(1, s["epochs"] // 15)) if isinstance(s["epochs"], int) else "<n>"}
     if "color_jitter" in s:
         args.extra["color_jitter_strength"] = str(s["color_jitter"])
+    if "crop_min_scale" in s:
+        args.extra["crop_min_scale"] = str(s["crop_min_scale"])
 
 
 def log_every(s):
@@ -262,18 +284,47 @@ def run_all(args, stage):
     build = build_record(args)
     deadline = time.time() + args.hours * 3600
     if run_list(args, "pilot", pilot_runs(), ("knn",), deadline, build) and stage == "study":
+        chosen = None
         if not REGIMES:
-            REGIMES[:] = choose_regimes(args) or []
-            if REGIMES:
-                os.makedirs(os.path.dirname(regimes_file(args)), exist_ok=True)
-                with open(regimes_file(args) + ".tmp", "w") as f:
-                    json.dump(REGIMES, f, indent=1)
-                os.replace(regimes_file(args) + ".tmp", regimes_file(args))
+            chosen = [dict(r, pilot_size=len(PILOT)) for r in choose_regimes(args) or []]
+        elif chosen_from(REGIMES) < len(PILOT):
+            fresh = choose_regimes(args)  # None while a run of the extended pilot is missing
+            chosen = regimes_after_extension(REGIMES, fresh) if fresh is not None else None
+        if chosen:
+            REGIMES[:] = chosen
+            os.makedirs(os.path.dirname(regimes_file(args)), exist_ok=True)
+            with open(regimes_file(args) + ".tmp", "w") as f:
+                json.dump(REGIMES, f, indent=1)
+            os.replace(regimes_file(args) + ".tmp", regimes_file(args))
         if REGIMES:
             run_list(args, "study", study_runs(), ("knn", "linear_eval"), deadline, build)
         else:
             ls.log("no study: the pilot is incomplete or found no setting that saturates SimCLR (see the page)")
     report(args)
+
+
+# The size of the pilot the first regimes were chosen from (regimes.json's entries before "pilot_size" existed).
+FIRST_PILOT = 36
+
+
+def chosen_from(regimes):
+    """The number of pilot settings the newest of the regimes were chosen from."""
+    return max(r.get("pilot_size", FIRST_PILOT) for r in regimes)
+
+
+def regimes_after_extension(chosen, fresh):
+    """The regimes once the pilot has grown: those already chosen stay as they are (their runs and records keep their
+    names), and the ones chosen from the extended pilot join them, except where an existing regime already has the
+    same setting; a name already taken gets a number (not-saturating-2)."""
+    out = list(chosen)
+    for r in fresh:
+        if any(x["setting"] == r["setting"] for x in out):
+            continue
+        name, n = r["name"], 2
+        while any(x["name"] == name for x in out):
+            name, n = "%s-%d" % (r["name"], n), n + 1
+        out.append(dict(r, name=name, pilot_size=len(PILOT)))
+    return out
 
 
 def saturates(g):
@@ -296,7 +347,7 @@ def regimes_file(args):
 
 # The levers a setting pulls besides the batch: its value in a setting.
 LEVERS = {"temperature": lambda s: s["temperature"], "data size": lambda s: s["data_fraction"],
-          "epochs": lambda s: s["epochs"], "colour jitter": jitter}
+          "epochs": lambda s: s["epochs"], "colour jitter": jitter, "crop scale": crop}
 
 
 def differs_only_in(a, b, lever):
@@ -310,7 +361,8 @@ def choose_regimes(args):
     (images seen = images x epochs) in which at least ONSET of SimCLR's rows were saturated over the last epoch, the
     second pulling another lever than the batch where the pilot has one, and one in which SimCLR did not saturate
     (under 5% of rows in the last epoch, p+ under 0.9 in every interval), preferably the first saturating one with
-    only its colour jitter changed, else only its temperature, else at its batch, data size and epochs."""
+    only its crop scale changed, else only its colour jitter, else only its temperature, else at its batch, data size
+    and epochs."""
     got = [(s, summary(args, "pilot", "simclr_" + setting_name(s), s)) for s in PILOT]
     if any(g is None for _, g in got):
         return None
@@ -330,9 +382,9 @@ def choose_regimes(args):
         other = []
     else:
         first = hot[0][0]
-        # The second saturating regime should pull another lever (temperature, data size or colour jitter), not only
-        # the batch.
-        levers = ("temperature", "data size", "colour jitter")
+        # The second saturating regime should pull another lever (temperature, data size, colour jitter or crop
+        # scale), not only the batch.
+        levers = ("temperature", "data size", "colour jitter", "crop scale")
         other = [sg for sg in hot[1:] if any(LEVERS[k](sg[0]) != LEVERS[k](first) for k in levers)] or hot[1:]
         regimes = [{"name": "saturating-1", "setting": first, "pilot": first,
                     "why": "the cheapest pilot setting with ≥ %d%% of SimCLR's rows saturated over the last epoch" % (
@@ -340,13 +392,16 @@ def choose_regimes(args):
     if other:
         regimes.append({"name": "saturating-2", "setting": other[0][0], "pilot": other[0][0],
                         "why": "the next cheapest such setting%s" % (
-                            " with another temperature, data size or colour jitter" if other[0] is not hot[1]
+                            " with another temperature, data size, colour jitter or crop scale"
+                            if other[0] is not hot[1]
                             else "")})
     # The calm regime: saturating-1 with one thing changed, so that the two differ in whether SimCLR saturates and
-    # in as little else as the pilot allows. Only the colour jitter first: the loss, its temperature and its
-    # negatives are then the same.
+    # in as little else as the pilot allows. Only the augmentation first (the crop, then the colour jitter): the loss,
+    # its temperature and its negatives are then the same.
     head = regimes[0]["name"]
     preferences = [
+        (lambda s: differs_only_in(s, first, "crop scale"), ", %s with the paper's crop scale" % head
+         if crop(first) != DEFAULT_CROP else ", %s with another crop scale" % head),
         (lambda s: differs_only_in(s, first, "colour jitter"), ", %s with another colour jitter" % head),
         (lambda s: differs_only_in(s, first, "temperature"), ", %s at another temperature" % head),
         (lambda s: all(s[k] == first[k] for k in ("batch_size", "data_fraction", "epochs")),
@@ -393,13 +448,15 @@ def records_from_page(args, page_text, page_commit):
     for c, bt, flags in re.findall(r"flatclr (\w{12}), (\w+) build \(`([^`]*)`\)", page_text.split("\n")[2]):
         builds[c] = {"commit": c, "dirty": False, "cmake": {"CMAKE_BUILD_TYPE": bt, "CMAKE_CXX_FLAGS_RELEASE": flags}}
     written = []
-    by_key = {(s["temperature"], s["batch_size"], images(s), s["epochs"], jitter(s)): s for s in PILOT}
+    by_key = {(s["temperature"], s["batch_size"], images(s), s["epochs"], jitter(s), crop(s)): s for s in PILOT}
     for line in page_text.split("\n"):
         cols = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cols) != 15 or not re.match(r"^[0-9.]+$", cols[0]):
+        if len(cols) not in (15, 16) or not re.match(r"^[0-9.]+$", cols[0]):
             continue
         j = float(cols[4].split()[0])
-        s = by_key.get((float(cols[0]), int(cols[1]), int(cols[2]), int(cols[3]), j))
+        # The pages before the crop scale had no column for it: the paper's crop.
+        a = float(cols.pop(5).split()[0]) if len(cols) == 16 else DEFAULT_CROP
+        s = by_key.get((float(cols[0]), int(cols[1]), int(cols[2]), int(cols[3]), j, a))
         if s is None:
             sys.exit("error: %s: a pilot row matches no pilot setting: %s" % (PAGE, line))
         name = "simclr_" + setting_name(s)
@@ -514,19 +571,20 @@ def gap_table():
 
 
 def pilot_section(args):
-    rows = ["| temperature | batch | images | epochs | colour jitter s | p+ max (interval) | p+ last epoch | saturated "
-            "%% last epoch | saturated %% peak (at epoch) | ≥ %d%% saturated from | p+ by quarter of training | margin "
-            "s+ − s− (÷ tau) | kNN top-1 | wall s | flatclr |" % (100 * ONSET),
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| temperature | batch | images | epochs | colour jitter s | crop scale ≥ | p+ max (interval) | p+ last epoch "
+            "| saturated %% last epoch | saturated %% peak (at epoch) | ≥ %d%% saturated from | p+ by quarter of training "
+            "| margin s+ − s− (÷ tau) | kNN top-1 | wall s | flatclr |" % (100 * ONSET),
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     done = []
     for name, s, clr, seed in pilot_runs():
         g = summary(args, "pilot", name, s)
         if not g:
             continue
         done.append((s, g))
-        rows.append("| %g | %d | %d | %d | %s | %.3f | %.3f | %.1f | %s | %s | %s | %.3f (%.1f) | %s | %.0f | %s |" % (
+        rows.append("| %g | %d | %d | %d | %s | %s | %.3f | %.3f | %.1f | %s | %s | %s | %.3f (%.1f) | %s | %.0f | %s |" % (
             s["temperature"], s["batch_size"], images(s), s["epochs"],
             "%g" % jitter(s) if "color_jitter" in s else "%g (CIFAR-10's)" % jitter(s),
+            "%g" % crop(s) if "crop_min_scale" in s else "%g (the paper's)" % crop(s),
             g["p_pos_max"], g["p_pos"], g["saturated"],
             "%.1f (epoch %.1f)" % (g["saturated_peak"], g["saturated_peak_epoch"]) if g["saturated_peak"] > 0 else "0.0",
             onset_text(g, s["epochs"]), g["quarters"], g["margin"], g["margin"] / s["temperature"],
@@ -561,6 +619,7 @@ def pilot_section(args):
         top_p[1]["p_pos"], describe(top_p[0]), top_sat[1]["saturated"], describe(top_sat[0])))
     text += temperature_effect(done)
     text += jitter_effect(done)
+    text += crop_effect(done)
     return "\n".join(text), done
 
 
@@ -568,17 +627,18 @@ def temperature_effect(done):
     """For pilot settings that differ only in temperature: what a lower tau did to the margin and to p+."""
     groups = {}
     for s, g in done:
-        groups.setdefault((s["batch_size"], images(s), s["epochs"], jitter(s)), []).append((s["temperature"], g))
+        groups.setdefault((s["batch_size"], images(s), s["epochs"], jitter(s), crop(s)), []).append((s["temperature"], g))
     out = []
-    for (batch, n, epochs, j), runs in sorted(groups.items()):
+    for (batch, n, epochs, j, a), runs in sorted(groups.items()):
         if len(runs) < 2:
             continue
         runs.sort(key=lambda tg: tg[0])
         (t0, g0), (t1, g1) = runs[0], runs[-1]
-        out.append("\nTemperature alone (batch %d, %d images, %d epochs, colour jitter %g): %s. From tau %g to %g the "
+        out.append("\nTemperature alone (batch %d, %d images, %d epochs, colour jitter %g, crop scale ≥ %g): %s. From tau "
+                   "%g to %g the "
                    "margin changed %.2f-fold (the temperature %.2f-fold), and p+ over the last epoch went from %.3f "
                    "to %.3f." % (
-                       batch, n, epochs, j, "; ".join("tau %g: margin %.3f = %.1f tau, p+ %.3f" % (
+                       batch, n, epochs, j, a, "; ".join("tau %g: margin %.3f = %.1f tau, p+ %.3f" % (
                            t, g["margin"], g["margin"] / t, g["p_pos"]) for t, g in runs),
                        t1, t0, g0["margin"] / g1["margin"], t0 / t1, g1["p_pos"], g0["p_pos"]))
     return out
@@ -589,16 +649,34 @@ def jitter_effect(done):
     and to the saturated share."""
     groups = {}
     for s, g in done:
-        groups.setdefault((s["temperature"], s["batch_size"], images(s), s["epochs"]), []).append((jitter(s), g))
+        groups.setdefault((s["temperature"], s["batch_size"], images(s), s["epochs"], crop(s)), []).append((jitter(s), g))
     out = []
-    for (t, batch, n, epochs), runs in sorted(groups.items()):
+    for (t, batch, n, epochs, a), runs in sorted(groups.items()):
         if len(runs) < 2:
             continue
         runs.sort(key=lambda jg: -jg[0])
-        out.append("\nColour jitter alone (tau %g, batch %d, %d images, %d epochs), from the strongest to the weakest: "
-                   "%s." % (t, batch, n, epochs, "; ".join(
+        out.append("\nColour jitter alone (tau %g, batch %d, %d images, %d epochs, crop scale ≥ %g), from the strongest "
+                   "to the weakest: %s." % (t, batch, n, epochs, a, "; ".join(
                        "s %g: margin %.3f = %.1f tau, p+ %.3f, %.1f%% saturated over the last epoch" % (
                            j, g["margin"], g["margin"] / t, g["p_pos"], g["saturated"]) for j, g in runs)))
+    return out
+
+
+def crop_effect(done):
+    """For pilot settings that differ only in the crop's smallest scale: what views that overlap more did to the
+    margin, to p+ and to the saturated share."""
+    groups = {}
+    for s, g in done:
+        groups.setdefault((s["temperature"], s["batch_size"], images(s), s["epochs"], jitter(s)), []).append((crop(s), g))
+    out = []
+    for (t, batch, n, epochs, j), runs in sorted(groups.items()):
+        if len(runs) < 2:
+            continue
+        runs.sort(key=lambda ag: ag[0])
+        out.append("\nCrop scale alone (tau %g, batch %d, %d images, %d epochs, colour jitter %g), from the paper's "
+                   "crop to views that overlap most: %s." % (t, batch, n, epochs, j, "; ".join(
+                       "crop scale ≥ %g: margin %.3f = %.1f tau, p+ %.3f, %.1f%% saturated over the last epoch" % (
+                           a, g["margin"], g["margin"] / t, g["p_pos"], g["saturated"]) for a, g in runs)))
     return out
 
 
@@ -624,11 +702,13 @@ def study_section(args):
     cells = study_cells(args)
     total, done = len(study_runs()), sum(len(v) for v in cells.values())
     out = ["%d of %d runs finished%s." % (done, total, "" if done == total else " (not yet complete)"), "",
-           "| regime | temperature | batch | images | epochs | colour jitter s | why |", "|---|---|---|---|---|---|---|"]
+           "| regime | temperature | batch | images | epochs | colour jitter s | crop scale ≥ | why |",
+           "|---|---|---|---|---|---|---|---|"]
     for r in REGIMES:
         s = r["setting"]
-        out.append("| %s | %g | %d | %d | %d | %g | %s |" % (r["name"], s["temperature"], s["batch_size"], images(s),
-                                                             s["epochs"], jitter(s), pilot_reason(args, r)))
+        out.append("| %s | %g | %d | %d | %d | %g | %g | %s |" % (
+            r["name"], s["temperature"], s["batch_size"], images(s), s["epochs"], jitter(s), crop(s),
+            pilot_reason(args, r)))
     out += ["", "Top-1 in %%, mean ± standard deviation over the seeds. Saturated: share of rows with p+ > 0.99, over "
             "the last epoch and over all of training; onset: the first logging interval in which at least %d%% of the "
             "rows were saturated (mean over the seeds that reached it)." % (100 * ONSET), "",
@@ -707,16 +787,32 @@ def conclusion(cells, verdicts, pilot_of=lambda setting: None):
         lines.append("- **%s**: SimCLR's rows were %.1f%% saturated over the last epoch (mean of %d seeds); "
                      "FlatCLR − SimCLR: %s." % (r["name"], sat, len(sim), "; ".join(parts)))
     near = [r for r in REGIMES if r["name"] == "nearest-saturation"]
+    hot = [r for r in REGIMES if r["name"].startswith("saturating")]
     if near:
         r = near[0]
         sim = cells.get((r["name"], "simclr"), {})
         pilot = pilot_of(r["pilot"])
-        lines.append("- **No regime saturated SimCLR** by this page's rule (≥ %d%% of its rows over the last epoch): "
-                     "the pilot's nearest setting had %s, and the study's seeds of it %s, so the regime the paper is "
-                     "about was not reached at this scale, and the comparison above is the nearest to it measured "
-                     "here." % (100 * ONSET, "%.1f%%" % pilot["saturated"] if pilot else "?",
-                                ", ".join("%.1f%% (seed %d)" % (sim[k]["saturated"], k) for k in sorted(sim)) or
-                                "none finished yet"))
+        seeds = ", ".join("%.1f%% (seed %d)" % (sim[k]["saturated"], k) for k in sorted(sim)) or "none finished yet"
+        share = "%.1f%%" % pilot["saturated"] if pilot else "?"
+        if hot:
+            lines.append("- **%s** came from the pilot's first %d settings, in none of which SimCLR saturated by this "
+                         "page's rule (≥ %d%% of its rows over the last epoch): it is the nearest of them (pilot %s; "
+                         "the study's seeds %s). The crop settings added later did saturate it: %s." % (
+                             r["name"], r.get("pilot_size", FIRST_PILOT), 100 * ONSET, share, seeds,
+                             ", ".join(x["name"] for x in hot)))
+        else:
+            lines.append("- **No regime saturated SimCLR** by this page's rule (≥ %d%% of its rows over the last "
+                         "epoch): the pilot's nearest setting had %s, and the study's seeds of it %s, so the regime "
+                         "the paper is about was not reached at this scale, and the comparison above is the nearest to "
+                         "it measured here." % (100 * ONSET, share, seeds))
+    for r in hot:
+        sim = cells.get((r["name"], "simclr"), {})
+        below = sorted(k for k in sim if not saturates(sim[k]))
+        if below:
+            lines.append("- In **%s**, %s of SimCLR's %d finished seeds %s below the pilot's ≥ %d%% (%s): the regime "
+                         "saturates SimCLR in the pilot's run, not in every seed." % (
+                             r["name"], len(below), len(sim), "was" if len(below) == 1 else "were", 100 * ONSET,
+                             ", ".join("%.1f%% (seed %d)" % (sim[k]["saturated"], k) for k in below)))
     if wins:
         lines.append("- FlatCLR's advantage appears in: %s." % ", ".join(wins))
     else:
@@ -851,13 +947,15 @@ longer on fewer images widens the margin the encoder reaches is one of the thing
 the encoder can reach depends on how hard the augmentation makes the positive pair: with weak colour distortion
 the two views keep the image's colour histogram, an easy cue that tells the positive from the negatives, which is
 why SimCLR's colour jitter matters; the pilot varies its strength s, ColorJitter(0.8s, 0.8s, 0.8s, 0.2s)
-(CIFAR-10's own s = {default_jitter}; 0 turns it off).
+(CIFAR-10's own s = {default_jitter}; 0 turns it off). The crop matters the same way: RandomResizedCrop's scale range
+(a, 1) with the paper's a = {default_crop} gives two views that may share few pixels; with a = 0.9 or 1 they are nearly
+the same pixels, and the pilot varies a as well (`flatclr --crop_min_scale`).
 
 ## Pilot: which settings saturate SimCLR
 Protocol of `scripts/logk_study.py` (ResNet-18 at 1/8 width, LARS at lr 0.075 × sqrt(batch), 1 warm-up epoch then
 cosine, the batched augmentation, a class-stratified subset of CIFAR-10's training set; float32, contiguous memory
-format) with the temperature, batch, number of images, epochs or colour jitter strength s changed (s =
-{default_jitter}, CIFAR-10's, where the table says so). p+ is the mean over a logging interval's
+format) with the temperature, batch, number of images, epochs, colour jitter strength s or crop scale a changed (s =
+{default_jitter}, CIFAR-10's, and a = {default_crop}, the paper's, where the table says so). p+ is the mean over a logging interval's
 rows (20 steps, fewer where an epoch has under 60, so that every epoch has 3 or more intervals); "saturated" the
 share of rows with p+ > {sat}. Margin: the mean cosine similarity of the positive minus that of the negatives over
 the last epoch, and the same in units of tau (p+ depends on margin / tau). kNN: k 200 on the full test split, the
@@ -872,15 +970,17 @@ one binary left unfinished is started afresh by the next, never resumed).
 ## Study: SimCLR against FlatCLR, {nseeds} seeds, {where}
 The regimes are chosen by the script from the complete pilot, and then kept fixed
 (`docs/results/saturation-runs/regimes.json`): the two cheapest pilot settings (images seen = images × epochs) in which at least {onset}% of SimCLR's rows
-were saturated over the last epoch, the second pulling another lever than the batch (temperature, data size or
-colour jitter) where the pilot has one, and one in which SimCLR did not saturate (under 5% of the rows, p+ under
-0.9 in every interval), preferably the first saturating one with only its colour jitter changed, else only its
-temperature, else at its batch, data size and epochs. The colour jitter came first in that order when the pilot
+were saturated over the last epoch, the second pulling another lever than the batch (temperature, data size,
+colour jitter or crop scale) where the pilot has one, and one in which SimCLR did not saturate (under 5% of the rows,
+p+ under 0.9 in every interval), preferably the first saturating one with only its crop scale changed, else only its
+colour jitter, else only its temperature, else at its batch, data size and epochs. The colour jitter came first in that order when the pilot
 found it to be the lever (no setting with CIFAR-10's jitter had half of its rows saturated): a calm regime that
 differs from a saturating one in the augmentation alone has the same loss, temperature and negatives, so the
 comparison isolates saturation. Where no pilot setting saturates, the study measures both methods in the setting that
 came nearest (the largest share of saturated rows over the last epoch, if at least {near}%), named
-`nearest-saturation`, beside the calm regime chosen the same way. Evaluation as in the small-batch
+`nearest-saturation`, beside the calm regime chosen the same way. The regimes of the first 36 pilot settings were
+chosen that way (none saturated); when the pilot grew (the crop settings), the regimes chosen from the whole pilot
+joined them, and the earlier ones stay with their runs. Evaluation as in the small-batch
 study: weighted kNN (k 200) and a linear probe (100 epochs, batch 512) trained on the same class-stratified 5,000
 training images for every regime, scored on the full 10,000-image test split.
 
@@ -901,18 +1001,20 @@ Written by the script from the tables above. "Beyond the seeds' spread": a paire
 ```sh
 scripts/saturation_study.py freeze --source <checkout with build/flatclr>
 scripts/saturation_study.py study --data <data> [--hours H]   # the pilot, then the study; rerun to resume
-# each run (settings with a colour jitter strength add --color_jitter_strength=<s>):
+# each run (settings with a colour jitter strength add --color_jitter_strength=<s>, with a crop scale
+# --crop_min_scale=<a>):
 {pre}
 {eval}
 ```
 """.format(updated=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), commits=commits(args), sat=SATURATED,
            gaps=gap_table(), pilot=pilot, nseeds=len(STUDY_SEEDS), study=study, comparison=comparison,
-           where="where SimCLR came nearest to saturation and where it did not"
-           if any(r["name"] == "nearest-saturation" for r in REGIMES) else "where SimCLR saturates and where it does not",
+           where="where SimCLR saturates and where it does not"
+           if any(r["name"].startswith("saturating") for r in REGIMES) else
+           "where SimCLR came nearest to saturation and where it did not",
            conclusion=conclusion(cells, verdicts, lambda st: summary(args, "pilot", "simclr_" + setting_name(st), st)),
            gpu=gpu_section(), pre=cmd_pre, eval=cmd_eval, onset=int(100 * ONSET),
            near=int(100 * NEAR),
-           default_jitter="%g" % DEFAULT_JITTER)
+           default_jitter="%g" % DEFAULT_JITTER, default_crop="%g" % DEFAULT_CROP)
     with open(PAGE, "w") as f:
         f.write(page)
 
