@@ -784,8 +784,9 @@ def conclusion(cells, verdicts, pilot_of=lambda setting: None):
                 "kNN" if key == "knn" else "linear", m, "beyond the seeds' spread" if beyond else "within it", n))
             if beyond:
                 (wins if m > 0 else losses).append("%s (%s)" % (r["name"], "kNN" if key == "knn" else "linear"))
-        lines.append("- **%s**: SimCLR's rows were %.1f%% saturated over the last epoch (mean of %d seeds); "
-                     "FlatCLR − SimCLR: %s." % (r["name"], sat, len(sim), "; ".join(parts)))
+        lines.append("- **%s**: SimCLR's rows were %.1f%% saturated over the last epoch (mean of %d seed%s); "
+                     "FlatCLR − SimCLR: %s." % (r["name"], sat, len(sim), "" if len(sim) == 1 else "s",
+                                                "; ".join(parts)))
     near = [r for r in REGIMES if r["name"] == "nearest-saturation"]
     hot = [r for r in REGIMES if r["name"].startswith("saturating")]
     if near:
@@ -813,6 +814,21 @@ def conclusion(cells, verdicts, pilot_of=lambda setting: None):
                          "saturates SimCLR in the pilot's run, not in every seed." % (
                              r["name"], len(below), len(sim), "was" if len(below) == 1 else "were", 100 * ONSET,
                              ", ".join("%.1f%% (seed %d)" % (sim[k]["saturated"], k) for k in below)))
+    # A saturating regime and a calm one that differ in the augmentation alone (the same loss, temperature, batch and
+    # data): the closest thing here to switching saturation on and off.
+    mean_of = {(rr["name"], key): m for (rr, key, m, t, n) in verdicts if m is not None}
+    for r in hot:
+        for c in REGIMES:
+            lever = next((k for k in ("crop scale", "colour jitter") if differs_only_in(c["setting"], r["setting"], k)),
+                         None)
+            if c["name"].startswith("not-saturating") and lever and (r["name"], "knn") in mean_of and \
+                    (c["name"], "knn") in mean_of:
+                lines.append("- **%s** and **%s** differ in the %s alone: FlatCLR − SimCLR was %+.2f points of kNN "
+                             "and %s of linear top-1 with SimCLR saturated, against %+.2f and %s without." % (
+                                 r["name"], c["name"], lever, mean_of[(r["name"], "knn")],
+                                 "%+.2f" % mean_of[(r["name"], "linear")] if (r["name"], "linear") in mean_of else "?",
+                                 mean_of[(c["name"], "knn")],
+                                 "%+.2f" % mean_of[(c["name"], "linear")] if (c["name"], "linear") in mean_of else "?"))
     if wins:
         lines.append("- FlatCLR's advantage appears in: %s." % ", ".join(wins))
     else:

@@ -294,6 +294,24 @@ class CropScaleTest(unittest.TestCase):
         self.assertIn("In **saturating-1**, 1 of SimCLR's 3 finished seeds was below the pilot's ≥ 50% (20.0% (seed 3))",
                       text)
 
+    def test_the_conclusion_sets_a_saturating_regime_against_its_calm_twin(self):
+        hot = {"temperature": 0.05, "batch_size": 64, "data_fraction": 0.02, "epochs": 15, "color_jitter": 0.0,
+               "crop_min_scale": 0.9}
+        calm = {k: v for k, v in hot.items() if k != "crop_min_scale"}
+        ss.REGIMES[:] = [{"name": "not-saturating", "setting": calm, "pilot": calm, "why": "c"},
+                         {"name": "saturating-1", "setting": hot, "pilot": hot, "why": "a", "pilot_size": 43}]
+        for name, s, clr, seed in ss.study_runs():
+            sat = name.startswith("saturating")
+            gain = (1.0 if sat else 0.5) + 0.01 * seed if clr == "flatclr" else 0.0
+            make_run(self.tmp.name, "study", name, s, 0.9 if sat and clr == "simclr" else 0.01, knn=30 + seed + gain,
+                     linear=28 + seed)
+        _, cells = ss.study_section(self.args)
+        _, verdicts = ss.comparison_section(cells)
+        text = ss.conclusion(cells, verdicts)
+        self.assertIn("- **saturating-1** and **not-saturating** differ in the crop scale alone: FlatCLR − SimCLR was "
+                      "+1.02 points of kNN and +0.00 of linear top-1 with SimCLR saturated, against +0.52 and +0.00 "
+                      "without.", text)
+
     def test_a_page_row_from_before_the_crop_column_reads_as_the_papers_crop(self):
         s = ss.PILOT[0]
         make_run(self.args.out, "pilot", "simclr_" + ss.setting_name(s), s, 0.7, knn=30.25)
