@@ -823,12 +823,19 @@ def conclusion(cells, verdicts, pilot_of=lambda setting: None):
                          None)
             if c["name"].startswith("not-saturating") and lever and (r["name"], "knn") in mean_of and \
                     (c["name"], "knn") in mean_of:
+                wider = mean_of[(r["name"], "knn")] - mean_of[(c["name"], "knn")]
                 lines.append("- **%s** and **%s** differ in the %s alone: FlatCLR − SimCLR was %+.2f points of kNN "
-                             "and %s of linear top-1 with SimCLR saturated, against %+.2f and %s without." % (
+                             "and %s of linear top-1 with SimCLR saturated, against %+.2f and %s without: %s." % (
                                  r["name"], c["name"], lever, mean_of[(r["name"], "knn")],
                                  "%+.2f" % mean_of[(r["name"], "linear")] if (r["name"], "linear") in mean_of else "?",
                                  mean_of[(c["name"], "knn")],
-                                 "%+.2f" % mean_of[(c["name"], "linear")] if (c["name"], "linear") in mean_of else "?"))
+                                 "%+.2f" % mean_of[(c["name"], "linear")] if (c["name"], "linear") in mean_of else "?",
+                                 "saturating SimCLR did not widen FlatCLR's kNN lead" if wider <= 0 else
+                                 "FlatCLR's kNN lead was %.2f points larger with SimCLR saturated" % wider))
+    tests = sum(1 for (_, _, m, _, _) in verdicts if m is not None)
+    if wins or losses:
+        lines.append("- Of the %d comparisons above, each at 95%%, about %.1f would pass the test by chance alone when "
+                     "the methods are equal; %d did." % (tests, 0.05 * tests, len(wins) + len(losses)))
     if wins:
         lines.append("- FlatCLR's advantage appears in: %s." % ", ".join(wins))
     else:

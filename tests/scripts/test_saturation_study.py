@@ -310,7 +310,9 @@ class CropScaleTest(unittest.TestCase):
         text = ss.conclusion(cells, verdicts)
         self.assertIn("- **saturating-1** and **not-saturating** differ in the crop scale alone: FlatCLR − SimCLR was "
                       "+1.02 points of kNN and +0.00 of linear top-1 with SimCLR saturated, against +0.52 and +0.00 "
-                      "without.", text)
+                      "without: FlatCLR's kNN lead was 0.50 points larger with SimCLR saturated.", text)
+        self.assertIn("Of the 4 comparisons above, each at 95%, about 0.2 would pass the test by chance alone when the "
+                      "methods are equal; 2 did.", text)
 
     def test_a_page_row_from_before_the_crop_column_reads_as_the_papers_crop(self):
         s = ss.PILOT[0]
