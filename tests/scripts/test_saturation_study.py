@@ -64,7 +64,9 @@ class PairedTest(unittest.TestCase):
         self.assertIn("1 pair: too few", verdict)
 
 
-class StudyTest(unittest.TestCase):
+class StudyFixture(unittest.TestCase):
+    """A temporary study folder and no regimes, before and after each test."""
+
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
         self.args = Args(self.tmp.name)
@@ -74,6 +76,8 @@ class StudyTest(unittest.TestCase):
         self.tmp.cleanup()
         ss.REGIMES[:] = []
 
+
+class StudyTest(StudyFixture):
     def pilot(self, hot):
         """Every pilot setting finished; those for which hot(setting) is true saturated 90% of their rows."""
         for s in ss.PILOT:
@@ -195,18 +199,9 @@ class ColourJitterTest(unittest.TestCase):
             self.assertEqual([row.split(" | ")[4] for row in rows], ["0.5 (CIFAR-10's)", "0.5 (CIFAR-10's)", "0", "0.25"])
 
 
-class CropScaleTest(unittest.TestCase):
+class CropScaleTest(StudyFixture):
     """The crop lever (`flatclr --crop_min_scale`): names, flags and rows, the calm regime that differs from a
     saturating one in the crop alone, and the regimes of a pilot that grew after the first ones were chosen."""
-
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.args = Args(self.tmp.name)
-        ss.REGIMES[:] = []
-
-    def tearDown(self):
-        self.tmp.cleanup()
-        ss.REGIMES[:] = []
 
     def test_names_flags_and_rows_carry_the_crop_only_where_the_setting_gives_one(self):
         plain = {"temperature": 0.05, "batch_size": 16, "data_fraction": 0.02, "epochs": 15}
