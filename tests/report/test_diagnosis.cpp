@@ -168,6 +168,37 @@ TEST(Diagnosis, RegimeInASaturatedCellWhereFlatclrWonAdvisesIt) {
   EXPECT_FALSE(mentions(f, "consider")) << f->text;
 }
 
+TEST(Diagnosis, AKnnDifferenceTheLinearProbeDoesNotConfirmIsReportedAsKnnOnly) {
+  auto measured = cells();
+  // cold with a linear difference within the spread, as the saturation study's saturating-1 cell
+  measured[1].linear = CellDifference{-0.03, -0.05, 3, true, false};
+  auto f = find(diagnose(with("simclr", 0.96, 0.55, 16, 0.05), measured), "regime");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->severity, "info");
+  EXPECT_TRUE(mentions(f, "linear -0.03 points (paired over 3 seeds, t = -0.05: within the seeds' spread)"))
+      << f->text;
+  EXPECT_TRUE(mentions(f,
+                       ": FlatCLR did better there in kNN only (the linear probe showed no such difference); "
+                       "`clr`=flatclr may help a little"))
+      << f->text;
+  EXPECT_FALSE(mentions(f, "consider")) << f->text;
+  // a linear difference beyond the spread the same way confirms it: the firm advice
+  measured[1].linear = CellDifference{1.2, 5.0, 3, true, true};
+  f = find(diagnose(with("simclr", 0.96, 0.55, 16, 0.05), measured), "regime");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->severity, "warning");
+  EXPECT_TRUE(mentions(f, "FlatCLR did better there, consider `clr`=flatclr")) << f->text;
+  // FlatCLR behind in kNN, the linear probe not agreeing: no firm advice to switch back
+  measured[2].linear = CellDifference{0.4, 0.5, 3, true, false};
+  f = find(diagnose(with("flatclr", 0.93, 0.4, 8, 0.1), measured), "regime");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->severity, "info");
+  EXPECT_TRUE(mentions(f,
+                       ": SimCLR did better there in kNN only (the linear probe showed no such difference); "
+                       "`clr`=simclr may help a little"))
+      << f->text;
+}
+
 TEST(Diagnosis, RegimeInACellWhereFlatclrLostAdvisesSimclr) {
   auto f = find(diagnose(with("flatclr", 0.93, 0.4, 8, 0.1), cells()), "regime");
   ASSERT_TRUE(f);

@@ -159,12 +159,25 @@ void rule_regime(const RunHistory& run, const std::vector<StudyCell>& cells, std
                      ". There FlatCLR − SimCLR was " + difference_text("kNN", d, *cell);
   if (cell->linear) text += " and " + difference_text("linear", *cell->linear, *cell);
   std::string severity = "info";
+  // A kNN difference that the cell's linear probe does not confirm (within its spread, or the other way) is
+  // reported as kNN-only and advises nothing firmly: one metric of two, at one cell.
+  const bool linear_agrees =
+      !cell->linear || (cell->linear->beyond_spread && (cell->linear->mean > 0) == (d.mean > 0));
+  const std::string only = linear_agrees ? "" : " in kNN only (the linear probe showed no such difference)";
   if (d.beyond_spread && d.mean > 0) {
-    text += simclr ? ": FlatCLR did better there, consider `clr`=flatclr" : ": FlatCLR did better there";
-    if (simclr) severity = "warning";
+    if (linear_agrees) {
+      text += simclr ? ": FlatCLR did better there, consider `clr`=flatclr" : ": FlatCLR did better there";
+      if (simclr) severity = "warning";
+    } else {
+      text += ": FlatCLR did better there" + only + (simclr ? "; `clr`=flatclr may help a little" : "");
+    }
   } else if (d.beyond_spread && d.mean < 0) {
-    text += simclr ? ": SimCLR did better there" : ": SimCLR did better there, consider `clr`=simclr";
-    if (!simclr) severity = "warning";
+    if (linear_agrees) {
+      text += simclr ? ": SimCLR did better there" : ": SimCLR did better there, consider `clr`=simclr";
+      if (!simclr) severity = "warning";
+    } else {
+      text += ": SimCLR did better there" + only + (simclr ? "" : "; `clr`=simclr may help a little");
+    }
   } else {
     text += simclr ? ": switching to `clr`=flatclr is not expected to help here"
                    : ": SimCLR would be expected to do as well here";
