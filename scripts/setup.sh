@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 machine lacks for flatclr, then configures ./build and builds build/flatclr
-# (only the command-line program: scripts/test.sh builds the tests and benchmarks).
+# (only the command-line program: scripts/test.sh builds the tests and benchmarks). A new build folder gets the
+# library as a unity build (below).
 #   scripts/setup.sh          build dependencies + build/flatclr
 #   scripts/setup.sh --test   also what only the tests need (TensorBoard's reader, safetensors, SciPy, clang), and
 #                             configures with FLATCLR_REQUIRE_ALL: a missing optional dependency is an error
@@ -153,6 +154,13 @@ command -v ninja >/dev/null && [ ! -f "$build_dir/Makefile" ] && generator=(-G N
 require_all=OFF
 [ "$want_test" = 1 ] && require_all=ON
 read -ra extra_cmake_args <<<"${FLATCLR_CMAKE_ARGS:-}"
+# A build folder made here for the first time builds the library as a unity build (FLATCLR_UNITY_LIB: its sources
+# compiled a few at a time, build/flatclr in about 170 s instead of 510 s on 2 cores): a user's first build is built
+# once. A folder configured before keeps its own setting, so a developer's incremental build stays one file per
+# unit (-DFLATCLR_UNITY_LIB=OFF in FLATCLR_CMAKE_ARGS, or `cmake -S . -B build`, makes one).
+if [ ! -f "$build_dir/CMakeCache.txt" ] && [[ " ${extra_cmake_args[*]} " != *" -DFLATCLR_UNITY_LIB="* ]]; then
+  extra_cmake_args+=(-DFLATCLR_UNITY_LIB=ON)
+fi
 cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DFLATCLR_PYTHON="$FLATCLR_VENV/bin/python" \
   -DFLATCLR_REQUIRE_ALL=$require_all "${extra_cmake_args[@]}"
 end_phase configure
