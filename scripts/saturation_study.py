@@ -618,8 +618,8 @@ def pilot_section(args):
     text.append("The highest over a last epoch: p+ %.3f (%s); saturated share %.1f%% (%s)." % (
         top_p[1]["p_pos"], describe(top_p[0]), top_sat[1]["saturated"], describe(top_sat[0])))
     text += temperature_effect(done)
-    text += jitter_effect(done)
-    text += crop_effect(done)
+    text += augmentation_effect(done, "colour jitter")
+    text += augmentation_effect(done, "crop scale")
     return "\n".join(text), done
 
 
@@ -644,39 +644,28 @@ def temperature_effect(done):
     return out
 
 
-def jitter_effect(done):
-    """For pilot settings that differ only in colour jitter strength: what weaker jitter did to the margin, to p+
-    and to the saturated share."""
+def augmentation_effect(done, lever):
+    """For pilot settings that differ only in one augmentation lever ("colour jitter" or "crop scale"): what easier
+    views (weaker jitter, or crops that overlap more) did to the margin, to p+ and to the saturated share."""
+    value, other = (jitter, crop) if lever == "colour jitter" else (crop, jitter)
+    label = {"colour jitter": "s %g", "crop scale": "crop scale ≥ %g"}[lever]
     groups = {}
     for s, g in done:
-        groups.setdefault((s["temperature"], s["batch_size"], images(s), s["epochs"], crop(s)), []).append((jitter(s), g))
+        groups.setdefault((s["temperature"], s["batch_size"], images(s), s["epochs"], other(s)), []).append(
+            (value(s), g))
     out = []
-    for (t, batch, n, epochs, a), runs in sorted(groups.items()):
+    for (t, batch, n, epochs, o), runs in sorted(groups.items()):
         if len(runs) < 2:
             continue
-        runs.sort(key=lambda jg: -jg[0])
-        out.append("\nColour jitter alone (tau %g, batch %d, %d images, %d epochs, crop scale ≥ %g), from the strongest "
-                   "to the weakest: %s." % (t, batch, n, epochs, a, "; ".join(
-                       "s %g: margin %.3f = %.1f tau, p+ %.3f, %.1f%% saturated over the last epoch" % (
-                           j, g["margin"], g["margin"] / t, g["p_pos"], g["saturated"]) for j, g in runs)))
-    return out
-
-
-def crop_effect(done):
-    """For pilot settings that differ only in the crop's smallest scale: what views that overlap more did to the
-    margin, to p+ and to the saturated share."""
-    groups = {}
-    for s, g in done:
-        groups.setdefault((s["temperature"], s["batch_size"], images(s), s["epochs"], jitter(s)), []).append((crop(s), g))
-    out = []
-    for (t, batch, n, epochs, j), runs in sorted(groups.items()):
-        if len(runs) < 2:
-            continue
-        runs.sort(key=lambda ag: ag[0])
-        out.append("\nCrop scale alone (tau %g, batch %d, %d images, %d epochs, colour jitter %g), from the paper's "
-                   "crop to views that overlap most: %s." % (t, batch, n, epochs, j, "; ".join(
-                       "crop scale ≥ %g: margin %.3f = %.1f tau, p+ %.3f, %.1f%% saturated over the last epoch" % (
-                           a, g["margin"], g["margin"] / t, g["p_pos"], g["saturated"]) for a, g in runs)))
+        # from the hardest views to the easiest: strongest jitter first, smallest crop first
+        runs.sort(key=lambda vg: -vg[0] if lever == "colour jitter" else vg[0])
+        out.append("\n%s alone (tau %g, batch %d, %d images, %d epochs, %s), %s: %s." % (
+            lever.capitalize(), t, batch, n, epochs,
+            ("crop scale ≥ %g" if lever == "colour jitter" else "colour jitter %g") % o,
+            "from the strongest to the weakest" if lever == "colour jitter" else
+            "from the paper's crop to views that overlap most",
+            "; ".join((label + ": margin %.3f = %.1f tau, p+ %.3f, %.1f%% saturated over the last epoch") % (
+                v, g["margin"], g["margin"] / t, g["p_pos"], g["saturated"]) for v, g in runs)))
     return out
 
 
