@@ -118,7 +118,7 @@ PILOT = [
 # The study: regimes x {SimCLR, FlatCLR} x seeds. The regimes are chosen from the complete pilot by
 # choose_regimes() and kept in <out>/study/regimes.json, so that they never change under a running study.
 REGIMES = []
-STUDY_SEEDS = [1, 2, 3]
+STUDY_SEEDS = [1, 2, 3, 4, 5, 6]
 
 
 def setting_name(s):
