@@ -7,7 +7,7 @@ study's cells as data in docs/results/saturation-study.json.
   scripts/saturation_study.py freeze --source ../main [--bin-dir ../study-bin]   # copy build/flatclr, record it
   scripts/saturation_study.py pilot --data D [--out O] [--hours H]   # short SimCLR runs: which settings saturate
   scripts/saturation_study.py study --data D [--out O] [--hours H]   # the pilot, the regimes chosen from it, then
-                                                                     # regimes x {SimCLR, FlatCLR} x 3 seeds
+                                                                     # regimes x {SimCLR, FlatCLR} x 6 seeds
   scripts/saturation_study.py report [--out O]                       # only rebuild the page
   scripts/saturation_study.py records-from-page                      # records of the page's pilot rows (runs lost)
 

@@ -5,7 +5,7 @@
 //   - the saturation study (scripts/saturation_study.py, docs/results/saturation-study.md): regimes chosen by
 //   a
 //     pilot to drive SimCLR's rows into saturation (low temperature, long small-data runs) and one that does
-//     not, 3 seeds per cell.
+//     not, 6 seeds per cell.
 // Each study script writes its cells as JSON next to its page (docs/results/logk-study.json,
 // docs/results/saturation-study.json); the build embeds both files in the binary (CMake reads them at
 // configure time and reconfigures when they change), so the numbers diagnose quotes are the ones the pages
