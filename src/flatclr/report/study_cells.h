@@ -4,8 +4,8 @@
 //     to 128, tau 0.1, 2 seeds per cell: no SimCLR row saturated there;
 //   - the saturation study (scripts/saturation_study.py, docs/results/saturation-study.md): regimes chosen by
 //   a
-//     pilot to drive SimCLR's rows into saturation (low temperature, long small-data runs) and one that does
-//     not, 6 seeds per cell.
+//     pilot to drive SimCLR's rows into saturation (crops that cover most of the image, without colour
+//     jitter), the nearest setting of the pilot's first 36, and one that does not saturate, 6 seeds per cell.
 // Each study script writes its cells as JSON next to its page (docs/results/logk-study.json,
 // docs/results/saturation-study.json); the build embeds both files in the binary (CMake reads them at
 // configure time and reconfigures when they change), so the numbers diagnose quotes are the ones the pages
